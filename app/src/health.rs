@@ -1,0 +1,125 @@
+//! Health of the console's two dependencies, PostgreSQL and AWS.
+//!
+//! The report is what `GET /healthz` returns and what the dashboard shows.
+//! Probe details are deliberately coarse (a version, a region): the causes of
+//! a failure go to the server log, not to an unauthenticated endpoint.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Degraded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub ok: bool,
+    pub latency_ms: u64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    pub status: Status,
+    pub checked_at: DateTime<Utc>,
+    pub database: Probe,
+    pub aws: Probe,
+}
+
+#[cfg(feature = "ssr")]
+pub use probe::check;
+
+#[cfg(feature = "ssr")]
+mod probe {
+    use super::{HealthReport, Probe, Status};
+    use crate::state::{AppState, AwsClients};
+    use aws_sdk_wafv2::types::Scope;
+    use sqlx::PgPool;
+    use std::time::{Duration, Instant};
+
+    const DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
+
+    /// Probes PostgreSQL and AWS at the same time.
+    pub async fn check(state: &AppState) -> HealthReport {
+        let (database, aws) = tokio::join!(probe_database(&state.pool), probe_aws(&state.aws));
+        let status = if database.ok && aws.ok {
+            Status::Ok
+        } else {
+            Status::Degraded
+        };
+        HealthReport {
+            status,
+            checked_at: chrono::Utc::now(),
+            database,
+            aws,
+        }
+    }
+
+    async fn probe_database(pool: &PgPool) -> Probe {
+        let started = Instant::now();
+        let query =
+            sqlx::query_scalar!(r#"SELECT current_setting('server_version') AS "version!""#)
+                .fetch_one(pool);
+        let outcome = tokio::time::timeout(DATABASE_TIMEOUT, query).await;
+        let latency_ms = elapsed_ms(started);
+        match outcome {
+            Ok(Ok(version)) => Probe {
+                ok: true,
+                latency_ms,
+                detail: format!("PostgreSQL {version}"),
+            },
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "database health probe failed");
+                down(latency_ms, "PostgreSQL refused the probe")
+            }
+            Err(_) => {
+                tracing::warn!("database health probe timed out");
+                down(latency_ms, "PostgreSQL did not answer in time")
+            }
+        }
+    }
+
+    /// `ListWebACLs` with a limit of one: cheap, needs only read access, and
+    /// exercises credentials, region and endpoint together.
+    async fn probe_aws(aws: &AwsClients) -> Probe {
+        let started = Instant::now();
+        let request = aws
+            .wafv2
+            .list_web_acls()
+            .scope(Scope::Regional)
+            .limit(1)
+            .send();
+        let outcome = tokio::time::timeout(aws.probe_timeout, request).await;
+        let latency_ms = elapsed_ms(started);
+        match outcome {
+            Ok(Ok(_)) => Probe {
+                ok: true,
+                latency_ms,
+                detail: format!("WAFv2 answered in {}", aws.region),
+            },
+            Ok(Err(err)) => {
+                tracing::warn!(error = %aws_sdk_wafv2::error::DisplayErrorContext(&err), "AWS health probe failed");
+                down(latency_ms, "AWS refused the probe")
+            }
+            Err(_) => {
+                tracing::warn!("AWS health probe timed out");
+                down(latency_ms, "AWS did not answer in time")
+            }
+        }
+    }
+
+    fn down(latency_ms: u64, detail: &str) -> Probe {
+        Probe {
+            ok: false,
+            latency_ms,
+            detail: detail.to_owned(),
+        }
+    }
+
+    fn elapsed_ms(started: Instant) -> u64 {
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}

@@ -1,0 +1,17 @@
+//! Gatehouse's user interface: the Leptos application, its routes and its
+//! server functions. Built twice: with `ssr` into the server binary, which
+//! renders every page, and with `hydrate` into the WASM bundle that makes the
+//! rendered page interactive.
+
+pub mod error;
+pub mod health;
+pub mod pages;
+pub mod roles;
+pub mod sections;
+pub mod shell;
+pub mod targets;
+
+#[cfg(feature = "ssr")]
+pub mod state;
+
+pub use shell::{App, shell};

@@ -1,0 +1,166 @@
+//! The dashboard: is the console healthy, and which AWS resources does it
+//! manage.
+
+use crate::error::AppError;
+use crate::health::{HealthReport, Probe, Status};
+use crate::targets::ManagedTarget;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Overview {
+    pub health: HealthReport,
+    /// Separate from `health` so the page can still say what is wrong when
+    /// the database is the thing that is down.
+    pub targets: Result<Vec<ManagedTarget>, AppError>,
+}
+
+#[server]
+pub async fn load_overview() -> Result<Overview, AppError> {
+    let state = crate::state::app_state()?;
+    let (health, targets) = tokio::join!(
+        crate::health::check(&state),
+        crate::targets::list(&state.pool)
+    );
+    Ok(Overview { health, targets })
+}
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let (checks, set_checks) = signal(0u32);
+    let overview = Resource::new(move || checks.get(), |_| load_overview());
+
+    view! {
+        <Title text="Dashboard" />
+        <h1>"Dashboard"</h1>
+        <section class="panel" aria-labelledby="status-heading">
+            <div class="panel-head">
+                <h2 id="status-heading">"System status"</h2>
+                <button type="button" on:click=move |_| set_checks.update(|n| *n += 1)>
+                    "Check again"
+                </button>
+            </div>
+            <Transition fallback=|| view! { <p>"Checking…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(o) => view! { <HealthView report=o.health /> }.into_any(),
+                        Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="panel" aria-labelledby="targets-heading">
+            <h2 id="targets-heading">"Managed AWS resources"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await.map(|o| o.targets) {
+                        Ok(Ok(targets)) => view! { <TargetTable targets /> }.into_any(),
+                        Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn HealthView(report: HealthReport) -> impl IntoView {
+    let summary = match report.status {
+        Status::Ok => "All systems answer.",
+        Status::Degraded => "Something is not answering.",
+    };
+    let checked_at = report.checked_at.format("%H:%M:%S%.3f UTC").to_string();
+    view! {
+        <p class="status-line">
+            <strong>{summary}</strong>
+            " Last checked at "
+            <time datetime=report.checked_at.to_rfc3339() data-testid="checked-at">
+                {checked_at}
+            </time>
+            "."
+        </p>
+        <dl class="probes">
+            <ProbeView name="Database" probe=report.database />
+            <ProbeView name="AWS" probe=report.aws />
+        </dl>
+    }
+}
+
+#[component]
+fn ProbeView(name: &'static str, probe: Probe) -> impl IntoView {
+    let (class, word) = if probe.ok {
+        ("ok", "Up")
+    } else {
+        ("down", "Down")
+    };
+    view! {
+        <div class=format!("probe {class}")>
+            <dt>{name}</dt>
+            <dd>
+                <span class="badge">{word}</span>
+                " "
+                {probe.detail}
+                " "
+                <span class="muted">{format!("({} ms)", probe.latency_ms)}</span>
+            </dd>
+        </div>
+    }
+}
+
+#[component]
+fn TargetTable(targets: Vec<ManagedTarget>) -> impl IntoView {
+    if targets.is_empty() {
+        return view! {
+            <p>
+                "No AWS resources are registered yet. Run "
+                <code>"gatehouse demo"</code>
+                " to provision the demo resources into the local emulator."
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Kind"</th>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Scope"</th>
+                        <th scope="col">"Region"</th>
+                        <th scope="col">"AWS id"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {targets
+                        .into_iter()
+                        .map(|t| {
+                            view! {
+                                <tr>
+                                    <td>{t.kind.label()}</td>
+                                    <th scope="row">{t.name}</th>
+                                    <td>{t.scope.unwrap_or_else(|| "—".into())}</td>
+                                    <td>{t.region}</td>
+                                    <td>
+                                        <code>{t.aws_id}</code>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    view! {
+        <p class="error" role="alert">
+            {error.to_string()}
+        </p>
+    }
+}

@@ -1,0 +1,144 @@
+//! The document shell, the application's layout and its routes.
+
+use crate::pages::{Dashboard, NotFound, Unbuilt};
+use crate::sections::SECTIONS;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{A, Route, Router, Routes},
+    hooks::use_location,
+    path,
+};
+
+/// The HTML document around the application, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    #[cfg(feature = "ssr")]
+    content_security_policy::send();
+
+    view! {
+        <Stylesheet id="gatehouse" href="/pkg/gatehouse.css" />
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+        <Title formatter=|page: String| format!("{page} · Gatehouse") />
+        <Router>
+            <a class="skip-link" href="#main">
+                "Skip to content"
+            </a>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=Dashboard />
+                    <Route path=path!("/traffic") view=Unbuilt />
+                    <Route path=path!("/rules") view=Unbuilt />
+                    <Route path=path!("/policies") view=Unbuilt />
+                    <Route path=path!("/vpn-countries") view=Unbuilt />
+                    <Route path=path!("/reviews") view=Unbuilt />
+                    <Route path=path!("/audit") view=Unbuilt />
+                    <Route path=path!("/settings") view=Unbuilt />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// Header, navigation and main landmark. On narrow screens the navigation
+/// folds behind a menu button.
+#[component]
+fn Layout(children: Children) -> impl IntoView {
+    let (menu_open, set_menu_open) = signal(false);
+    // Following a link closes the folded menu.
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        set_menu_open.set(false);
+    });
+
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">
+                    "⛨"
+                </span>
+                "Gatehouse"
+            </a>
+            <button
+                type="button"
+                class="menu-button"
+                aria-controls="main-nav"
+                aria-expanded=move || menu_open.get().to_string()
+                on:click=move |_| set_menu_open.update(|open| *open = !*open)
+            >
+                "Menu"
+            </button>
+        </header>
+        <div class="frame">
+            <nav id="main-nav" class="sidebar" class:open=menu_open aria-label="Main">
+                <ul>
+                    {SECTIONS
+                        .iter()
+                        .map(|section| {
+                            view! {
+                                <li>
+                                    <A href=section.path exact=true>
+                                        {section.label}
+                                    </A>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </nav>
+            <main id="main" tabindex="-1">
+                {children()}
+            </main>
+        </div>
+    }
+}
+
+/// The Content-Security-Policy of rendered pages. It allows scripts only
+/// from this origin and inline scripts carrying this response's nonce (the
+/// hydration bootstrap), and WebAssembly compilation for the hydrate bundle.
+#[cfg(feature = "ssr")]
+pub mod content_security_policy {
+    use leptos::prelude::use_context;
+
+    pub fn header_value(nonce: &str) -> String {
+        format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+    }
+
+    /// Puts the policy for this response's nonce on the response.
+    pub(crate) fn send() {
+        let (Some(nonce), Some(response)) = (
+            leptos::nonce::use_nonce(),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) else {
+            return;
+        };
+        if let Ok(value) = http::HeaderValue::from_str(&header_value(&nonce)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}

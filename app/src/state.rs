@@ -1,0 +1,49 @@
+//! The state every request handler and server function shares: the database
+//! pool, the AWS clients and the Leptos options. Built once in the server's
+//! `main` and handed to server functions through Leptos context.
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+use std::time::Duration;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub aws: AwsClients,
+}
+
+/// One client per AWS service, all built from the same `SdkConfig`, so the
+/// credentials, region and endpoint (the emulator's, locally) agree.
+#[derive(Clone)]
+pub struct AwsClients {
+    pub wafv2: aws_sdk_wafv2::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// The region the clients talk to, for display and for ARNs.
+    pub region: String,
+    /// How long a health probe may wait for AWS before calling it down.
+    pub probe_timeout: Duration,
+}
+
+impl AwsClients {
+    pub fn new(sdk: &aws_config::SdkConfig, probe_timeout: Duration) -> Self {
+        Self {
+            wafv2: aws_sdk_wafv2::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
+            region: sdk
+                .region()
+                .map(|r| r.as_ref().to_owned())
+                .unwrap_or_default(),
+            probe_timeout,
+        }
+    }
+}
+
+/// The shared state from inside a server function.
+pub fn app_state() -> Result<AppState, crate::error::AppError> {
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| crate::error::AppError::internal("server function", "AppState missing"))
+}

@@ -1,0 +1,206 @@
+//! Typed configuration: defaults that run locally, then a TOML file, then
+//! environment variables, each layer overriding the one before.
+//!
+//! Every setting can be given in the file (`gatehouse.toml`, or the path in
+//! `--config` / `GATEHOUSE_CONFIG`) and as `GATEHOUSE_<SECTION>__<KEY>`.
+//! The conventional variables are honoured too: `DATABASE_URL`,
+//! `LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`, `AWS_ENDPOINT_URL`, `AWS_REGION`.
+//! AWS credentials are never configured here: they come from the standard
+//! AWS chain (environment, profile, instance role).
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// PostgreSQL connection URL. Env: `DATABASE_URL`.
+    pub database_url: String,
+    /// Largest number of PostgreSQL connections the pool opens.
+    pub database_max_connections: u32,
+    /// Address and port the console listens on. Env: `LEPTOS_SITE_ADDR`.
+    pub site_addr: SocketAddr,
+    /// Folder holding the built site (`pkg/` with the WASM, JS and CSS).
+    /// Env: `LEPTOS_SITE_ROOT`.
+    pub site_root: PathBuf,
+    /// The URL people use to reach the console, when it differs from
+    /// `http://<site_addr>` (a proxy, TLS termination). Printed by `demo`.
+    pub public_url: Option<String>,
+    pub aws: AwsConfig,
+    /// Filter for the log, in `tracing` syntax. Env: `RUST_LOG`.
+    pub log: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// Region of the managed resources; when unset, the standard AWS chain
+    /// decides (`AWS_REGION`, profile), and failing that `us-east-1`.
+    pub region: Option<String>,
+    /// Endpoint for every AWS service, for a local emulator. Env:
+    /// `AWS_ENDPOINT_URL`. Unset means the real AWS endpoints.
+    pub endpoint_url: Option<String>,
+    /// Seconds a health probe waits for AWS before reporting it down.
+    pub probe_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/gatehouse".into(),
+            database_max_connections: 10,
+            site_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: PathBuf::from("target/site"),
+            public_url: None,
+            aws: AwsConfig {
+                region: None,
+                endpoint_url: None,
+                probe_timeout_secs: 5,
+            },
+            log: "info,gatehouse=debug,app=debug".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+/// The file read when none is named: `gatehouse.toml` in the working
+/// directory, if it is there.
+const DEFAULT_FILE: &str = "gatehouse.toml";
+
+impl Config {
+    /// Loads the configuration. A file named explicitly must exist; the
+    /// default file is optional.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => path.to_path_buf(),
+            None => PathBuf::from(DEFAULT_FILE),
+        };
+        Self::figment(&file)
+            .extract()
+            .map_err(|e| Box::new(e).into())
+    }
+
+    fn figment(file: &Path) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("GATEHOUSE_").split("__").ignore(&["config"]))
+            .merge(
+                Env::raw()
+                    .only(&[
+                        "DATABASE_URL",
+                        "LEPTOS_SITE_ADDR",
+                        "LEPTOS_SITE_ROOT",
+                        "RUST_LOG",
+                    ])
+                    .map(|key| match key.as_str() {
+                        "DATABASE_URL" => "database_url".into(),
+                        "LEPTOS_SITE_ADDR" => "site_addr".into(),
+                        "LEPTOS_SITE_ROOT" => "site_root".into(),
+                        _ => "log".into(),
+                    }),
+            )
+            .merge(Env::raw().only(&["AWS_ENDPOINT_URL", "AWS_REGION"]).map(
+                |key| match key.as_str() {
+                    "AWS_ENDPOINT_URL" => "aws.endpoint_url".into(),
+                    _ => "aws.region".into(),
+                },
+            ))
+    }
+
+    /// The URL people open.
+    pub fn console_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.site_addr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn file_then_environment_override_the_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "gatehouse.toml",
+                r#"
+                database_url = "postgres://file@db/gatehouse"
+                site_addr = "0.0.0.0:8080"
+                [aws]
+                region = "eu-west-1"
+                "#,
+            )?;
+            jail.set_env("LEPTOS_SITE_ADDR", "127.0.0.1:4000");
+            jail.set_env("GATEHOUSE_AWS__PROBE_TIMEOUT_SECS", "9");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.database_url, "postgres://file@db/gatehouse");
+            assert_eq!(config.site_addr.to_string(), "127.0.0.1:4000");
+            assert_eq!(config.aws.region.as_deref(), Some("eu-west-1"));
+            assert_eq!(config.aws.probe_timeout_secs, 9);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn conventional_variables_win_over_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("gatehouse.toml", "database_url = \"postgres://file/db\"")?;
+            jail.set_env("DATABASE_URL", "postgres://env/db");
+            jail.set_env("AWS_ENDPOINT_URL", "http://127.0.0.1:5055");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.database_url, "postgres://env/db");
+            assert_eq!(
+                config.aws.endpoint_url.as_deref(),
+                Some("http://127.0.0.1:5055")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_the_setting_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LEPTOS_SITE_ADDR", "not-an-address");
+            let err = Config::load(None)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("site_addr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_setting_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.create_file("gatehouse.toml", "databse_url = \"typo\"")?;
+            let err = Config::load(None)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("databse_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_file_must_exist() {
+        let err = Config::load(Some(Path::new("/nonexistent/gatehouse.toml")));
+        assert!(matches!(err, Err(ConfigError::MissingFile(_))));
+    }
+}

@@ -1,0 +1,74 @@
+//! The HTTP surface: the router with the Leptos pages and server functions,
+//! `/healthz`, and the middleware every response passes through.
+
+mod security_headers;
+
+use app::state::AppState;
+use axum::{
+    Json, Router,
+    extract::{MatchedPath, State},
+    http::{Request, StatusCode},
+    response::IntoResponse,
+    routing::get,
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let leptos_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            move || app::shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("fallback");
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    route,
+                    path = request.uri().path(),
+                    request_id,
+                )
+            }),
+        )
+        .layer(axum::middleware::from_fn(security_headers::apply))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// The health of the database and of AWS; 200 when both answer, 503 when
+/// either does not, so a load balancer can act on the status alone.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let report = app::health::check(&state).await;
+    let status = match report.status {
+        app::health::Status::Ok => StatusCode::OK,
+        app::health::Status::Degraded => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(report))
+}

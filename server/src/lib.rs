@@ -1,0 +1,11 @@
+//! The Gatehouse server: configuration, the PostgreSQL pool, the AWS clients,
+//! the HTTP router and the command line's subcommands. The binary in
+//! `main.rs` only parses arguments and calls in here, so that integration
+//! tests drive exactly what the binary runs.
+
+pub mod aws;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod serve;
