@@ -3,7 +3,7 @@
 use crate::pages::{Dashboard, NotFound, Unbuilt};
 use crate::sections::SECTIONS;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     components::{A, Route, Router, Routes},
     hooks::use_location,
@@ -38,7 +38,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="gatehouse" href="/pkg/gatehouse.css" />
-        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Title formatter=|page: String| format!("{page} · Gatehouse") />
         <Router>
             <a class="skip-link" href="#main">
@@ -65,6 +65,13 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Layout(children: Children) -> impl IntoView {
     let (menu_open, set_menu_open) = signal(false);
+    // Effects run only in the browser: this marks the page as hydrated, for
+    // people debugging and for the end2end tests that need interactivity.
+    Effect::new(move |_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
     // Following a link closes the folded menu.
     let location = use_location();
     Effect::new(move |_| {
@@ -75,9 +82,7 @@ fn Layout(children: Children) -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/">
-                <span class="brand-mark" aria-hidden="true">
-                    "⛨"
-                </span>
+                <img class="brand-mark" src="/favicon.svg" alt="" width="24" height="24" />
                 "Gatehouse"
             </a>
             <button

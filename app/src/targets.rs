@@ -134,7 +134,10 @@ mod store {
             r#"
             SELECT kind, scope, name, aws_id, arn, region, created_at
               FROM aws_targets
-             ORDER BY kind, scope NULLS FIRST, name
+             ORDER BY array_position(
+                        ARRAY['web_acl', 'ip_set', 'dynamodb_table',
+                              'cognito_user_pool', 'cognito_app_client'], kind),
+                      scope, name
             "#
         )
         .fetch_all(pool)

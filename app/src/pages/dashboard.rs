@@ -138,10 +138,10 @@ fn TargetTable(targets: Vec<ManagedTarget>) -> impl IntoView {
                         .map(|t| {
                             view! {
                                 <tr>
-                                    <td>{t.kind.label()}</td>
+                                    <td class="nowrap">{t.kind.label()}</td>
                                     <th scope="row">{t.name}</th>
-                                    <td>{t.scope.unwrap_or_else(|| "—".into())}</td>
-                                    <td>{t.region}</td>
+                                    <td class="nowrap">{t.scope.unwrap_or_else(|| "—".into())}</td>
+                                    <td class="nowrap">{t.region}</td>
                                     <td>
                                         <code>{t.aws_id}</code>
                                     </td>

@@ -1,0 +1,97 @@
+import { expect, test, type Page } from "@playwright/test";
+
+const sections = [
+  { label: "Dashboard", path: "/", heading: "Dashboard" },
+  { label: "Traffic", path: "/traffic", heading: "Traffic" },
+  { label: "Rate rules", path: "/rules", heading: "Rate rules" },
+  { label: "Policies", path: "/policies", heading: "Policies" },
+  { label: "VPN countries", path: "/vpn-countries", heading: "VPN countries" },
+  { label: "Reviews", path: "/reviews", heading: "Reviews" },
+  { label: "Audit", path: "/audit", heading: "Audit" },
+  { label: "Settings", path: "/settings", heading: "Settings" },
+];
+
+/** Resolves once the WASM bundle has hydrated the page. */
+async function hydrated(page: Page) {
+  await page.locator("html[data-hydrated=true]").waitFor({ state: "attached" });
+}
+
+test.beforeEach(async ({ page }) => {
+  page.on("pageerror", (err) => {
+    throw new Error(`page error: ${err.message}`);
+  });
+});
+
+test("the dashboard shows the demo resources and both dependencies up", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+  await expect(page.getByText("All systems answer.")).toBeVisible();
+  const resources = page.getByRole("table");
+  for (const name of ["shop", "vpn-geo", "vpn-nat", "auth-policy-store", "gatehouse-demo", "gatehouse-console"]) {
+    await expect(resources.getByRole("rowheader", { name, exact: true })).toBeVisible();
+  }
+});
+
+test("every section is reachable from the navigation", async ({ page }) => {
+  await page.goto("/");
+  await hydrated(page);
+  const nav = page.getByRole("navigation", { name: "Main" });
+  for (const section of sections) {
+    await nav.getByRole("link", { name: section.label, exact: true }).click();
+    await expect(page).toHaveURL(section.path);
+    await expect(page.getByRole("heading", { level: 1, name: section.heading })).toBeVisible();
+    await expect(nav.getByRole("link", { name: section.label, exact: true })).toHaveAttribute("aria-current", "page");
+    await expect(page).toHaveTitle(`${section.heading} · Gatehouse`);
+    if (section.path !== "/") {
+      await expect(page.getByRole("status")).toContainText("not built yet");
+    }
+  }
+});
+
+test("Check again re-runs the health check in place (needs hydration)", async ({ page }) => {
+  await page.goto("/");
+  await hydrated(page);
+  const checkedAt = page.getByTestId("checked-at");
+  const before = await checkedAt.getAttribute("datetime");
+  expect(before).toBeTruthy();
+  let reloaded = false;
+  page.on("framenavigated", () => (reloaded = true));
+  await page.getByRole("button", { name: "Check again" }).click();
+  await expect(checkedAt).not.toHaveAttribute("datetime", before!);
+  expect(reloaded).toBe(false);
+});
+
+test("on a narrow screen the menu button folds the navigation (needs hydration)", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.goto("/");
+  await hydrated(page);
+  const nav = page.getByRole("navigation", { name: "Main" });
+  const menu = page.getByRole("button", { name: "Menu" });
+  await expect(nav).toBeHidden();
+  await expect(menu).toHaveAttribute("aria-expanded", "false");
+  await menu.click();
+  await expect(menu).toHaveAttribute("aria-expanded", "true");
+  await expect(nav).toBeVisible();
+  await nav.getByRole("link", { name: "Audit" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Audit" })).toBeVisible();
+  await expect(nav).toBeHidden();
+});
+
+test("keyboard users can skip to the content and see where focus is", async ({ page }) => {
+  await page.goto("/traffic");
+  await hydrated(page);
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  const outline = await skip.evaluate((el) => getComputedStyle(el).outlineStyle);
+  expect(outline).not.toBe("none");
+});
+
+test("an unknown path shows the not-found page with status 404", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { level: 1, name: "Page not found" })).toBeVisible();
+  await expect(page.getByText("/no/such/page")).toBeVisible();
+  await page.getByRole("link", { name: "Go to the dashboard" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
+});

@@ -1,0 +1,173 @@
+# Shared by scripts/run.sh and scripts/test.sh: installs what is missing and
+# starts the local services (PostgreSQL, the moto AWS emulator). Sourced, not
+# run. Every install step checks first, so a warm machine skips it.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GATEHOUSE_HOME=${GATEHOUSE_HOME:-$HOME/.local/share/gatehouse}
+CARGO_LEPTOS_VERSION=0.3.10
+SQLX_CLI_VERSION=0.8.6
+MOTO_SPEC='moto[server]>=5.2,<6'
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export LEPTOS_OUTPUT_NAME=gatehouse  # as cargo-leptos sets it, so plain cargo builds reuse its artifacts
+export PATH="$HOME/.cargo/bin:$PATH"
+mkdir -p "$GATEHOUSE_HOME"
+
+STARTED_PIDS=()
+STOP_CLUSTER=()
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $*"
+  fi
+}
+
+apt_install() {
+  step "Installing $* (apt)"
+  if [ ! -f "$GATEHOUSE_HOME/.apt-updated" ]; then
+    as_root apt-get update -q >&2 && touch "$GATEHOUSE_HOME/.apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "$@" >&2
+}
+
+# The wasm32 target, cargo-leptos, and the wasm-bindgen CLI matching Cargo.lock.
+ensure_rust_tools() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "Adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
+    step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+  local wbg
+  wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg"; then
+    step "Installing wasm-bindgen-cli $wbg (about 2 minutes, once)"
+    cargo install wasm-bindgen-cli --version "$wbg"
+  fi
+}
+
+ensure_sqlx_cli() {
+  if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_CLI_VERSION"; then
+    step "Installing sqlx-cli $SQLX_CLI_VERSION (a few minutes, once)"
+    cargo install sqlx-cli --version "$SQLX_CLI_VERSION" --no-default-features --features postgres,rustls --locked
+  fi
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p "$1" -t 2 2>/dev/null; }
+
+wait_pg() {
+  local port=$1
+  for _ in $(seq 1 30); do pg_ready "$port" && return 0; sleep 1; done
+  return 1
+}
+
+# Sets PG_ADMIN_URL to a PostgreSQL server this machine can use: the one in
+# DATABASE_URL when given; else 127.0.0.1:5432 (started if it is the local
+# cluster and stopped); else a private cluster under $GATEHOUSE_HOME.
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    PG_ADMIN_URL=${DATABASE_URL%/*}/postgres
+    return
+  fi
+  command -v pg_isready >/dev/null || apt_install postgresql
+  if ! pg_ready 5432 && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    if [ -n "$version" ] && [ -d "/etc/postgresql/$version/main" ]; then
+      step "Starting the local PostgreSQL cluster $version/main"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+      wait_pg 5432 && STOP_CLUSTER=("$version" main)
+    fi
+  fi
+  if pg_ready 5432; then
+    PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
+    return
+  fi
+  start_private_postgres
+}
+
+start_private_postgres() {
+  local bin data port=${GATEHOUSE_PG_PORT:-5439}
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bin" ] || { apt_install postgresql; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); }
+  data=$GATEHOUSE_HOME/pgdata
+  local run=()
+  if [ "$(id -u)" = 0 ]; then run=(runuser -u postgres --); mkdir -p "$data"; chown postgres "$data"; fi
+  if [ ! -f "$data/PG_VERSION" ]; then
+    step "Creating a private PostgreSQL cluster in $data"
+    "${run[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
+  fi
+  step "Starting the private PostgreSQL cluster on port $port"
+  "${run[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+  STOP_PRIVATE_PG=("${run[@]}" "$bin/pg_ctl" -D "$data" -m fast stop)
+  PG_ADMIN_URL=postgres://postgres@127.0.0.1:$port/postgres
+}
+
+# Creates database $1 on the server of PG_ADMIN_URL unless it exists; with
+# "fresh" as $2, drops it first. Prints its URL.
+database_url() {
+  local name=$1 fresh=${2:-}
+  if [ "$fresh" = fresh ]; then
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >&2
+  fi
+  if ! psql -tA "$PG_ADMIN_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE \"$name\"" >&2
+  fi
+  echo "${PG_ADMIN_URL%/*}/$name"
+}
+
+ensure_moto() {
+  MOTO_SERVER=$GATEHOUSE_HOME/venv/bin/moto_server
+  if [ ! -x "$MOTO_SERVER" ]; then
+    step "Installing the moto AWS emulator into $GATEHOUSE_HOME/venv"
+    python3 -m venv "$GATEHOUSE_HOME/venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$GATEHOUSE_HOME/venv"; }
+    "$GATEHOUSE_HOME/venv/bin/pip" install -q --disable-pip-version-check "$MOTO_SPEC"
+  fi
+}
+
+# Starts moto on port $1 and points the AWS SDK at it with dummy credentials.
+start_moto() {
+  local port=$1 log=$GATEHOUSE_HOME/moto-$1.log
+  if curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
+    die "port $port is taken (another moto?); set MOTO_PORT to a free port"
+  fi
+  "$MOTO_SERVER" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 1 60); do
+    curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null || die "moto did not start; see $log"
+  export AWS_ENDPOINT_URL=http://127.0.0.1:$port
+  export AWS_REGION=${AWS_REGION:-us-east-1}
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  unset AWS_SESSION_TOKEN AWS_PROFILE
+  export AWS_EC2_METADATA_DISABLED=true
+}
+
+# Waits until $1 answers 200.
+wait_http() {
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+# Stops everything this script started, newest first.
+cleanup() {
+  local pid
+  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${STARTED_PIDS[i]}
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  STARTED_PIDS=()
+  if [ -n "${STOP_PRIVATE_PG+x}" ]; then "${STOP_PRIVATE_PG[@]}" >/dev/null 2>&1; unset STOP_PRIVATE_PG; fi
+  if [ ${#STOP_CLUSTER[@]} -gt 0 ]; then as_root pg_ctlcluster --skip-systemctl-redirect "${STOP_CLUSTER[@]}" stop; STOP_CLUSTER=(); fi
+}
