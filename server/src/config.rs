@@ -72,7 +72,29 @@ pub enum ConfigError {
     #[error("configuration file {0} does not exist")]
     MissingFile(PathBuf),
     #[error("invalid configuration: {0}")]
-    Invalid(#[from] Box<figment::Error>),
+    Invalid(String),
+}
+
+impl From<figment::Error> for ConfigError {
+    /// Names each bad setting by its path in the file (`aws.region`) and
+    /// where the value came from, one problem per clause.
+    fn from(err: figment::Error) -> Self {
+        let problems: Vec<String> = err
+            .into_iter()
+            .map(|e| {
+                let key = if e.path.is_empty() {
+                    "configuration".to_owned()
+                } else {
+                    e.path.join(".")
+                };
+                match &e.metadata {
+                    Some(source) => format!("{key}: {} (from {})", e.kind, source.name),
+                    None => format!("{key}: {}", e.kind),
+                }
+            })
+            .collect();
+        ConfigError::Invalid(problems.join("; "))
+    }
 }
 
 /// The file read when none is named: `gatehouse.toml` in the working
@@ -88,9 +110,7 @@ impl Config {
             Some(path) => path.to_path_buf(),
             None => PathBuf::from(DEFAULT_FILE),
         };
-        Self::figment(&file)
-            .extract()
-            .map_err(|e| Box::new(e).into())
+        Ok(Self::figment(&file).extract()?)
     }
 
     fn figment(file: &Path) -> Figment {
@@ -129,6 +149,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// `Jail::expect_with` fixes the closure's error type to figment's own.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -136,6 +158,7 @@ mod tests {
     #[test]
     fn file_then_environment_override_the_defaults() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file(
                 "gatehouse.toml",
                 r#"
@@ -159,6 +182,7 @@ mod tests {
     #[test]
     fn conventional_variables_win_over_the_file() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("gatehouse.toml", "database_url = \"postgres://file/db\"")?;
             jail.set_env("DATABASE_URL", "postgres://env/db");
             jail.set_env("AWS_ENDPOINT_URL", "http://127.0.0.1:5055");
@@ -175,12 +199,13 @@ mod tests {
     #[test]
     fn a_bad_value_is_refused_with_the_setting_named() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("LEPTOS_SITE_ADDR", "not-an-address");
             let err = Config::load(None)
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default();
-            assert!(err.contains("site_addr"), "{err}");
+            assert!(err.contains("site_addr: invalid socket address"), "{err}");
             Ok(())
         });
     }
@@ -188,6 +213,7 @@ mod tests {
     #[test]
     fn an_unknown_setting_is_refused() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("gatehouse.toml", "databse_url = \"typo\"")?;
             let err = Config::load(None)
                 .err()

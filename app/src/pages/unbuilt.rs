@@ -1,4 +1,4 @@
-use crate::sections::section;
+use crate::sections::{SECTIONS, section};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
@@ -7,14 +7,14 @@ use leptos_router::hooks::use_location;
 /// says plainly that it cannot do it yet.
 #[component]
 pub fn Unbuilt() -> impl IntoView {
-    let location = use_location();
-    let current = Memo::new(move |_| section(&location.pathname.get()));
-    let label = move || current.get().map(|s| s.label).unwrap_or("Page");
+    // Each route makes its own instance, so the section never changes while
+    // this one is on screen.
+    let current = section(&use_location().pathname.get_untracked()).unwrap_or(&SECTIONS[0]);
 
     view! {
-        <Title text=label />
-        <h1>{label}</h1>
-        <p class="lead">{move || current.get().map(|s| s.purpose)}</p>
+        <Title text=current.label />
+        <h1>{current.label}</h1>
+        <p class="lead">{current.purpose}</p>
         <p class="notice" role="status">
             "This page is not built yet. Nothing here reads or changes AWS."
         </p>

@@ -1,0 +1,102 @@
+//! The `gatehouse` binary as a person or a script runs it.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use serde_json::Value;
+use sqlx::PgPool;
+use std::process::Command;
+
+fn gatehouse() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .env_remove("GATEHOUSE_CONFIG")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn demo_json_prints_the_url_and_one_sign_in_per_user(pool: PgPool) {
+    common::moto_endpoint();
+    let output = gatehouse()
+        .args(["demo", "--json"])
+        .env("DATABASE_URL", common::database_url(&pool))
+        .env("AWS_REGION", "eu-south-1")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:4321")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    assert_eq!(summary["url"], "http://127.0.0.1:4321");
+    let users = summary["users"].as_array().unwrap();
+    assert_eq!(users.len(), 5);
+    for user in users {
+        assert!(user["username"].as_str().is_some_and(|u| !u.is_empty()));
+        assert!(user["password"].as_str().is_some_and(|p| p.len() >= 12));
+    }
+    let mut roles: Vec<_> = users.iter().map(|u| u["role"].as_str().unwrap()).collect();
+    roles.sort_unstable();
+    assert_eq!(roles, ["admin", "approver", "approver", "editor", "viewer"]);
+
+    let registered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM aws_targets WHERE region = 'eu-south-1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(registered, 6, "the demo registered what it provisioned");
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrate_creates_the_schema_and_is_idempotent(pool: PgPool) {
+    for _ in 0..2 {
+        let output = gatehouse()
+            .arg("migrate")
+            .env("DATABASE_URL", common::database_url(&pool))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(tables.contains(&"aws_targets".to_owned()), "{tables:?}");
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_its_name() {
+    let output = gatehouse()
+        .arg("serve")
+        .env("LEPTOS_SITE_ADDR", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("site_addr"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password() {
+    let output = gatehouse()
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            "postgres://app:hunter2@127.0.0.1:9/gatehouse",
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("database_url"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
