@@ -171,3 +171,16 @@ cleanup() {
   if [ -n "${STOP_PRIVATE_PG+x}" ]; then "${STOP_PRIVATE_PG[@]}" >/dev/null 2>&1; unset STOP_PRIVATE_PG; fi
   if [ ${#STOP_CLUSTER[@]} -gt 0 ]; then as_root pg_ctlcluster --skip-systemctl-redirect "${STOP_CLUSTER[@]}" stop; STOP_CLUSTER=(); fi
 }
+
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+# Node and the end2end suite's packages (Playwright without its browsers).
+ensure_end2end_deps() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    step "Installing the end2end packages (npm ci)"
+    (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2)
+  fi
+}
