@@ -1,6 +1,6 @@
 //! The document shell, the application's layout and its routes.
 
-use crate::pages::{Dashboard, NotFound, Unbuilt};
+use crate::pages::{Dashboard, ErrorPage, NotFound, Unbuilt};
 use crate::sections::SECTIONS;
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
@@ -45,6 +45,7 @@ pub fn App() -> impl IntoView {
                 "Skip to content"
             </a>
             <Layout>
+                <ErrorBoundary fallback=|errors| view! { <ErrorPage errors /> }>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Dashboard />
                     <Route path=path!("/traffic") view=Unbuilt />
@@ -55,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=Unbuilt />
                     <Route path=path!("/settings") view=Unbuilt />
                 </Routes>
+                </ErrorBoundary>
             </Layout>
         </Router>
     }

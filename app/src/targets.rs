@@ -94,11 +94,11 @@ pub struct NewTarget<'a> {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{find, list, register};
+pub use store::{list, register};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{ManagedTarget, NewTarget, TargetKind};
+    use super::{ManagedTarget, NewTarget};
     use crate::error::AppError;
     use sqlx::PgPool;
 
@@ -158,18 +158,6 @@ mod store {
                 })
             })
             .collect()
-    }
-
-    /// The one registered target of a kind and name, if any.
-    pub async fn find(
-        pool: &PgPool,
-        kind: TargetKind,
-        name: &str,
-    ) -> Result<Option<ManagedTarget>, AppError> {
-        Ok(list(pool)
-            .await?
-            .into_iter()
-            .find(|t| t.kind == kind && t.name == name))
     }
 }
 

@@ -101,6 +101,11 @@ impl From<figment::Error> for ConfigError {
 /// directory, if it is there.
 const DEFAULT_FILE: &str = "gatehouse.toml";
 
+/// `GATEHOUSE_` variables that are not settings: the configuration file's
+/// path, and the folder the scripts keep their tools and clusters in. Any
+/// other unknown `GATEHOUSE_` variable is refused, so typos show.
+const NOT_SETTINGS: [&str; 2] = ["config", "home"];
+
 impl Config {
     /// Loads the configuration. A file named explicitly must exist; the
     /// default file is optional.
@@ -116,7 +121,11 @@ impl Config {
     fn figment(file: &Path) -> Figment {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("GATEHOUSE_").split("__").ignore(&["config"]))
+            .merge(
+                Env::prefixed("GATEHOUSE_")
+                    .split("__")
+                    .ignore(&NOT_SETTINGS),
+            )
             .merge(
                 Env::raw()
                     .only(&[
@@ -215,6 +224,23 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.clear_env();
             jail.create_file("gatehouse.toml", "databse_url = \"typo\"")?;
+            let err = Config::load(None)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("databse_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_scripts_variables_are_not_settings_but_typos_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("GATEHOUSE_HOME", "/tmp/gatehouse");
+            jail.set_env("GATEHOUSE_CONFIG", "gatehouse.toml");
+            Config::load(None).map_err(|e| e.to_string())?;
+            jail.set_env("GATEHOUSE_DATABSE_URL", "postgres://typo/db");
             let err = Config::load(None)
                 .err()
                 .map(|e| e.to_string())
