@@ -3,6 +3,7 @@
 //! renders every page, and with `hydrate` into the WASM bundle that makes the
 //! rendered page interactive.
 
+pub mod audit;
 pub mod error;
 pub mod health;
 pub mod pages;

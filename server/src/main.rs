@@ -31,6 +31,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain: exit 0 when intact, 1 naming the first event changed, removed or reordered.
+    Verify,
 }
 
 #[tokio::main]
@@ -48,6 +59,9 @@ async fn main() -> ExitCode {
         Command::Serve => serve::run(config).await.map_err(|e| e.to_string()),
         Command::Migrate => migrate(&config).await,
         Command::Demo { json } => run_demo(&config, json).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => verify_audit(&config).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,14 +82,23 @@ fn init_tracing(filter: &str) {
 }
 
 async fn migrate(config: &Config) -> Result<(), String> {
-    let pool = gatehouse::db::connect(&config.database_url, 2)
-        .await
-        .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    gatehouse::db::migrate(&pool)
+    gatehouse::db::migrate(&config.database_url)
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     eprintln!("migrations applied");
     Ok(())
+}
+
+async fn verify_audit(config: &Config) -> Result<(), String> {
+    let state = serve::state(config).await.map_err(|e| e.to_string())?;
+    match app::audit::verify(&state.pool).await {
+        Ok(Ok(count)) => {
+            println!("audit chain intact: {count} events");
+            Ok(())
+        }
+        Ok(Err(broken)) => Err(format!("audit chain broken at {broken}")),
+        Err(err) => Err(format!("cannot read the audit trail: {err}")),
+    }
 }
 
 async fn run_demo(config: &Config, json: bool) -> Result<(), String> {

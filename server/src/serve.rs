@@ -10,8 +10,11 @@ use std::time::Duration;
 pub enum StartError {
     #[error("cannot connect to PostgreSQL at database_url ({url}): {source}")]
     Database { url: String, source: sqlx::Error },
-    #[error("cannot apply the database migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot apply the database migrations to database_url ({url}): {source}")]
+    Migrate {
+        url: String,
+        source: crate::db::MigrateError,
+    },
     #[error("cannot listen on site_addr {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -21,17 +24,22 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-/// Connects to PostgreSQL (applying pending migrations) and builds the AWS
+/// Applies pending migrations, connects the pool, and builds the AWS
 /// clients. Nothing here talks to AWS: an unreachable AWS shows on
 /// `/healthz` and the dashboard rather than stopping the console.
 pub async fn state(config: &Config) -> Result<AppState, StartError> {
+    crate::db::migrate(&config.database_url)
+        .await
+        .map_err(|source| StartError::Migrate {
+            url: redact_password(&config.database_url),
+            source,
+        })?;
     let pool = crate::db::connect(&config.database_url, config.database_max_connections)
         .await
         .map_err(|source| StartError::Database {
             url: redact_password(&config.database_url),
             source,
         })?;
-    crate::db::migrate(&pool).await?;
     let sdk = crate::aws::sdk_config(&config.aws).await;
     Ok(AppState {
         leptos_options: leptos_options(config),

@@ -1,0 +1,164 @@
+//! Writing and verifying the chain in PostgreSQL.
+
+use super::chain::{GENESIS, canonical, chain_hash};
+use super::{Action, Actor, AuditEvent, Client};
+use crate::error::AppError;
+use chrono::{DurationRound, TimeDelta, Utc};
+use futures::TryStreamExt;
+use sqlx::{PgConnection, PgPool};
+
+/// Key of the transaction-scoped advisory lock that serialises writers: the
+/// second writer waits until the first commits, then links to its event, so
+/// the chain never forks.
+const WRITER_LOCK: i64 = 0x6761_7465_6175_6474; // "gateaudt"
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub actor: Option<Actor>,
+    pub action: Action,
+    pub target: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub aws_request_id: Option<String>,
+    pub client: Client,
+}
+
+impl NewEvent {
+    pub fn new(action: Action, actor: Option<Actor>, client: Client) -> Self {
+        Self {
+            actor,
+            action,
+            target: None,
+            before: None,
+            after: None,
+            aws_request_id: None,
+            client,
+        }
+    }
+
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    pub fn after(mut self, after: serde_json::Value) -> Self {
+        self.after = Some(after);
+        self
+    }
+}
+
+/// Appends `event` to the chain inside the caller's transaction and returns
+/// its id. If this fails, the caller's transaction must not commit: that is
+/// what makes the trail fail closed.
+pub async fn record(conn: &mut PgConnection, event: NewEvent) -> Result<i64, AppError> {
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let prev_hash = sqlx::query_scalar!("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_owned());
+    // PostgreSQL keeps microseconds; hash what will be read back.
+    let occurred_at = Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .map_err(|e| AppError::internal("audit time", e))?;
+    let (sub, username) = match &event.actor {
+        Some(actor) => (actor.sub.as_deref(), actor.username.as_deref()),
+        None => (None, None),
+    };
+    let before = event.before.as_ref().map(|v| v.to_string());
+    let after = event.after.as_ref().map(|v| v.to_string());
+    let action = event.action.as_str();
+    let encoded = canonical(
+        occurred_at,
+        sub,
+        username,
+        action,
+        event.target.as_deref(),
+        before.as_deref(),
+        after.as_deref(),
+        event.aws_request_id.as_deref(),
+        event.client.ip.as_deref(),
+        event.client.user_agent.as_deref(),
+    );
+    let hash = chain_hash(&prev_hash, &encoded);
+    let id = sqlx::query_scalar!(
+        r#"
+        INSERT INTO audit_events (occurred_at, actor_sub, actor_username, action, target,
+                                  before, after, aws_request_id, client_ip, user_agent,
+                                  prev_hash, hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        RETURNING id
+        "#,
+        occurred_at,
+        sub,
+        username,
+        action,
+        event.target,
+        before,
+        after,
+        event.aws_request_id,
+        event.client.ip,
+        event.client.user_agent,
+        prev_hash,
+        hash,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Where the chain first breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub id: i64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "event {}: {}", self.id, self.reason)
+    }
+}
+
+/// Walks the chain in order. `Ok(n)` when all `n` events are intact; else
+/// the first event that was changed, or whose predecessor was removed or
+/// reordered.
+pub async fn verify(pool: &PgPool) -> Result<Result<u64, Broken>, AppError> {
+    // Streamed: the trail can be far larger than memory.
+    let mut events =
+        sqlx::query_as!(AuditEvent, "SELECT * FROM audit_events ORDER BY id").fetch(pool);
+    let mut expected_prev = GENESIS.to_owned();
+    let mut count = 0u64;
+    while let Some(event) = events.try_next().await? {
+        if event.prev_hash != expected_prev {
+            return Ok(Err(Broken {
+                id: event.id,
+                reason: "does not follow the event before it: an event was removed or reordered"
+                    .into(),
+            }));
+        }
+        let encoded = canonical(
+            event.occurred_at,
+            event.actor_sub.as_deref(),
+            event.actor_username.as_deref(),
+            &event.action,
+            event.target.as_deref(),
+            event.before.as_deref(),
+            event.after.as_deref(),
+            event.aws_request_id.as_deref(),
+            event.client_ip.as_deref(),
+            event.user_agent.as_deref(),
+        );
+        if chain_hash(&event.prev_hash, &encoded) != event.hash {
+            return Ok(Err(Broken {
+                id: event.id,
+                reason: "its content was changed after it was recorded".into(),
+            }));
+        }
+        expected_prev = event.hash;
+        count += 1;
+    }
+    Ok(Ok(count))
+}
