@@ -38,6 +38,8 @@ step "clippy, browser build (hydrate)"
 cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
 start_moto "$MOTO_TEST_PORT"
+# The forged-token tests sign with moto's own key, through its Python.
+export MOTO_PYTHON=$GATEHOUSE_HOME/venv/bin/python
 step "Rust tests (unit; integration against PostgreSQL and moto)"
 cargo test -p app -p gatehouse 2>&1 | tee "$LOGS/cargo-test.log"
 

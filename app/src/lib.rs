@@ -4,6 +4,7 @@
 //! rendered page interactive.
 
 pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod pages;

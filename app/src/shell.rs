@@ -1,7 +1,9 @@
 //! The document shell, the application's layout and its routes.
 
-use crate::pages::{Dashboard, ErrorPage, NotFound, Unbuilt};
-use crate::sections::SECTIONS;
+use crate::auth::User;
+use crate::error::AppError;
+use crate::pages::{Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, SignIn, Unbuilt};
+use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
@@ -30,9 +32,43 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The signed-in user, if any. The server's session middleware decides;
+/// this only reports it to the page.
+#[server]
+pub async fn current_user() -> Result<Option<User>, AppError> {
+    Ok(crate::auth::caller::caller().user().cloned())
+}
+
+/// The signed-in user as the page knows it, loaded with the page.
+#[derive(Clone, Copy)]
+pub struct SignedInUser(pub Resource<Result<Option<User>, AppError>>);
+
+/// A page shown only to users whose role opens it. The server checks the
+/// same rule (and audits refusals) before the page is rendered; this is what
+/// the person then sees.
+fn guarded<V: IntoView + 'static>(page: fn() -> V) -> impl IntoView {
+    let SignedInUser(user) = expect_context::<SignedInUser>();
+    let needed = required_role(&use_location().pathname.get_untracked());
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(user)) if user.has(needed) => page().into_any(),
+                    Ok(Some(_)) => view! { <Forbidden needed /> }.into_any(),
+                    _ => view! { <p>"Sign in to continue."</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(SignedInUser(Resource::new_blocking(
+        || (),
+        |_| current_user(),
+    )));
     #[cfg(feature = "ssr")]
     content_security_policy::send();
 
@@ -47,14 +83,16 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <ErrorBoundary fallback=|errors| view! { <ErrorPage errors /> }>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=Dashboard />
-                    <Route path=path!("/traffic") view=Unbuilt />
-                    <Route path=path!("/rules") view=Unbuilt />
-                    <Route path=path!("/policies") view=Unbuilt />
-                    <Route path=path!("/vpn-countries") view=Unbuilt />
-                    <Route path=path!("/reviews") view=Unbuilt />
-                    <Route path=path!("/audit") view=Unbuilt />
-                    <Route path=path!("/settings") view=Unbuilt />
+                    <Route path=path!("/sign-in") view=SignIn />
+                    <Route path=path!("/sign-in/new-password") view=NewPassword />
+                    <Route path=path!("/") view=|| guarded(Dashboard) />
+                    <Route path=path!("/traffic") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/rules") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/policies") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/vpn-countries") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/reviews") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/audit") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/settings") view=|| guarded(Unbuilt) />
                 </Routes>
                 </ErrorBoundary>
             </Layout>
@@ -87,6 +125,12 @@ fn Layout(children: Children) -> impl IntoView {
                 <img class="brand-mark" src="/favicon.svg" alt="" width="24" height="24" />
                 "Gatehouse"
             </a>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let SignedInUser(user) = expect_context::<SignedInUser>();
+                    user.await.ok().flatten().map(|user| view! { <UserMenu user /> })
+                })}
+            </Suspense>
             <button
                 type="button"
                 class="menu-button"
@@ -99,9 +143,15 @@ fn Layout(children: Children) -> impl IntoView {
         </header>
         <div class="frame">
             <nav id="main-nav" class="sidebar" class:open=menu_open aria-label="Main">
+                <Suspense>
+                {move || Suspend::new(async move {
+                let SignedInUser(user) = expect_context::<SignedInUser>();
+                let user = user.await.ok().flatten();
+                view! {
                 <ul>
                     {SECTIONS
                         .iter()
+                        .filter(|section| user.as_ref().is_some_and(|u| u.has(section.role)))
                         .map(|section| {
                             view! {
                                 <li>
@@ -113,10 +163,31 @@ fn Layout(children: Children) -> impl IntoView {
                         })
                         .collect_view()}
                 </ul>
+                }
+                })}
+                </Suspense>
             </nav>
             <main id="main" tabindex="-1">
                 {children()}
             </main>
+        </div>
+    }
+}
+
+/// Who is signed in, with what role, and the way out.
+#[component]
+fn UserMenu(user: User) -> impl IntoView {
+    let role = user.roles.iter().max().map_or("no role", |r| r.as_str());
+    view! {
+        <div class="user-menu">
+            <span class="who">
+                <strong data-testid="username">{user.username}</strong>
+                " · "
+                <span data-testid="role">{role}</span>
+            </span>
+            <form method="post" action="/auth/sign-out">
+                <button type="submit" class="secondary">"Sign out"</button>
+            </form>
         </div>
     }
 }

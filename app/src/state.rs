@@ -12,6 +12,24 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     pub aws: AwsClients,
+    pub auth: AuthState,
+}
+
+/// How people sign in: the user pool (when one is configured or
+/// registered) and the session policy.
+#[derive(Clone)]
+pub struct AuthState {
+    pub pool: Option<CognitoPool>,
+    pub policy: crate::auth::sessions::SessionPolicy,
+    pub role_groups: crate::auth::RoleGroups,
+}
+
+/// The user pool and app client people sign in with.
+#[derive(Clone)]
+pub struct CognitoPool {
+    pub user_pool_id: String,
+    pub client_id: String,
+    pub verifier: crate::auth::tokens::Verifier,
 }
 
 /// One client per AWS service, all built from the same `SdkConfig`, so the

@@ -1,4 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { hydrated, signIn } from "./auth";
 
 const sections = [
   { label: "Dashboard", path: "/", heading: "Dashboard" },
@@ -11,11 +12,6 @@ const sections = [
   { label: "Settings", path: "/settings", heading: "Settings" },
 ];
 
-/** Resolves once the WASM bundle has hydrated the page. */
-async function hydrated(page: Page) {
-  await page.locator("html[data-hydrated=true]").waitFor({ state: "attached" });
-}
-
 test.beforeEach(async ({ page }) => {
   page.on("pageerror", (err) => {
     throw new Error(`page error: ${err.message}`);
@@ -23,7 +19,7 @@ test.beforeEach(async ({ page }) => {
 });
 
 test("the dashboard shows the demo resources and both dependencies up", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page, "viewer");
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await expect(page.getByText("All systems answer.")).toBeVisible();
   const resources = page.getByRole("table");
@@ -33,7 +29,7 @@ test("the dashboard shows the demo resources and both dependencies up", async ({
 });
 
 test("every section is reachable from the navigation", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page, "admin");
   await hydrated(page);
   const nav = page.getByRole("navigation", { name: "Main" });
   for (const section of sections) {
@@ -49,7 +45,7 @@ test("every section is reachable from the navigation", async ({ page }) => {
 });
 
 test("Check again re-runs the health check in place (needs hydration)", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page, "viewer");
   await hydrated(page);
   const checkedAt = page.getByTestId("checked-at");
   const before = await checkedAt.getAttribute("datetime");
@@ -63,7 +59,7 @@ test("Check again re-runs the health check in place (needs hydration)", async ({
 
 test("on a narrow screen the menu button folds the navigation (needs hydration)", async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 800 });
-  await page.goto("/");
+  await signIn(page, "viewer");
   await hydrated(page);
   const nav = page.getByRole("navigation", { name: "Main" });
   const menu = page.getByRole("button", { name: "Menu" });
@@ -78,7 +74,7 @@ test("on a narrow screen the menu button folds the navigation (needs hydration)"
 });
 
 test("keyboard users can skip to the content and see where focus is", async ({ page }) => {
-  await page.goto("/traffic");
+  await signIn(page, "viewer", "/traffic");
   await hydrated(page);
   await page.keyboard.press("Tab");
   const skip = page.getByRole("link", { name: "Skip to content" });
@@ -88,6 +84,7 @@ test("keyboard users can skip to the content and see where focus is", async ({ p
 });
 
 test("an unknown path shows the not-found page with status 404", async ({ page }) => {
+  await signIn(page, "viewer");
   const response = await page.goto("/no/such/page");
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { level: 1, name: "Page not found" })).toBeVisible();

@@ -32,8 +32,44 @@ pub struct Config {
     /// `http://<site_addr>` (a proxy, TLS termination). Printed by `demo`.
     pub public_url: Option<String>,
     pub aws: AwsConfig,
+    pub cognito: CognitoConfig,
+    pub sessions: SessionConfig,
     /// Filter for the log, in `tracing` syntax. Env: `RUST_LOG`.
     pub log: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CognitoConfig {
+    /// The user pool people sign in with. Unset: the pool `gatehouse demo`
+    /// registered.
+    pub user_pool_id: Option<String>,
+    /// The app client (without a secret) of that pool. Unset: the client
+    /// `gatehouse demo` registered.
+    pub client_id: Option<String>,
+    /// Where the pool's JWKS is served. Unset: `{aws.endpoint_url}/{pool}/
+    /// .well-known/jwks.json` with an emulator, else `{issuer}/.well-known/
+    /// jwks.json`.
+    pub jwks_url: Option<String>,
+    /// Seconds of clock skew allowed when checking a token's times.
+    pub token_grace_secs: u64,
+    /// The Cognito group that grants each role.
+    pub groups: app::auth::RoleGroups,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Minutes without a request after which a session ends.
+    pub idle_minutes: u32,
+    /// Hours after sign-in after which a session ends regardless.
+    pub absolute_hours: u32,
+    /// Failed sign-ins allowed per username within `lockout_minutes`.
+    pub max_failures_per_username: u32,
+    /// Failed sign-ins allowed per client IP within `lockout_minutes`.
+    pub max_failures_per_ip: u32,
+    /// The window failed sign-ins are counted in, and the wait after it.
+    pub lockout_minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +97,20 @@ impl Default for Config {
                 region: None,
                 endpoint_url: None,
                 probe_timeout_secs: 5,
+            },
+            cognito: CognitoConfig {
+                user_pool_id: None,
+                client_id: None,
+                jwks_url: None,
+                token_grace_secs: 5,
+                groups: app::auth::RoleGroups::default(),
+            },
+            sessions: SessionConfig {
+                idle_minutes: 30,
+                absolute_hours: 8,
+                max_failures_per_username: 5,
+                max_failures_per_ip: 20,
+                lockout_minutes: 15,
             },
             log: "info,gatehouse=debug,app=debug".into(),
         }
@@ -147,6 +197,14 @@ impl Config {
                     _ => "aws.region".into(),
                 },
             ))
+    }
+
+    /// Whether people reach the console over HTTPS (cookies then get
+    /// `Secure` and the `__Host-` prefix).
+    pub fn served_over_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
     }
 
     /// The URL people open.

@@ -2,7 +2,10 @@
 //! until Ctrl-C or SIGTERM.
 
 use crate::config::Config;
-use app::state::{AppState, AwsClients};
+use app::auth::sessions::SessionPolicy;
+use app::auth::tokens::{PoolSettings, Verifier};
+use app::state::{AppState, AuthState, AwsClients, CognitoPool};
+use app::targets::TargetKind;
 use leptos::prelude::LeptosOptions;
 use std::time::Duration;
 
@@ -41,11 +44,90 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
             source,
         })?;
     let sdk = crate::aws::sdk_config(&config.aws).await;
+    let auth = auth_state(config, &pool).await;
     Ok(AppState {
         leptos_options: leptos_options(config),
         pool,
         aws: AwsClients::new(&sdk, Duration::from_secs(config.aws.probe_timeout_secs)),
+        auth,
     })
+}
+
+/// The user pool people sign in with: the configured one, else the one
+/// `gatehouse demo` registered. Without either, the console runs but no one
+/// can sign in, and the sign-in page says why.
+pub async fn auth_state(config: &Config, pool: &sqlx::PgPool) -> AuthState {
+    let sessions = &config.sessions;
+    let policy = SessionPolicy {
+        idle: chrono::TimeDelta::minutes(i64::from(sessions.idle_minutes)),
+        absolute: chrono::TimeDelta::hours(i64::from(sessions.absolute_hours)),
+        max_failures_per_username: i64::from(sessions.max_failures_per_username),
+        max_failures_per_ip: i64::from(sessions.max_failures_per_ip),
+        lockout: chrono::TimeDelta::minutes(i64::from(sessions.lockout_minutes)),
+        secure_cookies: config.served_over_https(),
+    };
+    let registered = app::targets::list(pool).await.unwrap_or_default();
+    let registered_id = |kind: TargetKind| {
+        registered
+            .iter()
+            .find(|t| t.kind == kind)
+            .map(|t| t.aws_id.clone())
+    };
+    let cognito = &config.cognito;
+    let user_pool_id = cognito
+        .user_pool_id
+        .clone()
+        .or_else(|| registered_id(TargetKind::CognitoUserPool));
+    let client_id = cognito
+        .client_id
+        .clone()
+        .or_else(|| registered_id(TargetKind::CognitoAppClient));
+    let pool = match (user_pool_id, client_id) {
+        (Some(user_pool_id), Some(client_id)) => {
+            let settings = pool_settings(config, &user_pool_id, &client_id);
+            tracing::info!(
+                user_pool_id,
+                issuer = settings.issuer,
+                jwks = settings.jwks_url,
+                "sign-in with Cognito"
+            );
+            Some(CognitoPool {
+                user_pool_id,
+                client_id,
+                verifier: Verifier::new(settings),
+            })
+        }
+        _ => {
+            tracing::warn!("no Cognito user pool configured or registered: nobody can sign in");
+            None
+        }
+    };
+    AuthState {
+        pool,
+        policy,
+        role_groups: cognito.groups.clone(),
+    }
+}
+
+/// Issuer and JWKS address of a pool. Pool ids start with their region.
+pub fn pool_settings(config: &Config, user_pool_id: &str, client_id: &str) -> PoolSettings {
+    let region = user_pool_id.split('_').next().unwrap_or_default();
+    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}");
+    let jwks_url = match (&config.cognito.jwks_url, &config.aws.endpoint_url) {
+        (Some(url), _) => url.clone(),
+        (None, Some(endpoint)) => format!(
+            "{}/{user_pool_id}/.well-known/jwks.json",
+            endpoint.trim_end_matches('/')
+        ),
+        (None, None) => format!("{issuer}/.well-known/jwks.json"),
+    };
+    PoolSettings {
+        issuer,
+        jwks_url,
+        client_id: client_id.to_owned(),
+        grace_secs: config.cognito.token_grace_secs,
+        role_groups: config.cognito.groups.clone(),
+    }
 }
 
 pub fn leptos_options(config: &Config) -> LeptosOptions {
@@ -66,10 +148,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(url = %config.console_url(), "serving the console");
-    axum::serve(listener, crate::http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Serve)?;
+    axum::serve(
+        listener,
+        crate::http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartError::Serve)?;
     tracing::info!("stopped");
     Ok(())
 }

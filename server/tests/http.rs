@@ -4,6 +4,7 @@
 
 mod common;
 
+use app::roles::Role;
 use axum::body::Body;
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -19,8 +20,17 @@ struct Reply {
 }
 
 async fn get(state: app::state::AppState, path: &str) -> Reply {
+    let cookie = common::session_cookie(&state, Role::Viewer).await;
+    get_as(state, path, &cookie).await
+}
+
+async fn get_as(state: app::state::AppState, path: &str, cookie: &str) -> Reply {
+    let mut request = Request::get(path);
+    if !cookie.is_empty() {
+        request = request.header(header::COOKIE, cookie);
+    }
     let response = gatehouse::http::router(state)
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -35,8 +45,8 @@ async fn get(state: app::state::AppState, path: &str) -> Reply {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn healthz_reports_database_and_aws_up(pool: PgPool) {
-    let state = common::state(pool, common::aws("us-east-1").await);
-    let reply = get(state, "/healthz").await;
+    let state = common::state(pool, common::aws("us-east-1").await).await;
+    let reply = get_as(state, "/healthz", "").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let report: Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(report["status"], "ok");
@@ -59,7 +69,7 @@ async fn healthz_reports_database_and_aws_up(pool: PgPool) {
 async fn healthz_is_503_when_aws_does_not_answer(pool: PgPool) {
     // Port 9 (discard) refuses connections on this machine.
     let aws = common::aws_at("http://127.0.0.1:9", "us-east-1", Duration::from_secs(3)).await;
-    let reply = get(common::state(pool, aws), "/healthz").await;
+    let reply = get_as(common::state(pool, aws).await, "/healthz", "").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let report: Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(report["status"], "degraded");
@@ -76,9 +86,9 @@ async fn healthz_is_503_when_aws_does_not_answer(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn healthz_is_503_when_the_database_is_gone(pool: PgPool) {
-    let state = common::state(pool.clone(), common::aws("us-east-1").await);
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
     pool.close().await;
-    let reply = get(state, "/healthz").await;
+    let reply = get_as(state, "/healthz", "").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let report: Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(report["database"]["ok"], false);
@@ -93,7 +103,7 @@ fn nonce_of_csp(headers: &http::HeaderMap) -> String {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn pages_carry_security_headers_and_the_nonce_of_their_script(pool: PgPool) {
-    let state = common::state(pool, common::aws("us-east-1").await);
+    let state = common::state(pool, common::aws("us-east-1").await).await;
     let reply = get(state, "/").await;
     assert_eq!(reply.status, StatusCode::OK);
     let h = &reply.headers;
@@ -123,16 +133,17 @@ async fn pages_carry_security_headers_and_the_nonce_of_their_script(pool: PgPool
 #[sqlx::test(migrations = "../migrations")]
 async fn every_page_gets_a_fresh_nonce(pool: PgPool) {
     let aws = common::aws("us-east-1").await;
-    let first = get(common::state(pool.clone(), aws.clone()), "/").await;
-    let second = get(common::state(pool, aws), "/").await;
+    let first = get(common::state(pool.clone(), aws.clone()).await, "/").await;
+    let second = get(common::state(pool, aws).await, "/").await;
     assert_ne!(nonce_of_csp(&first.headers), nonce_of_csp(&second.headers));
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_shell_has_landmarks_and_every_section(pool: PgPool) {
-    let aws = common::aws("us-east-1").await;
+    let state = common::state(pool, common::aws("us-east-1").await).await;
+    let admin = common::session_cookie(&state, Role::Admin).await;
     for section in app::sections::SECTIONS {
-        let reply = get(common::state(pool.clone(), aws.clone()), section.path).await;
+        let reply = get_as(state.clone(), section.path, &admin).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", section.path);
         let html = &reply.body;
         assert!(html.contains(r#"<html lang="en">"#));
@@ -163,7 +174,7 @@ async fn the_shell_has_landmarks_and_every_section(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_unknown_path_is_a_404_page(pool: PgPool) {
-    let state = common::state(pool, common::aws("us-east-1").await);
+    let state = common::state(pool, common::aws("us-east-1").await).await;
     let reply = get(state, "/no/such/page").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(reply.body.contains("Page not found"));
@@ -178,7 +189,7 @@ async fn an_unknown_path_is_a_404_page(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_path_is_escaped_when_echoed(pool: PgPool) {
-    let state = common::state(pool, common::aws("us-east-1").await);
+    let state = common::state(pool, common::aws("us-east-1").await).await;
     let reply = get(state, "/%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(!reply.body.contains("<script>alert(1)</script>"));
@@ -186,8 +197,8 @@ async fn a_path_is_escaped_when_echoed(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn static_files_get_the_strictest_policy(pool: PgPool) {
-    let state = common::state(pool, common::aws("us-east-1").await);
-    let reply = get(state, "/favicon.svg").await;
+    let state = common::state(pool, common::aws("us-east-1").await).await;
+    let reply = get_as(state, "/favicon.svg", "").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.headers[header::CONTENT_SECURITY_POLICY],
@@ -211,9 +222,243 @@ async fn the_dashboard_lists_registered_targets(pool: PgPool) {
     )
     .await
     .unwrap();
-    let state = common::state(pool, common::aws("us-east-1").await);
+    let state = common::state(pool, common::aws("us-east-1").await).await;
     let reply = get(state, "/").await;
     assert!(reply.body.contains("storefront-acl"));
     assert!(reply.body.contains("0000-abcd"));
     assert!(reply.body.contains("All systems answer."));
+}
+
+async fn send(state: app::state::AppState, request: Request<Body>) -> Reply {
+    let response = gatehouse::http::router(state)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn location(reply: &Reply) -> &str {
+    reply.headers[header::LOCATION].to_str().unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn signed_out_visitors_go_to_sign_in_and_keep_their_page(pool: PgPool) {
+    let state = common::state(pool, common::aws("us-east-1").await).await;
+    for (path, next) in [
+        ("/", "%2F"),
+        ("/audit", "%2Faudit"),
+        (
+            "/reviews/abc?tab=diff&x=1",
+            "%2Freviews%2Fabc%3Ftab%3Ddiff%26x%3D1",
+        ),
+        ("/no/such/page", "%2Fno%2Fsuch%2Fpage"),
+    ] {
+        let reply = get_as(state.clone(), path, "").await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(
+            location(&reply),
+            format!("/sign-in?next={next}").replace("%2F", "/"),
+            "{path}"
+        );
+    }
+    let sign_in = get_as(state, "/sign-in", "").await;
+    assert_eq!(sign_in.status, StatusCode::OK);
+    assert!(sign_in.body.contains(r#"action="/auth/sign-in""#));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_forged_session_cookie_is_anonymous_and_removed(pool: PgPool) {
+    let state = common::state(pool, common::aws("us-east-1").await).await;
+    let reply = get_as(state, "/", "gatehouse_session=forged-or-stale").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let cleared = reply.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cleared.starts_with("gatehouse_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn roles_decide_what_opens_and_refusals_are_audited(pool: PgPool) {
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let admin = common::session_cookie(&state, Role::Admin).await;
+
+    let refused = get_as(state.clone(), "/settings", &viewer).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("needs the admin role"));
+    assert!(
+        !refused.body.contains(r#"href="/settings""#),
+        "viewers do not see the Settings link"
+    );
+    let audited: (String, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT action, actor_username, target FROM audit_events ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        (
+            "auth.access_denied".into(),
+            Some("viewer-user".into()),
+            Some("/settings".into())
+        )
+    );
+
+    let allowed = get_as(state.clone(), "/settings", &admin).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert!(allowed.body.contains(r#"href="/settings""#));
+    assert!(allowed.body.contains("admin-user"));
+
+    // Every other section opens for a viewer.
+    for section in app::sections::SECTIONS
+        .iter()
+        .filter(|s| s.role == Role::Viewer)
+    {
+        let reply = get_as(state.clone(), section.path, &viewer).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", section.path);
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn server_functions_refuse_the_signed_out(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    let state = common::state(pool, common::aws("us-east-1").await).await;
+    let path = <app::pages::LoadOverview as ServerFn>::PATH;
+    let call = |cookie: Option<String>| {
+        let mut request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let anonymous = send(state.clone(), call(None)).await;
+    assert_ne!(anonymous.status, StatusCode::OK);
+    assert!(
+        anonymous.body.contains("Unauthorized"),
+        "{}",
+        anonymous.body
+    );
+    assert!(!anonymous.body.contains("shop"));
+
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let allowed = send(state, call(Some(viewer))).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+    assert!(allowed.body.contains("\"health\""), "{}", allowed.body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn state_changes_from_other_sites_are_refused_and_audited(pool: PgPool) {
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let forged = Request::post("/auth/sign-out")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::COOKIE, &editor)
+        .body(Body::empty())
+        .unwrap();
+    let refused = send(state.clone(), forged).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("Cross-site request refused"));
+    assert_eq!(
+        common::audit_actions(&pool)
+            .await
+            .last()
+            .map(String::as_str),
+        Some("auth.csrf_refused")
+    );
+    let still_signed_in = get_as(state.clone(), "/", &editor).await;
+    assert_eq!(
+        still_signed_in.status,
+        StatusCode::OK,
+        "the forged sign-out did nothing"
+    );
+
+    let no_proof = Request::post("/auth/sign-out")
+        .header(header::COOKIE, &editor)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(state.clone(), no_proof).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let own_page = Request::post("/auth/sign-out")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
+        .header(header::COOKIE, &editor)
+        .body(Body::empty())
+        .unwrap();
+    let signed_out = send(state.clone(), own_page).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed_out), "/sign-in?signed_out=1");
+    assert!(
+        signed_out.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        common::audit_actions(&pool)
+            .await
+            .last()
+            .map(String::as_str),
+        Some("auth.sign_out")
+    );
+    let after = get_as(state, "/", &editor).await;
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "the old cookie no longer signs in"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn idle_and_old_sessions_end_and_are_audited(pool: PgPool) {
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let idle = common::session_cookie(&state, Role::Viewer).await;
+    let old = common::session_cookie(&state, Role::Editor).await;
+    sqlx::query("UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE username = 'viewer-user'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE username = 'editor-user'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for cookie in [idle, old] {
+        let reply = get_as(state.clone(), "/", &cookie).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert!(
+            reply.headers[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+    }
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT after FROM audit_events WHERE action = 'auth.session_expired' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reasons,
+        [r#"{"reason":"idle"}"#, r#"{"reason":"absolute"}"#]
+    );
 }

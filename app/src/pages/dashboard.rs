@@ -18,6 +18,7 @@ pub struct Overview {
 
 #[server]
 pub async fn load_overview() -> Result<Overview, AppError> {
+    crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let (health, targets) = tokio::join!(
         crate::health::check(&state),

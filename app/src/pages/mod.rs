@@ -2,10 +2,14 @@
 
 mod dashboard;
 mod error_page;
+mod forbidden;
 mod not_found;
+mod sign_in;
 mod unbuilt;
 
-pub use dashboard::Dashboard;
+pub use dashboard::{Dashboard, LoadOverview};
 pub use error_page::ErrorPage;
+pub use forbidden::Forbidden;
 pub use not_found::NotFound;
+pub use sign_in::{NewPassword, SignIn};
 pub use unbuilt::Unbuilt;

@@ -1,6 +1,8 @@
 //! The HTTP surface: the router with the Leptos pages and server functions,
 //! `/healthz`, and the middleware every response passes through.
 
+mod api;
+pub mod auth;
 mod security_headers;
 
 use app::state::AppState;
@@ -9,7 +11,7 @@ use axum::{
     extract::{MatchedPath, State},
     http::{Request, StatusCode},
     response::IntoResponse,
-    routing::get,
+    routing::{get, post},
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -23,17 +25,37 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/api/v1/me", get(api::me))
+        .route("/auth/sign-in", post(auth::sign_in_form))
+        .route("/auth/new-password", post(auth::new_password_form))
+        .route("/auth/sign-out", post(auth::sign_out_form))
         .leptos_routes_with_context(
             &state,
             routes,
             {
                 let state = state.clone();
-                move || provide_context(state.clone())
+                move || {
+                    provide_context(state.clone());
+                }
             },
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        // Outermost first: find the session, refuse cross-site changes,
+        // then send signed-out visitors of pages to the sign-in page.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::same_origin,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
         ))
         .layer(
             TraceLayer::new_for_http()

@@ -3,6 +3,9 @@
 //! server builds, and URLs of the per-test databases `#[sqlx::test]` makes.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+use app::auth::User;
+use app::auth::sessions::{self, Tokens};
+use app::roles::Role;
 use app::state::{AppState, AwsClients};
 use gatehouse::config::{AwsConfig, Config};
 use sqlx::PgPool;
@@ -31,16 +34,66 @@ pub async fn aws_at(endpoint: &str, region: &str, probe_timeout: Duration) -> Aw
     AwsClients::new(&sdk, probe_timeout)
 }
 
-pub fn state(pool: PgPool, aws: AwsClients) -> AppState {
-    let config = Config {
+pub fn config() -> Config {
+    Config {
         site_root: "../public".into(),
+        aws: AwsConfig {
+            endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
+            ..Config::default().aws
+        },
         ..Config::default()
-    };
+    }
+}
+
+/// The server's state, signing in with whatever pool is registered in the
+/// database (none, unless the test provisioned the demo).
+pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
+    let config = config();
+    let auth = gatehouse::serve::auth_state(&config, &pool).await;
     AppState {
         leptos_options: gatehouse::serve::leptos_options(&config),
         pool,
         aws,
+        auth,
     }
+}
+
+/// A session for a user holding `role`, stored as a sign-in would store it;
+/// returns the `Cookie` header that presents it.
+pub async fn session_cookie(state: &AppState, role: Role) -> String {
+    let user = User {
+        username: format!("{}-user", role.as_str()),
+        sub: format!("sub-{}", role.as_str()),
+        groups: vec![role.default_group().to_owned()],
+        roles: state
+            .auth
+            .role_groups
+            .roles_for(&[role.default_group().to_owned()]),
+    };
+    let tokens = Tokens {
+        access_token: "not-a-real-token".into(),
+        refresh_token: None,
+        access_expires_at: chrono::Utc::now() + chrono::TimeDelta::hours(1),
+    };
+    let mut conn = state.pool.acquire().await.unwrap();
+    let token = sessions::create(
+        &mut conn,
+        &user,
+        &tokens,
+        &state.auth.policy,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    format!("{}={token}", state.auth.policy.cookie_name())
+}
+
+/// The audit actions recorded so far, oldest first.
+pub async fn audit_actions(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("SELECT action FROM audit_events ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
 }
 
 /// The URL of the database behind `pool`, for running the binary against it.

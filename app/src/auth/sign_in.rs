@@ -1,0 +1,327 @@
+//! Signing in and out against the user pool, with the audit events and the
+//! throttling of failed attempts.
+
+use super::User;
+use super::sessions::{self, Tokens};
+use super::tokens::TokenUse;
+use crate::audit::{self, Action, Actor, Client, NewEvent};
+use crate::error::AppError;
+use crate::state::{AppState, CognitoPool};
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, AuthenticationResultType, ChallengeNameType,
+};
+use chrono::{TimeDelta, Utc};
+
+/// What a sign-in attempt came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Signed in: the token for the session cookie.
+    SignedIn { session_token: String, user: User },
+    /// Cognito wants a new password first: the token for the challenge cookie.
+    NewPasswordRequired { challenge_token: String },
+    /// Wrong username or password (which one is not said).
+    Invalid,
+    /// Too many failures: wait this many minutes.
+    LockedOut { minutes: i64 },
+    /// The new password does not meet the pool's policy.
+    WeakPassword,
+    /// The challenge expired or was already used.
+    ChallengeExpired,
+}
+
+fn pool(state: &AppState) -> Result<&CognitoPool, AppError> {
+    state.auth.pool.as_ref().ok_or_else(|| {
+        AppError::Unavailable(
+            "Sign-in is not configured: set cognito.user_pool_id and cognito.client_id, \
+             or run gatehouse demo."
+                .into(),
+        )
+    })
+}
+
+/// Username and password against the pool (`USER_PASSWORD_AUTH`).
+pub async fn with_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    next_path: &str,
+    client: &Client,
+) -> Result<Outcome, AppError> {
+    let cognito = pool(state)?;
+    let ip = client.ip.clone().unwrap_or_default();
+    if let Some(minutes) =
+        sessions::locked_out(&state.pool, username, &ip, &state.auth.policy).await?
+    {
+        record_failure(state, username, client, "locked out").await?;
+        return Ok(Outcome::LockedOut { minutes });
+    }
+    let answer = state
+        .aws
+        .cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .client_id(&cognito.client_id)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err) => {
+            let refused = err.as_service_error().is_some_and(|e| {
+                e.is_not_authorized_exception()
+                    || e.is_user_not_found_exception()
+                    || e.is_user_not_confirmed_exception()
+                    || e.is_password_reset_required_exception()
+            });
+            if refused {
+                record_failure(state, username, client, "refused by the user pool").await?;
+                return Ok(Outcome::Invalid);
+            }
+            return Err(AppError::unavailable(
+                "Cognito",
+                aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&err),
+            ));
+        }
+    };
+    if answer.challenge_name() == Some(&ChallengeNameType::NewPasswordRequired) {
+        let session = answer.session().unwrap_or_default();
+        let challenge_token =
+            sessions::store_challenge(&state.pool, username, session, next_path).await?;
+        return Ok(Outcome::NewPasswordRequired { challenge_token });
+    }
+    match answer.authentication_result() {
+        Some(result) => start_session(state, cognito, result, client).await,
+        None => Err(AppError::internal(
+            "sign-in",
+            format!("unexpected challenge {:?}", answer.challenge_name()),
+        )),
+    }
+}
+
+/// Completes `NEW_PASSWORD_REQUIRED` with the password the user chose.
+pub async fn with_new_password(
+    state: &AppState,
+    challenge_token: &str,
+    new_password: &str,
+    client: &Client,
+) -> Result<(Outcome, String), AppError> {
+    let cognito = pool(state)?;
+    let Some(challenge) = sessions::take_challenge(&state.pool, challenge_token).await? else {
+        return Ok((Outcome::ChallengeExpired, "/".into()));
+    };
+    let answer = state
+        .aws
+        .cognito
+        .respond_to_auth_challenge()
+        .client_id(&cognito.client_id)
+        .challenge_name(ChallengeNameType::NewPasswordRequired)
+        .session(&challenge.cognito_session)
+        .challenge_responses("USERNAME", &challenge.username)
+        .challenge_responses("NEW_PASSWORD", new_password)
+        .send()
+        .await;
+    let next = challenge.next_path;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_invalid_password_exception()) =>
+        {
+            // The challenge was used up; the person starts again.
+            return Ok((Outcome::WeakPassword, next));
+        }
+        Err(err)
+            if err.as_service_error().is_some_and(|e| {
+                e.is_not_authorized_exception()
+                    || e.is_code_mismatch_exception()
+                    || e.is_expired_code_exception()
+            }) =>
+        {
+            return Ok((Outcome::ChallengeExpired, next));
+        }
+        Err(err) => {
+            return Err(AppError::unavailable(
+                "Cognito",
+                aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&err),
+            ));
+        }
+    };
+    let result = answer
+        .authentication_result()
+        .ok_or_else(|| AppError::internal("new password", "no tokens after the challenge"))?;
+    Ok((start_session(state, cognito, result, client).await?, next))
+}
+
+fn tokens_of(result: &AuthenticationResultType) -> Result<Tokens, AppError> {
+    let access_token = result
+        .access_token()
+        .ok_or_else(|| AppError::internal("sign-in", "no access token"))?
+        .to_owned();
+    Ok(Tokens {
+        access_token,
+        refresh_token: result.refresh_token().map(str::to_owned),
+        access_expires_at: Utc::now() + TimeDelta::seconds(i64::from(result.expires_in())),
+    })
+}
+
+/// Verifies the access token, then stores the session and its audit event
+/// in one transaction.
+async fn start_session(
+    state: &AppState,
+    cognito: &CognitoPool,
+    result: &AuthenticationResultType,
+    client: &Client,
+) -> Result<Outcome, AppError> {
+    let tokens = tokens_of(result)?;
+    let user = cognito
+        .verifier
+        .verify(&tokens.access_token, TokenUse::Access)
+        .await
+        .map_err(|e| AppError::internal("verifying a fresh access token", e))?;
+    let mut tx = state.pool.begin().await?;
+    let session_token =
+        sessions::create(&mut tx, &user, &tokens, &state.auth.policy, client).await?;
+    sessions::clear_failures(&mut tx, &user.username).await?;
+    audit::record(
+        &mut tx,
+        NewEvent::new(Action::SignIn, Some(actor(&user)), client.clone())
+            .target(format!("user/{}", user.username))
+            .after(serde_json::json!({ "groups": user.groups, "roles": user.roles })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Outcome::SignedIn {
+        session_token,
+        user,
+    })
+}
+
+async fn record_failure(
+    state: &AppState,
+    username: &str,
+    client: &Client,
+    reason: &str,
+) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await?;
+    sessions::record_failure(&mut tx, username, client.ip.as_deref().unwrap_or_default()).await?;
+    audit::record(
+        &mut tx,
+        NewEvent::new(
+            Action::SignInFailed,
+            Some(Actor {
+                sub: None,
+                username: Some(username.to_owned()),
+            }),
+            client.clone(),
+        )
+        .target(format!("user/{username}"))
+        .after(serde_json::json!({ "reason": reason })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub fn actor(user: &User) -> Actor {
+    Actor {
+        sub: Some(user.sub.clone()),
+        username: Some(user.username.clone()),
+    }
+}
+
+/// Ends the session: removes it with its audit event, then revokes the
+/// user's tokens at Cognito (`GlobalSignOut`). The local sign-out stands
+/// even when Cognito cannot be reached.
+pub async fn sign_out(
+    state: &AppState,
+    session: &sessions::Session,
+    client: &Client,
+) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await?;
+    sessions::delete(&mut tx, &session.id_hash).await?;
+    audit::record(
+        &mut tx,
+        NewEvent::new(Action::SignOut, Some(actor(&session.user)), client.clone())
+            .target(format!("user/{}", session.user.username)),
+    )
+    .await?;
+    tx.commit().await?;
+    if let Err(err) = state
+        .aws
+        .cognito
+        .global_sign_out()
+        .access_token(&session.tokens.access_token)
+        .send()
+        .await
+    {
+        tracing::warn!(
+            error = %aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&err),
+            "GlobalSignOut failed; the local session is gone regardless"
+        );
+    }
+    Ok(())
+}
+
+/// Ends a session that ran out (idle or absolute), with its audit event.
+pub async fn expire(
+    state: &AppState,
+    session: &sessions::Session,
+    why: &str,
+    client: &Client,
+) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await?;
+    if sessions::delete(&mut tx, &session.id_hash).await? {
+        audit::record(
+            &mut tx,
+            NewEvent::new(
+                Action::SessionExpired,
+                Some(actor(&session.user)),
+                client.clone(),
+            )
+            .target(format!("user/{}", session.user.username))
+            .after(serde_json::json!({ "reason": why })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Renews the access token with the refresh token and re-reads the groups,
+/// so a change of membership takes effect within a token's lifetime.
+pub async fn refresh(
+    state: &AppState,
+    session: &sessions::Session,
+) -> Result<Option<User>, AppError> {
+    let cognito = pool(state)?;
+    let Some(refresh_token) = &session.tokens.refresh_token else {
+        return Ok(None);
+    };
+    let answer = state
+        .aws
+        .cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .client_id(&cognito.client_id)
+        .auth_parameters("REFRESH_TOKEN", refresh_token)
+        .send()
+        .await;
+    let Ok(answer) = answer else {
+        return Ok(None);
+    };
+    let Some(result) = answer.authentication_result() else {
+        return Ok(None);
+    };
+    let tokens = tokens_of(result)?;
+    let Ok(user) = cognito
+        .verifier
+        .verify(&tokens.access_token, TokenUse::Access)
+        .await
+    else {
+        return Ok(None);
+    };
+    sessions::update_tokens(&state.pool, session, &user, &tokens).await?;
+    Ok(Some(user))
+}

@@ -1,0 +1,439 @@
+//! Sessions, the page gate, the same-origin check, and the sign-in and
+//! sign-out form handlers.
+//!
+//! Order on each request: [`authenticate`] finds the caller's session (and
+//! ends it when it ran out), [`same_origin`] refuses state-changing requests
+//! from other sites, [`gate`] sends signed-out visitors to the sign-in page
+//! with the page they wanted as `next`.
+
+use app::audit::{self, Action, Client, NewEvent};
+use app::auth::caller::{Caller, record_denial};
+use app::auth::sessions::{self, SessionPolicy};
+use app::auth::sign_in::{self, Outcome};
+use app::state::AppState;
+use axum::{
+    Extension, Form,
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use chrono::{TimeDelta, Utc};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+const CHALLENGE_COOKIE: &str = "gatehouse_challenge";
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn client_of(request: &Request) -> Client {
+    Client {
+        ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(300).collect()),
+    }
+}
+
+/// Finds the session of the request's cookie. A session past its idle or
+/// absolute limit, or whose tokens can no longer be refreshed, is ended
+/// (and audited) and its cookie removed.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let client = client_of(&request);
+    let policy = &state.auth.policy;
+    let token = cookie(request.headers(), policy.cookie_name()).map(str::to_owned);
+    let mut clear_cookie = false;
+    let mut session = None;
+    if let Some(token) = token {
+        match sessions::load(&state.pool, &token, &state.auth.role_groups).await {
+            Ok(Some(found)) => session = live(&state, found, &client).await,
+            Ok(None) => {}
+            Err(err) => return err.into_response(),
+        }
+        clear_cookie = session.is_none();
+    }
+    request.extensions_mut().insert(Caller { session, client });
+    let mut response = next.run(request).await;
+    if clear_cookie && !response.headers().contains_key(header::SET_COOKIE) {
+        set_cookie(&mut response, &policy.removal_cookie());
+    }
+    response
+}
+
+/// The session if it may go on, refreshed when its access token is due.
+async fn live(
+    state: &AppState,
+    mut session: sessions::Session,
+    client: &Client,
+) -> Option<sessions::Session> {
+    let now = Utc::now();
+    if let Some(why) = session.ended(&state.auth.policy, now) {
+        if let Err(err) = sign_in::expire(state, &session, why, client).await {
+            tracing::error!(%err, "could not record a session's expiry");
+        }
+        return None;
+    }
+    if session.tokens.access_expires_at - TimeDelta::seconds(60) <= now {
+        match sign_in::refresh(state, &session).await {
+            Ok(Some(user)) => session.user = user,
+            _ => {
+                let _ = sign_in::expire(state, &session, "token refresh failed", client).await;
+                return None;
+            }
+        }
+    }
+    if let Err(err) = sessions::touch(&state.pool, &session).await {
+        tracing::warn!(%err, "could not record session activity");
+    }
+    Some(session)
+}
+
+fn set_cookie(response: &mut Response, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a state-changing request provably comes from this console's own
+/// pages: `Sec-Fetch-Site: same-origin`, or an `Origin` naming the host the
+/// request was sent to. Scripts that authenticate with a bearer token and
+/// send no cookie need neither.
+pub fn same_origin_request(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin";
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        return authority.is_some() && authority == host;
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    bearer && !headers.contains_key(header::COOKIE)
+}
+
+/// Refuses state-changing requests that do not come from the console's own
+/// pages (CSRF), and audits the refusal.
+pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_safe(request.method()) || same_origin_request(request.headers()) {
+        return next.run(request).await;
+    }
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default();
+    let target = format!("{} {}", request.method(), request.uri().path());
+    let actor = caller.user().map(sign_in::actor);
+    let recorded = async {
+        let mut tx = state.pool.begin().await?;
+        audit::record(
+            &mut tx,
+            NewEvent::new(Action::CsrfRefused, actor, caller.client.clone()).target(target),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, app::error::AppError>(())
+    };
+    if let Err(err) = recorded.await {
+        return err.into_response();
+    }
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(serde_json::json!({ "error": "Cross-site request refused." })),
+    )
+        .into_response()
+}
+
+/// Paths anyone may load: the sign-in pages and their form handlers, the
+/// built assets, health, and the APIs (which answer 401 themselves).
+fn is_public(path: &str) -> bool {
+    path == "/sign-in"
+        || path == "/sign-in/new-password"
+        || path.starts_with("/auth/")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/api/")
+        || path == "/healthz"
+        || path == "/favicon.svg"
+}
+
+/// Sends signed-out visitors of a page to the sign-in page, keeping where
+/// they were going; audits signed-in visitors whose role does not allow the
+/// page (which then renders as forbidden).
+pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if !is_safe(request.method()) || is_public(&path) {
+        return next.run(request).await;
+    }
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default();
+    let Some(user) = caller.user() else {
+        let wanted = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let target = format!("/sign-in?next={}", urlencode(wanted));
+        return Redirect::to(&target).into_response();
+    };
+    let needed = app::sections::required_role(&path);
+    if !user.has(needed)
+        && let Err(err) = record_denial(&state.pool, user, needed, &path, &caller.client).await
+    {
+        return err.into_response();
+    }
+    next.run(request).await
+}
+
+fn urlencode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A return path that stays on this console: an absolute path, never
+/// `//host`, a backslash trick or a scheme. Anything else becomes `/`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control)
+                && !path.starts_with("/auth/") =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+fn sign_in_page(error: &str, next: &str, extra: &str) -> Redirect {
+    Redirect::to(&format!(
+        "/sign-in?error={error}{extra}&next={}",
+        urlencode(next)
+    ))
+}
+
+fn signed_in(policy: &SessionPolicy, token: &str, next: &str) -> Response {
+    let mut response = Redirect::to(next).into_response();
+    set_cookie(&mut response, &policy.cookie(token));
+    response
+}
+
+/// `POST /auth/sign-in`.
+pub async fn sign_in_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let username = form.username.trim();
+    if username.is_empty() || form.password.is_empty() {
+        return sign_in_page("missing", &next, "").into_response();
+    }
+    // A new session id at every sign-in: whatever session the browser had
+    // is dropped (no fixation).
+    if let Some(old) = &caller.session
+        && let Ok(mut conn) = state.pool.acquire().await
+        && let Err(err) = sessions::delete(&mut conn, &old.id_hash).await
+    {
+        tracing::warn!(%err, "could not drop the session a sign-in replaces");
+    }
+    let outcome =
+        sign_in::with_password(&state, username, &form.password, &next, &caller.client).await;
+    match outcome {
+        Ok(Outcome::SignedIn { session_token, .. }) => {
+            signed_in(&state.auth.policy, &session_token, &next)
+        }
+        Ok(Outcome::NewPasswordRequired { challenge_token }) => {
+            let mut response = Redirect::to("/sign-in/new-password").into_response();
+            set_cookie(
+                &mut response,
+                &challenge_cookie(&state.auth.policy, &challenge_token, 300),
+            );
+            response
+        }
+        Ok(Outcome::LockedOut { minutes }) => {
+            sign_in_page("locked", &next, &format!("&minutes={minutes}")).into_response()
+        }
+        Ok(_) => sign_in_page("invalid", &next, "").into_response(),
+        Err(err) => {
+            tracing::warn!(%err, "sign-in could not complete");
+            sign_in_page("unavailable", &next, "").into_response()
+        }
+    }
+}
+
+fn challenge_cookie(policy: &SessionPolicy, token: &str, max_age: u32) -> String {
+    format!(
+        "{CHALLENGE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if policy.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewPasswordForm {
+    new_password: String,
+    confirm: String,
+}
+
+/// `POST /auth/new-password`: completes `NEW_PASSWORD_REQUIRED`.
+pub async fn new_password_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Form(form): Form<NewPasswordForm>,
+) -> Response {
+    let Some(challenge) = cookie(&headers, CHALLENGE_COOKIE) else {
+        return sign_in_page("expired", "/", "").into_response();
+    };
+    if form.new_password != form.confirm {
+        return Redirect::to("/sign-in/new-password?error=mismatch").into_response();
+    }
+    let outcome =
+        sign_in::with_new_password(&state, challenge, &form.new_password, &caller.client).await;
+    let mut response = match outcome {
+        Ok((Outcome::SignedIn { session_token, .. }, next)) => {
+            signed_in(&state.auth.policy, &session_token, &safe_next(Some(&next)))
+        }
+        Ok((Outcome::WeakPassword, next)) => sign_in_page("weak", &next, "").into_response(),
+        Ok((_, next)) => sign_in_page("expired", &next, "").into_response(),
+        Err(err) => {
+            tracing::warn!(%err, "password challenge could not complete");
+            sign_in_page("unavailable", "/", "").into_response()
+        }
+    };
+    set_cookie(&mut response, &challenge_cookie(&state.auth.policy, "", 0));
+    response
+}
+
+/// `POST /auth/sign-out`.
+pub async fn sign_out_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    if let Some(session) = &caller.session
+        && let Err(err) = sign_in::sign_out(&state, session, &caller.client).await
+    {
+        return err.into_response();
+    }
+    let mut response = Redirect::to("/sign-in?signed_out=1").into_response();
+    set_cookie(&mut response, &state.auth.policy.removal_cookie());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_on_this_console_are_return_targets() {
+        assert_eq!(
+            safe_next(Some("/reviews/abc?tab=diff")),
+            "/reviews/abc?tab=diff"
+        );
+        for hostile in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\\\evil.example",
+            "\\\\evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "/auth/sign-out",
+            "/\\t/evil",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn same_origin_needs_proof() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (k, v) in pairs {
+                map.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap_or(header::ACCEPT),
+                    HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")),
+                );
+            }
+            map
+        };
+        assert!(same_origin_request(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(!same_origin_request(&headers(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        assert!(same_origin_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000")
+        ])));
+        assert!(!same_origin_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!same_origin_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "null")
+        ])));
+        assert!(!same_origin_request(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("cookie", "gatehouse_session=x")
+        ])));
+        assert!(same_origin_request(&headers(&[(
+            "authorization",
+            "Bearer abc"
+        )])));
+        assert!(!same_origin_request(&headers(&[
+            ("authorization", "Bearer abc"),
+            ("cookie", "a=b")
+        ])));
+    }
+}

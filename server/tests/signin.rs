@@ -1,0 +1,596 @@
+//! Signing in against the emulator's user pool: the form flow, sessions,
+//! throttling, return paths, the password challenge, group changes, and the
+//! forged-token battery against `/api/v1/me`.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use app::state::AppState;
+use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use axum::body::Body;
+use base64::Engine;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use tower::ServiceExt;
+
+const PASSWORD: &str = gatehouse::demo::DEMO_PASSWORD;
+
+struct Reply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers[header::LOCATION].to_str().unwrap()
+    }
+
+    /// `name=value` of the session cookie this reply sets.
+    fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with("gatehouse_session=") && !v.contains("Max-Age=0"))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+    }
+}
+
+async fn send(state: &AppState, request: Request<Body>) -> Reply {
+    let response = gatehouse::http::router(state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn form_post(path: &str, body: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(path)
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::from(body.to_owned())).unwrap()
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+async fn sign_in(state: &AppState, username: &str, password: &str, next: &str) -> Reply {
+    let body = format!(
+        "username={username}&password={password}&next={}",
+        next.replace('/', "%2F")
+    );
+    send(state, form_post("/auth/sign-in", &body, None)).await
+}
+
+/// The demo provisioned into a region of its own, and the server's state
+/// signing in with its pool.
+async fn demo_state(pool: PgPool, region: &str) -> AppState {
+    let aws = common::aws(region).await;
+    let resources = gatehouse::demo::provision(&aws).await.unwrap();
+    gatehouse::demo::register(&pool, region, &resources)
+        .await
+        .unwrap();
+    let state = common::state(pool, aws).await;
+    assert!(
+        state.auth.pool.is_some(),
+        "the registered pool is used for sign-in"
+    );
+    state
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_demo_user_signs_in_and_lands_where_they_were_going(pool: PgPool) {
+    let state = demo_state(pool.clone(), "us-west-1").await;
+    let reply = sign_in(&state, "editor", PASSWORD, "/audit?actor=x").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert_eq!(reply.location(), "/audit?actor=x");
+    let set_cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    assert!(
+        !set_cookie.contains("eyJ"),
+        "no Cognito token in the cookie"
+    );
+    let cookie = reply.session_cookie().unwrap();
+
+    let page = send(&state, get("/audit", &cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(r#"data-testid="username">editor<"#),
+        "{}",
+        &page.body[..500]
+    );
+    assert!(!page.body.contains("eyJ"), "tokens never reach the page");
+    let me: Value =
+        serde_json::from_str(&send(&state, get("/api/v1/me", &cookie)).await.body).unwrap();
+    assert_eq!(me["username"], "editor");
+    assert_eq!(me["roles"], json!(["viewer", "editor"]));
+    assert_eq!(common::audit_actions(&pool).await, ["auth.sign_in"]);
+    assert_eq!(app::audit::verify(&pool).await.unwrap(), Ok(1));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_wrong_password_is_refused_without_saying_which_part_was_wrong(pool: PgPool) {
+    let state = demo_state(pool.clone(), "us-west-2").await;
+    let wrong_password = sign_in(&state, "editor", "Not-the-password-1", "/").await;
+    let no_such_user = sign_in(&state, "nobody", PASSWORD, "/").await;
+    for reply in [&wrong_password, &no_such_user] {
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(reply.location(), "/sign-in?error=invalid&next=/");
+        assert!(reply.session_cookie().is_none());
+    }
+    assert_eq!(
+        common::audit_actions(&pool).await,
+        ["auth.sign_in_failed", "auth.sign_in_failed"]
+    );
+    let page = send(
+        &state,
+        Request::get("/sign-in?error=invalid&next=/")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(page.body.contains("Incorrect username or password."));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn repeated_failures_lock_the_username_even_across_restarts(pool: PgPool) {
+    let state = demo_state(pool.clone(), "eu-west-1").await;
+    for _ in 0..5 {
+        let reply = sign_in(&state, "approver", "Wrong-password-99", "/").await;
+        assert_eq!(reply.location(), "/sign-in?error=invalid&next=/");
+    }
+    let locked = sign_in(&state, "approver", PASSWORD, "/").await;
+    assert_eq!(locked.location(), "/sign-in?error=locked&minutes=15&next=/");
+    assert!(
+        locked.session_cookie().is_none(),
+        "not even the right password gets in"
+    );
+
+    // A restarted server reads the same failures from PostgreSQL.
+    let restarted = common::state(pool.clone(), common::aws("eu-west-1").await).await;
+    let still_locked = sign_in(&restarted, "APPROVER", PASSWORD, "/").await;
+    assert!(
+        still_locked.location().starts_with("/sign-in?error=locked"),
+        "usernames match case-insensitively"
+    );
+    let page = send(
+        &state,
+        Request::get("/sign-in?error=locked&minutes=15")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        page.body
+            .contains("Too many failed sign-ins. Try again in 15 minutes.")
+    );
+
+    // Other users are not affected.
+    assert!(
+        sign_in(&state, "approver2", PASSWORD, "/")
+            .await
+            .session_cookie()
+            .is_some()
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn return_paths_never_leave_the_console(pool: PgPool) {
+    let state = demo_state(pool, "eu-west-2").await;
+    for hostile in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let body = format!(
+            "username=viewer&password={PASSWORD}&next={}",
+            urlencode(hostile)
+        );
+        let reply = send(&state, form_post("/auth/sign-in", &body, None)).await;
+        assert_eq!(reply.location(), "/", "{hostile}");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn signing_in_replaces_any_session_the_browser_had(pool: PgPool) {
+    let state = demo_state(pool.clone(), "eu-central-1").await;
+    let planted = common::session_cookie(&state, app::roles::Role::Viewer).await;
+    let reply = send(
+        &state,
+        form_post(
+            "/auth/sign-in",
+            &format!("username=editor&password={PASSWORD}&next=/"),
+            Some(&planted),
+        ),
+    )
+    .await;
+    let fresh = reply.session_cookie().unwrap();
+    assert_ne!(fresh, planted);
+    let planted_works = send(&state, get("/", &planted)).await;
+    assert_eq!(
+        planted_works.status,
+        StatusCode::SEE_OTHER,
+        "the old session id is dead"
+    );
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_temporary_password_must_be_replaced_before_signing_in(pool: PgPool) {
+    let state = demo_state(pool.clone(), "ap-south-1").await;
+    let cognito = &state.aws.cognito;
+    let pool_id = state.auth.pool.as_ref().unwrap().user_pool_id.clone();
+    cognito
+        .admin_create_user()
+        .user_pool_id(&pool_id)
+        .username("newcomer")
+        .temporary_password("Temporary-pass-1")
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let first = sign_in(&state, "newcomer", "Temporary-pass-1", "/traffic").await;
+    assert_eq!(first.location(), "/sign-in/new-password");
+    assert!(first.session_cookie().is_none());
+    let challenge = first.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.starts_with("gatehouse_challenge="));
+
+    let mismatch = send(
+        &state,
+        form_post(
+            "/auth/new-password",
+            "new_password=Chosen-pass-22&confirm=Chosen-pass-23",
+            Some(&challenge),
+        ),
+    )
+    .await;
+    assert_eq!(mismatch.location(), "/sign-in/new-password?error=mismatch");
+
+    let done = send(
+        &state,
+        form_post(
+            "/auth/new-password",
+            "new_password=Chosen-pass-22&confirm=Chosen-pass-22",
+            Some(&challenge),
+        ),
+    )
+    .await;
+    assert_eq!(done.location(), "/traffic");
+    assert!(done.session_cookie().is_some());
+    let reused = send(
+        &state,
+        form_post(
+            "/auth/new-password",
+            "new_password=Chosen-pass-33&confirm=Chosen-pass-33",
+            Some(&challenge),
+        ),
+    )
+    .await;
+    assert!(
+        reused.location().starts_with("/sign-in?error=expired"),
+        "a challenge is used once"
+    );
+    assert!(
+        sign_in(&state, "newcomer", "Chosen-pass-22", "/")
+            .await
+            .session_cookie()
+            .is_some()
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(pool: PgPool) {
+    let state = demo_state(pool.clone(), "ap-southeast-1").await;
+    let cookie = sign_in(&state, "viewer", PASSWORD, "/")
+        .await
+        .session_cookie()
+        .unwrap();
+    assert_eq!(
+        send(&state, get("/settings", &cookie)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    state
+        .aws
+        .cognito
+        .admin_add_user_to_group()
+        .user_pool_id(&state.auth.pool.as_ref().unwrap().user_pool_id)
+        .username("viewer")
+        .group_name("gatehouse-admins")
+        .send()
+        .await
+        .unwrap();
+    // The access token runs out; the next request refreshes it.
+    sqlx::query("UPDATE sessions SET access_expires_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        send(&state, get("/settings", &cookie)).await.status,
+        StatusCode::OK
+    );
+}
+
+// ---- The forged-token battery -------------------------------------------
+
+fn forge(header: Value, claims: &Value, key: &str) -> String {
+    let python = std::env::var("MOTO_PYTHON")
+        .expect("MOTO_PYTHON must name the Python of moto's virtualenv; scripts/test.sh sets it");
+    let mut child = Command::new(python)
+        .arg("tests/support/forge_token.py")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            json!({ "header": header, "claims": claims, "key": key })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn payload_of(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn me_with(state: &AppState, token: &str) -> Reply {
+    let request = Request::get("/api/v1/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    send(state, request).await
+}
+
+async fn tokens_of(state: &AppState, client_id: &str, username: &str) -> (String, String) {
+    let result = state
+        .aws
+        .cognito
+        .initiate_auth()
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let result = result.authentication_result().unwrap();
+    (
+        result.access_token().unwrap().to_owned(),
+        result.id_token().unwrap().to_owned(),
+    )
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn forged_tokens_are_refused_and_a_valid_one_accepted(pool: PgPool) {
+    let state = demo_state(pool, "ca-central-1").await;
+    let client_id = state.auth.pool.as_ref().unwrap().client_id.clone();
+    let (access, id_token) = tokens_of(&state, &client_id, "editor").await;
+
+    let valid = me_with(&state, &access).await;
+    assert_eq!(valid.status, StatusCode::OK, "{}", valid.body);
+    let me: Value = serde_json::from_str(&valid.body).unwrap();
+    assert_eq!(me["username"], "editor");
+    assert_eq!(me["groups"], json!(["gatehouse-editors"]));
+    assert_eq!(me["roles"], json!(["viewer", "editor"]));
+    assert!(me["sub"].as_str().is_some_and(|s| !s.is_empty()));
+
+    let claims = payload_of(&access);
+    let now = chrono::Utc::now().timestamp();
+    let with = |changes: Value| {
+        let mut c = claims.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let rs256 = json!({ "alg": "RS256", "kid": "dummy", "typ": "JWT" });
+
+    // Re-signing the genuine claims with the pool's key is accepted, and so
+    // is a token a second past expiry (within the grace): the battery's
+    // refusals below are about what each forgery changes.
+    assert_eq!(
+        me_with(&state, &forge(rs256.clone(), &claims, "pool"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let just_expired = with(json!({ "exp": now - 1 }));
+    assert_eq!(
+        me_with(&state, &forge(rs256.clone(), &just_expired, "pool"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let mut other_pool_state = None;
+    let second_pool = {
+        let cognito = &state.aws.cognito;
+        let pool_id = cognito
+            .create_user_pool()
+            .pool_name("another-pool")
+            .send()
+            .await
+            .unwrap()
+            .user_pool
+            .unwrap()
+            .id
+            .unwrap();
+        let other_client = cognito
+            .create_user_pool_client()
+            .user_pool_id(&pool_id)
+            .client_name("another-client")
+            .explicit_auth_flows(aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .send()
+            .await
+            .unwrap()
+            .user_pool_client
+            .unwrap()
+            .client_id
+            .unwrap();
+        cognito
+            .admin_create_user()
+            .user_pool_id(&pool_id)
+            .username("editor")
+            .temporary_password(PASSWORD)
+            .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+            .send()
+            .await
+            .unwrap();
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(&pool_id)
+            .username("editor")
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+        other_pool_state.replace(pool_id);
+        tokens_of(&state, &other_client, "editor").await.0
+    };
+    assert!(other_pool_state.is_some());
+
+    let tampered = {
+        let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
+        let mut edited = claims.clone();
+        edited["cognito:groups"] = json!(["gatehouse-editors", "gatehouse-admins"]);
+        parts[1] = b64(edited.to_string().as_bytes());
+        parts.join(".")
+    };
+    let unsigned = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT","kid":"dummy"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    let forgeries = [
+        ("alg none", unsigned),
+        (
+            "HS256 keyed with the public key",
+            forge(
+                json!({ "alg": "HS256", "kid": "dummy", "typ": "JWT" }),
+                &claims,
+                "hmac-public",
+            ),
+        ),
+        (
+            "unknown kid",
+            forge(
+                json!({ "alg": "RS256", "kid": "not-in-the-jwks", "typ": "JWT" }),
+                &claims,
+                "stranger",
+            ),
+        ),
+        (
+            "no kid",
+            forge(json!({ "alg": "RS256", "typ": "JWT" }), &claims, "pool"),
+        ),
+        (
+            "expired",
+            forge(
+                rs256.clone(),
+                &with(json!({ "exp": now - 3600, "iat": now - 7200 })),
+                "pool",
+            ),
+        ),
+        (
+            "not yet valid",
+            forge(rs256.clone(), &with(json!({ "nbf": now + 3600 })), "pool"),
+        ),
+        (
+            "wrong issuer",
+            forge(
+                rs256.clone(),
+                &with(
+                    json!({ "iss": "https://cognito-idp.ca-central-1.amazonaws.com/ca-central-1_impostor" }),
+                ),
+                "pool",
+            ),
+        ),
+        (
+            "another app client",
+            forge(
+                rs256.clone(),
+                &with(json!({ "client_id": "someone-elses-client" })),
+                "pool",
+            ),
+        ),
+        ("ID token where an access token is expected", id_token),
+        ("payload edited after signing", tampered),
+        ("token of another pool", second_pool),
+        ("not a JWT", "definitely-not-a-token".to_owned()),
+    ];
+    for (what, token) in forgeries {
+        let reply = me_with(&state, &token).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{what} was accepted: {}",
+            reply.body
+        );
+        assert_eq!(
+            reply.body, r#"{"error":"unauthorized"}"#,
+            "{what}: no detail"
+        );
+    }
+    let anonymous = send(
+        &state,
+        Request::get("/api/v1/me").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
