@@ -51,6 +51,13 @@ ensure_rust_tools() {
   fi
 }
 
+ensure_nextest() {
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    step "Installing cargo-nextest (a few minutes, once)"
+    cargo install cargo-nextest --locked
+  fi
+}
+
 ensure_sqlx_cli() {
   if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_CLI_VERSION"; then
     step "Installing sqlx-cli $SQLX_CLI_VERSION (a few minutes, once)"

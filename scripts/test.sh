@@ -17,6 +17,7 @@ mkdir -p "$LOGS"
 started=$SECONDS
 
 ensure_rust_tools
+ensure_nextest
 ensure_sqlx_cli
 ensure_postgres
 ensure_moto
@@ -41,7 +42,9 @@ start_moto "$MOTO_TEST_PORT"
 # The forged-token tests sign with moto's own key, through its Python.
 export MOTO_PYTHON=$GATEHOUSE_HOME/venv/bin/python
 step "Rust tests (unit; integration against PostgreSQL and moto)"
-cargo test -p app -p gatehouse 2>&1 | tee "$LOGS/cargo-test.log"
+# nextest runs each test in a process of its own and stops one that hangs
+# (.config/nextest.toml).
+cargo nextest run -p app -p gatehouse 2>&1 | tee "$LOGS/cargo-test.log"
 
 step "Building the console (cargo leptos build)"
 cargo leptos build
@@ -56,9 +59,12 @@ STARTED_PIDS+=($!)
 wait_http "http://$E2E_ADDR/healthz" || die "the console did not come up; see $LOGS/e2e-server.log"
 (cd end2end && GATEHOUSE_URL=http://$E2E_ADDR PLAYWRIGHT_JSON_OUTPUT_NAME="$LOGS/e2e.json" \
   npx playwright test --reporter=list,json)
+step "The audit chain the browser tests wrote"
+DATABASE_URL=$e2e_db "$TARGET_DIR/debug/gatehouse" audit verify
 
 # One closing line for the whole suite.
-rust=$(awk '/^test result:/ { p += $4; f += $6 } END { print p + 0, f + 0 }' "$LOGS/cargo-test.log")
+rust=$(sed -n 's/.* tests run: \([0-9]*\) passed\(, \([0-9]*\) failed\)\?.*/\1 \3/p' "$LOGS/cargo-test.log" | tail -n 1)
+rust=${rust:-0 0}
 e2e=$(node -e 'const s = require(process.argv[1]).stats; console.log(s.expected, s.unexpected + s.flaky)' "$LOGS/e2e.json")
 read -r rust_passed rust_failed <<<"$rust"
 read -r e2e_passed e2e_failed <<<"$e2e"

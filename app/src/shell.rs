@@ -2,7 +2,9 @@
 
 use crate::auth::User;
 use crate::error::AppError;
-use crate::pages::{Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, SignIn, Unbuilt};
+use crate::pages::{
+    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, SignIn, Unbuilt,
+};
 use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
@@ -91,7 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/policies") view=|| guarded(Unbuilt) />
                     <Route path=path!("/vpn-countries") view=|| guarded(Unbuilt) />
                     <Route path=path!("/reviews") view=|| guarded(Unbuilt) />
-                    <Route path=path!("/audit") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/audit") view=|| guarded(Audit) />
                     <Route path=path!("/settings") view=|| guarded(Unbuilt) />
                 </Routes>
                 </ErrorBoundary>

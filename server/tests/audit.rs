@@ -5,6 +5,7 @@
 mod common;
 
 use app::audit::{self, Action, Actor, Client, NewEvent};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor, PgPool};
 use std::process::Command;
 
@@ -60,7 +61,8 @@ fn verify_cli(pool: &PgPool) -> (Option<i32>, String) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn an_intact_chain_verifies(pool: PgPool) {
+async fn an_intact_chain_verifies(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     assert_eq!(
         audit::verify(&pool).await.unwrap(),
         Ok(0),
@@ -74,7 +76,8 @@ async fn an_intact_chain_verifies(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_changed_event_is_named(pool: PgPool) {
+async fn a_changed_event_is_named(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     record_events(&pool, 5).await;
     let third: i64 = sqlx::query_scalar("SELECT id FROM audit_events ORDER BY id OFFSET 2 LIMIT 1")
         .fetch_one(&pool)
@@ -94,7 +97,8 @@ async fn a_changed_event_is_named(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_removed_event_is_named_by_its_successor(pool: PgPool) {
+async fn a_removed_event_is_named_by_its_successor(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     record_events(&pool, 4).await;
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_events ORDER BY id")
         .fetch_all(&pool)
@@ -115,7 +119,8 @@ async fn a_removed_event_is_named_by_its_successor(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn swapped_events_are_caught(pool: PgPool) {
+async fn swapped_events_are_caught(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     record_events(&pool, 3).await;
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_events ORDER BY id")
         .fetch_all(&pool)
@@ -143,7 +148,11 @@ async fn swapped_events_are_caught(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn the_application_role_cannot_change_or_remove_events(pool: PgPool) {
+async fn the_application_role_cannot_change_or_remove_events(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     record_events(&pool, 1).await;
     let mut conn = pool.acquire().await.unwrap();
     conn.execute("SET ROLE gatehouse_app").await.unwrap();
@@ -166,7 +175,8 @@ async fn the_application_role_cannot_change_or_remove_events(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn even_the_owner_is_stopped_by_the_trigger(pool: PgPool) {
+async fn even_the_owner_is_stopped_by_the_trigger(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     record_events(&pool, 1).await;
     for sql in [
         "UPDATE audit_events SET target = 'x'",
@@ -179,7 +189,8 @@ async fn even_the_owner_is_stopped_by_the_trigger(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn concurrent_writers_keep_one_chain(pool: PgPool) {
+async fn concurrent_writers_keep_one_chain(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     let writers: Vec<_> = (0..24)
         .map(|n| {
             let pool = pool.clone();
@@ -206,7 +217,11 @@ async fn concurrent_writers_keep_one_chain(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_change_whose_event_cannot_be_written_does_not_happen(pool: PgPool) {
+async fn a_change_whose_event_cannot_be_written_does_not_happen(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     // A role that may register targets but not append audit events.
     pool.execute(
         "DO $$ BEGIN CREATE ROLE audit_denied NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
@@ -233,4 +248,159 @@ async fn a_change_whose_event_cannot_be_written_does_not_happen(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(changed, 0);
+}
+
+// ---- The audit page and its exports ------------------------------------
+
+use app::roles::Role;
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+async fn fetch(
+    state: &app::state::AppState,
+    path: &str,
+    cookie: &str,
+) -> (StatusCode, http::HeaderMap, String) {
+    let mut request = Request::get(path);
+    if !cookie.is_empty() {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = gatehouse::http::router(state.clone())
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// 30 sign-ins by user0…user2 and 30 sign-outs by user3…user5.
+async fn varied_trail(pool: &PgPool) {
+    for n in 0..60 {
+        let mut event = event(n % 3 + if n >= 30 { 3 } else { 0 });
+        if n >= 30 {
+            event.action = Action::SignOut;
+        }
+        let mut tx = pool.begin().await.unwrap();
+        audit::record(&mut tx, event).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_audit_page_filters_and_pages(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
+    varied_trail(&pool).await;
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+
+    // The viewer's own session added nothing; 60 events, 50 a page.
+    let (status, _, all) = fetch(&state, "/audit", &viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        all.contains("60 events match; page 1 of 2."),
+        "{}",
+        &all[all.len().saturating_sub(3000)..]
+    );
+    assert!(all.contains(r#"href="/audit?page=2""#));
+
+    let expected: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE actor_username ILIKE '%user4%' AND action = 'auth.sign_out'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(expected, 10);
+    let (_, _, filtered) = fetch(
+        &state,
+        "/audit?actor=user4&action=auth.sign_out&target=&from=&to=",
+        &viewer,
+    )
+    .await;
+    assert!(
+        filtered.contains(&format!("{expected} events match; page 1 of 1.")),
+        "actor and action"
+    );
+
+    let none = fetch(
+        &state,
+        "/audit?from=2000-01-01T00:00&to=2000-01-02T00:00",
+        &viewer,
+    )
+    .await
+    .2;
+    assert!(none.contains("0 events match"), "time range");
+    let bad = fetch(&state, "/audit?from=yesterday", &viewer).await.2;
+    assert!(bad.contains("is not a date and time"));
+    // A wildcard typed into a filter is taken literally.
+    let literal = fetch(&state, "/audit?actor=%25", &viewer).await.2;
+    assert!(literal.contains("0 events match"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn exports_hold_exactly_the_filtered_view(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
+    varied_trail(&pool).await;
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+
+    let (status, headers, csv) = fetch(
+        &state,
+        "/audit/export.csv?action=auth.sign_in&actor=user1",
+        &viewer,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"gatehouse-audit-")
+    );
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "id,occurred_at,actor_sub,actor_username,action,target,before,after,aws_request_id,client_ip,user_agent,prev_hash,hash"
+        )
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 10);
+    assert!(
+        rows.iter().all(|r| r.contains(",user1,auth.sign_in,")),
+        "{rows:?}"
+    );
+
+    let (_, headers, json) =
+        fetch(&state, "/audit/export.json?action=auth.sign_out", &viewer).await;
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let events: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(events.len(), 30);
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0]["id"].as_i64() > w[1]["id"].as_i64()),
+        "newest first"
+    );
+
+    let (status, headers, _) = fetch(&state, "/audit/export.csv", "").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "signed-out visitors are sent to sign in"
+    );
+    assert!(
+        headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/sign-in?next=")
+    );
 }

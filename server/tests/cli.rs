@@ -4,7 +4,7 @@
 mod common;
 
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::process::Command;
 
 fn gatehouse() -> Command {
@@ -16,7 +16,11 @@ fn gatehouse() -> Command {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn demo_json_prints_the_url_and_one_sign_in_per_user(pool: PgPool) {
+async fn demo_json_prints_the_url_and_one_sign_in_per_user(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     common::moto_endpoint();
     let output = gatehouse()
         .args(["demo", "--json"])
@@ -51,7 +55,8 @@ async fn demo_json_prints_the_url_and_one_sign_in_per_user(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn migrate_creates_the_schema_and_is_idempotent(pool: PgPool) {
+async fn migrate_creates_the_schema_and_is_idempotent(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     for _ in 0..2 {
         let output = gatehouse()
             .arg("migrate")

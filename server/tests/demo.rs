@@ -11,7 +11,7 @@ use aws_sdk_wafv2::types::{
 };
 use gatehouse::demo;
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Lock tokens change on every update, so equal tokens mean nothing was
 /// written to the web ACLs.
@@ -39,7 +39,11 @@ async fn web_acl_state(aws: &AwsClients) -> Vec<(String, String, String)> {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn demo_provisions_the_guidance_rules_and_running_it_again_changes_nothing(pool: PgPool) {
+async fn demo_provisions_the_guidance_rules_and_running_it_again_changes_nothing(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let aws = common::aws("eu-west-3").await;
     let first = demo::provision(&aws).await.unwrap();
     demo::register(&pool, &aws.region, &first).await.unwrap();
@@ -85,7 +89,11 @@ async fn demo_provisions_the_guidance_rules_and_running_it_again_changes_nothing
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn the_shop_web_acl_has_the_three_rules_of_the_aws_guidance(_pool: PgPool) {
+async fn the_shop_web_acl_has_the_three_rules_of_the_aws_guidance(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let _pool = common::pool(options).await;
     let aws = common::aws("eu-north-1").await;
     let resources = demo::provision(&aws).await.unwrap();
     let shop = resources.iter().find(|r| r.name == "shop").unwrap();
@@ -167,7 +175,11 @@ async fn the_shop_web_acl_has_the_three_rules_of_the_aws_guidance(_pool: PgPool)
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn the_vpn_resources_and_the_policy_table_are_there(_pool: PgPool) {
+async fn the_vpn_resources_and_the_policy_table_are_there(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let _pool = common::pool(options).await;
     let aws = common::aws("ca-central-1").await;
     let resources = demo::provision(&aws).await.unwrap();
     let nat = resources.iter().find(|r| r.name == "vpn-nat").unwrap();
@@ -215,7 +227,11 @@ async fn the_vpn_resources_and_the_policy_table_are_there(_pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn every_demo_user_signs_in_and_is_in_the_group_of_its_role(_pool: PgPool) {
+async fn every_demo_user_signs_in_and_is_in_the_group_of_its_role(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let _pool = common::pool(options).await;
     let aws = common::aws("ap-northeast-1").await;
     let resources = demo::provision(&aws).await.unwrap();
     let pool_id = &resources

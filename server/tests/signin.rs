@@ -13,6 +13,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use tower::ServiceExt;
@@ -99,7 +100,11 @@ async fn demo_state(pool: PgPool, region: &str) -> AppState {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_demo_user_signs_in_and_lands_where_they_were_going(pool: PgPool) {
+async fn a_demo_user_signs_in_and_lands_where_they_were_going(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool.clone(), "us-west-1").await;
     let reply = sign_in(&state, "editor", PASSWORD, "/audit?actor=x").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
@@ -132,7 +137,11 @@ async fn a_demo_user_signs_in_and_lands_where_they_were_going(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_wrong_password_is_refused_without_saying_which_part_was_wrong(pool: PgPool) {
+async fn a_wrong_password_is_refused_without_saying_which_part_was_wrong(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool.clone(), "us-west-2").await;
     let wrong_password = sign_in(&state, "editor", "Not-the-password-1", "/").await;
     let no_such_user = sign_in(&state, "nobody", PASSWORD, "/").await;
@@ -156,7 +165,11 @@ async fn a_wrong_password_is_refused_without_saying_which_part_was_wrong(pool: P
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn repeated_failures_lock_the_username_even_across_restarts(pool: PgPool) {
+async fn repeated_failures_lock_the_username_even_across_restarts(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool.clone(), "eu-west-1").await;
     for _ in 0..5 {
         let reply = sign_in(&state, "approver", "Wrong-password-99", "/").await;
@@ -198,7 +211,8 @@ async fn repeated_failures_lock_the_username_even_across_restarts(pool: PgPool) 
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn return_paths_never_leave_the_console(pool: PgPool) {
+async fn return_paths_never_leave_the_console(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool, "eu-west-2").await;
     for hostile in [
         "https://evil.example/",
@@ -220,7 +234,11 @@ fn urlencode(text: &str) -> String {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn signing_in_replaces_any_session_the_browser_had(pool: PgPool) {
+async fn signing_in_replaces_any_session_the_browser_had(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool.clone(), "eu-central-1").await;
     let planted = common::session_cookie(&state, app::roles::Role::Viewer).await;
     let reply = send(
@@ -248,20 +266,25 @@ async fn signing_in_replaces_any_session_the_browser_had(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_temporary_password_must_be_replaced_before_signing_in(pool: PgPool) {
+async fn a_temporary_password_must_be_replaced_before_signing_in(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool.clone(), "ap-south-1").await;
     let cognito = &state.aws.cognito;
     let pool_id = state.auth.pool.as_ref().unwrap().user_pool_id.clone();
+    let newcomer = unique("newcomer");
     cognito
         .admin_create_user()
         .user_pool_id(&pool_id)
-        .username("newcomer")
+        .username(&newcomer)
         .temporary_password("Temporary-pass-1")
         .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
         .send()
         .await
         .unwrap();
-    let first = sign_in(&state, "newcomer", "Temporary-pass-1", "/traffic").await;
+    let first = sign_in(&state, &newcomer, "Temporary-pass-1", "/traffic").await;
     assert_eq!(first.location(), "/sign-in/new-password");
     assert!(first.session_cookie().is_none());
     let challenge = first.headers[header::SET_COOKIE]
@@ -309,7 +332,7 @@ async fn a_temporary_password_must_be_replaced_before_signing_in(pool: PgPool) {
         "a challenge is used once"
     );
     assert!(
-        sign_in(&state, "newcomer", "Chosen-pass-22", "/")
+        sign_in(&state, &newcomer, "Chosen-pass-22", "/")
             .await
             .session_cookie()
             .is_some()
@@ -317,9 +340,43 @@ async fn a_temporary_password_must_be_replaced_before_signing_in(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(pool: PgPool) {
+async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool.clone(), "ap-southeast-1").await;
-    let cookie = sign_in(&state, "viewer", PASSWORD, "/")
+    let cognito = &state.aws.cognito;
+    let pool_id = state.auth.pool.as_ref().unwrap().user_pool_id.clone();
+    let username = unique("promoted");
+    cognito
+        .admin_create_user()
+        .user_pool_id(&pool_id)
+        .username(&username)
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(&pool_id)
+        .username(&username)
+        .password(PASSWORD)
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    for group in ["gatehouse-viewers"] {
+        cognito
+            .admin_add_user_to_group()
+            .user_pool_id(&pool_id)
+            .username(&username)
+            .group_name(group)
+            .send()
+            .await
+            .unwrap();
+    }
+    let cookie = sign_in(&state, &username, PASSWORD, "/")
         .await
         .session_cookie()
         .unwrap();
@@ -327,12 +384,10 @@ async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(pool: PgPoo
         send(&state, get("/settings", &cookie)).await.status,
         StatusCode::FORBIDDEN
     );
-    state
-        .aws
-        .cognito
+    cognito
         .admin_add_user_to_group()
-        .user_pool_id(&state.auth.pool.as_ref().unwrap().user_pool_id)
-        .username("viewer")
+        .user_pool_id(&pool_id)
+        .username(&username)
         .group_name("gatehouse-admins")
         .send()
         .await
@@ -346,6 +401,14 @@ async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(pool: PgPoo
         send(&state, get("/settings", &cookie)).await.status,
         StatusCode::OK
     );
+}
+
+/// A name no earlier run against the same emulator has used.
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
 }
 
 // ---- The forged-token battery -------------------------------------------
@@ -416,7 +479,11 @@ async fn tokens_of(state: &AppState, client_id: &str, username: &str) -> (String
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn forged_tokens_are_refused_and_a_valid_one_accepted(pool: PgPool) {
+async fn forged_tokens_are_refused_and_a_valid_one_accepted(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
     let state = demo_state(pool, "ca-central-1").await;
     let client_id = state.auth.pool.as_ref().unwrap().client_id.clone();
     let (access, id_token) = tokens_of(&state, &client_id, "editor").await;

@@ -15,7 +15,10 @@ mod store;
 #[cfg(feature = "ssr")]
 pub use chain::{GENESIS, canonical, chain_hash};
 #[cfg(feature = "ssr")]
-pub use store::{Broken, NewEvent, record, verify};
+pub use store::{Broken, NewEvent, record, search, verify};
+
+/// How many events the audit page shows at a time.
+pub const PAGE_SIZE: i64 = 50;
 
 /// What happened, in the words the audit page shows and filters by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +40,23 @@ impl Action {
         Action::AccessDenied,
         Action::CsrfRefused,
     ];
+
+    /// What the audit page calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::SignIn => "Signed in",
+            Action::SignInFailed => "Sign-in failed",
+            Action::SignOut => "Signed out",
+            Action::SessionExpired => "Session expired",
+            Action::AccessDenied => "Access denied",
+            Action::CsrfRefused => "Cross-site request refused",
+        }
+    }
+
+    /// The action a stored value names, if it is one of ours.
+    pub fn parse(stored: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == stored)
+    }
 
     /// The value stored in `audit_events.action`.
     pub fn as_str(self) -> &'static str {
@@ -81,4 +101,145 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// The audit page's filters; every field narrows the view. Also what the
+/// CSV and JSON exports take, so an export is exactly the filtered view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// Part of the actor's username, or their exact `sub`.
+    pub actor: Option<String>,
+    /// A stored action value, e.g. `auth.sign_in`.
+    pub action: Option<String>,
+    /// Part of the target.
+    pub target: Option<String>,
+    /// Events at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    /// Reads the filter from query parameters as the page's form sends them:
+    /// empty fields mean no filter; times are RFC 3339 or the form's
+    /// `YYYY-MM-DDTHH:MM`, taken as UTC.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let text = |key: &str| {
+            get(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let time = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
+            text(key)
+                .map(|v| {
+                    parse_time(&v).ok_or_else(|| format!("{key}: {v:?} is not a date and time"))
+                })
+                .transpose()
+        };
+        Ok(AuditFilter {
+            actor: text("actor"),
+            action: text("action"),
+            target: text("target"),
+            from: time("from")?,
+            to: time("to")?,
+        })
+    }
+
+    /// The filter as a query string (without `?`), for links and exports.
+    pub fn to_query(&self) -> String {
+        let mut pairs = Vec::new();
+        let mut push = |key: &str, value: &str| pairs.push(format!("{key}={}", encode(value)));
+        if let Some(v) = &self.actor {
+            push("actor", v)
+        }
+        if let Some(v) = &self.action {
+            push("action", v)
+        }
+        if let Some(v) = &self.target {
+            push("target", v)
+        }
+        if let Some(v) = &self.from {
+            push("from", &v.to_rfc3339())
+        }
+        if let Some(v) = &self.to {
+            push("to", &v.to_rfc3339())
+        }
+        pairs.join("&")
+    }
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// One page of the filtered trail, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub total: i64,
+    /// 1-based.
+    pub page: i64,
+    pub pages: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_read_from_and_write_to_the_query_string() {
+        let query = |key: &str| match key {
+            "actor" => Some("editor".to_owned()),
+            "action" => Some("auth.sign_in".to_owned()),
+            "target" => Some("  ".to_owned()),
+            "from" => Some("2026-11-23T20:00".to_owned()),
+            "to" => Some("2026-11-24T00:00:00Z".to_owned()),
+            _ => None,
+        };
+        let filter = AuditFilter::from_query(query).unwrap();
+        assert_eq!(filter.actor.as_deref(), Some("editor"));
+        assert_eq!(filter.target, None, "blank means no filter");
+        assert_eq!(
+            filter.from.unwrap().to_rfc3339(),
+            "2026-11-23T20:00:00+00:00"
+        );
+        let again = filter.to_query();
+        assert_eq!(
+            again,
+            "actor=editor&action=auth.sign_in&from=2026-11-23T20%3A00%3A00%2B00%3A00&to=2026-11-24T00%3A00%3A00%2B00%3A00"
+        );
+        let bad = AuditFilter::from_query(|k| (k == "from").then(|| "yesterday".to_owned()));
+        assert_eq!(
+            bad,
+            Err("from: \"yesterday\" is not a date and time".to_owned())
+        );
+    }
+
+    #[test]
+    fn every_action_has_a_label_and_reads_back() {
+        for action in Action::ALL {
+            assert_eq!(Action::parse(action.as_str()), Some(action));
+            assert!(!action.label().is_empty());
+        }
+        assert_eq!(Action::parse("auth.nothing"), None);
+    }
 }

@@ -1,7 +1,7 @@
 //! Writing and verifying the chain in PostgreSQL.
 
 use super::chain::{GENESIS, canonical, chain_hash};
-use super::{Action, Actor, AuditEvent, Client};
+use super::{Action, Actor, AuditEvent, AuditFilter, Client};
 use crate::error::AppError;
 use chrono::{DurationRound, TimeDelta, Utc};
 use futures::TryStreamExt;
@@ -161,4 +161,68 @@ pub async fn verify(pool: &PgPool) -> Result<Result<u64, Broken>, AppError> {
         count += 1;
     }
     Ok(Ok(count))
+}
+
+/// `ILIKE` pattern matching `text` anywhere, with its own `%`, `_` and `\\`
+/// taken literally.
+fn contains_pattern(text: &Option<String>) -> Option<String> {
+    text.as_ref().map(|t| {
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+/// The events matching `filter`, newest first, `limit` from `offset`, and
+/// how many match in all.
+pub async fn search(
+    pool: &PgPool,
+    filter: &AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<AuditEvent>, i64), AppError> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT *, count(*) OVER () AS "total!" FROM audit_events
+         WHERE ($1::text IS NULL OR actor_username ILIKE $1 OR actor_sub = $2)
+           AND ($3::text IS NULL OR action = $3)
+           AND ($4::text IS NULL OR target ILIKE $4)
+           AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+           AND ($6::timestamptz IS NULL OR occurred_at < $6)
+         ORDER BY id DESC
+         LIMIT $7 OFFSET $8
+        "#,
+        contains_pattern(&filter.actor),
+        filter.actor,
+        filter.action,
+        contains_pattern(&filter.target),
+        filter.from,
+        filter.to,
+        limit,
+        offset,
+    )
+    .fetch_all(pool)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    let events = rows
+        .into_iter()
+        .map(|r| AuditEvent {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            actor_sub: r.actor_sub,
+            actor_username: r.actor_username,
+            action: r.action,
+            target: r.target,
+            before: r.before,
+            after: r.after,
+            aws_request_id: r.aws_request_id,
+            client_ip: r.client_ip,
+            user_agent: r.user_agent,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        })
+        .collect();
+    Ok((events, total))
 }

@@ -1,5 +1,6 @@
 //! The console's pages.
 
+mod audit;
 mod dashboard;
 mod error_page;
 mod forbidden;
@@ -7,6 +8,7 @@ mod not_found;
 mod sign_in;
 mod unbuilt;
 
+pub use audit::{Audit, LoadAudit};
 pub use dashboard::{Dashboard, LoadOverview};
 pub use error_page::ErrorPage;
 pub use forbidden::Forbidden;

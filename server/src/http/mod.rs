@@ -2,6 +2,7 @@
 //! `/healthz`, and the middleware every response passes through.
 
 mod api;
+mod audit_export;
 pub mod auth;
 mod security_headers;
 
@@ -26,6 +27,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/me", get(api::me))
+        .route(
+            "/audit/export.csv",
+            get(|s, c, q| audit_export::export(audit_export::Format::Csv, s, c, q)),
+        )
+        .route(
+            "/audit/export.json",
+            get(|s, c, q| audit_export::export(audit_export::Format::Json, s, c, q)),
+        )
         .route("/auth/sign-in", post(auth::sign_in_form))
         .route("/auth/new-password", post(auth::new_password_form))
         .route("/auth/sign-out", post(auth::sign_out_form))

@@ -96,6 +96,20 @@ pub async fn audit_actions(pool: &PgPool) -> Vec<String> {
         .unwrap()
 }
 
+/// A pool on the test's database, made in the test's own runtime.
+///
+/// Tests take `PgConnectOptions` rather than a `PgPool` from `#[sqlx::test]`:
+/// pools it hands out share a master pool across the tests' runtimes, which
+/// makes tests hang or time out at random once a file has a score of them
+/// (sqlx issue #2567, open for 0.8.6).
+pub async fn pool(options: sqlx::postgres::PgConnectOptions) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .expect("the test database accepts connections")
+}
+
 /// The URL of the database behind `pool`, for running the binary against it.
 pub fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for sqlx::test");

@@ -1,0 +1,180 @@
+//! The audit page: the trail, filtered by actor, action, target and time,
+//! a page at a time, with CSV and JSON exports of exactly the filtered view.
+
+use crate::audit::{Action, AuditEvent, AuditFilter, AuditPage};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+// JSON arguments: the filter is a nested struct, which URL encoding cannot carry.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn load_audit(filter: AuditFilter, page: i64) -> Result<AuditPage, AppError> {
+    crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let size = crate::audit::PAGE_SIZE;
+    let page = page.max(1);
+    let (events, total) =
+        crate::audit::search(&state.pool, &filter, size, (page - 1) * size).await?;
+    Ok(AuditPage {
+        events,
+        total,
+        page,
+        pages: ((total + size - 1) / size).max(1),
+    })
+}
+
+/// A time as the form's `datetime-local` inputs show it (UTC).
+fn form_time(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn Audit() -> impl IntoView {
+    let query = use_query_map();
+    let request = Memo::new(move |_| {
+        let q = query.get();
+        let page = q
+            .get("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(1);
+        (AuditFilter::from_query(|key| q.get(key)), page)
+    });
+    let data = Resource::new(
+        move || request.get(),
+        |(filter, page)| async move {
+            match filter {
+                Ok(filter) => load_audit(filter.clone(), page).await.map(|p| (filter, p)),
+                Err(problem) => Err(AppError::BadRequest(problem)),
+            }
+        },
+    );
+    let shown = request.get_untracked().0.unwrap_or_default();
+
+    view! {
+        <Title text="Audit" />
+        <h1>"Audit"</h1>
+        <p class="lead">
+            "Every sign-in, refusal and change, newest first. The trail is hash-chained: "
+            <code>"gatehouse audit verify"</code> " checks that nothing was changed or removed."
+        </p>
+        <form method="get" action="/audit" class="filters" aria-label="Filter events">
+            <label>"Actor" <input name="actor" value=shown.actor.clone() /></label>
+            <label>
+                "Action"
+                <select name="action">
+                    <option value="">"Any"</option>
+                    {Action::ALL
+                        .into_iter()
+                        .map(|a| {
+                            let selected = shown.action.as_deref() == Some(a.as_str());
+                            view! { <option value=a.as_str() selected=selected>{a.label()}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>"Target" <input name="target" value=shown.target.clone() /></label>
+            <label>"From (UTC)" <input type="datetime-local" name="from" value=form_time(shown.from) /></label>
+            <label>"To (UTC)" <input type="datetime-local" name="to" value=form_time(shown.to) /></label>
+            <div class="filter-actions">
+                <button type="submit">"Filter"</button>
+                <a href="/audit">"Clear"</a>
+            </div>
+        </form>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((filter, page)) => view! { <Trail filter page /> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Trail(filter: AuditFilter, page: AuditPage) -> impl IntoView {
+    let query = filter.to_query();
+    let link = move |n: i64| {
+        if query.is_empty() {
+            format!("/audit?page={n}")
+        } else {
+            format!("/audit?{query}&page={n}")
+        }
+    };
+    let export = filter.to_query();
+    let summary = format!(
+        "{} events match; page {} of {}.",
+        page.total, page.page, page.pages
+    );
+    view! {
+        <div class="panel-head">
+            <p role="status" data-testid="audit-summary">{summary}</p>
+            <p class="exports">
+                "Export this view: "
+                <a href=format!("/audit/export.csv?{export}") download>"CSV"</a>
+                " · "
+                <a href=format!("/audit/export.json?{export}") download>"JSON"</a>
+            </p>
+        </div>
+        <div class="table-wrap">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Time (UTC)"</th>
+                        <th scope="col">"Actor"</th>
+                        <th scope="col">"Action"</th>
+                        <th scope="col">"Target"</th>
+                        <th scope="col">"Client"</th>
+                        <th scope="col">"Details"</th>
+                    </tr>
+                </thead>
+                <tbody>{page.events.into_iter().map(|e| view! { <EventRow event=e /> }).collect_view()}</tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {(page.page > 1).then(|| view! { <a href=link(page.page - 1) rel="prev">"Newer"</a> })}
+            {(page.page < page.pages).then(|| view! { <a href=link(page.page + 1) rel="next">"Older"</a> })}
+        </nav>
+    }
+}
+
+#[component]
+fn EventRow(event: AuditEvent) -> impl IntoView {
+    let action =
+        Action::parse(&event.action).map_or_else(|| event.action.clone(), |a| a.label().to_owned());
+    let actor = event
+        .actor_username
+        .clone()
+        .or(event.actor_sub.clone())
+        .unwrap_or_else(|| "—".into());
+    let details = [
+        ("Before", event.before),
+        ("After", event.after),
+        ("AWS request id", event.aws_request_id),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name}: {v}")))
+    .collect::<Vec<_>>();
+    view! {
+        <tr>
+            <td class="nowrap">{event.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+            <td>{actor}</td>
+            <td class="nowrap" data-action=event.action.clone()>{action}</td>
+            <td>{event.target.unwrap_or_default()}</td>
+            <td class="nowrap">{event.client_ip.unwrap_or_default()}</td>
+            <td>
+                {(!details.is_empty())
+                    .then(|| {
+                        view! {
+                            <details>
+                                <summary>{format!("Event {}", event.id)}</summary>
+                                <pre>{details.join("\n")}</pre>
+                            </details>
+                        }
+                    })}
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,34 @@
+import { expect, test } from "@playwright/test";
+import { readFile } from "node:fs/promises";
+import { signIn } from "./auth";
+
+test("the audit page shows sign-ins and failures, filters them and exports the view", async ({ page }) => {
+  // A failed attempt first, so there is something to filter for.
+  await page.goto("/sign-in");
+  await page.getByLabel("Username").fill("viewer");
+  await page.getByLabel("Password").fill("Wrong-password-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Incorrect username or password.");
+
+  await signIn(page, "approver");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Audit" })).toBeVisible();
+  const newest = page.getByRole("row").nth(1);
+  await expect(newest).toContainText("approver");
+  await expect(newest).toContainText("Signed in");
+
+  await page.getByLabel("Action").selectOption("auth.sign_in_failed");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/action=auth\.sign_in_failed/);
+  await expect(page.getByTestId("audit-summary")).toHaveText("1 events match; page 1 of 1.");
+  await expect(page.locator("td[data-action]")).toHaveText(["Sign-in failed"]);
+  await expect(page.getByRole("row").nth(1)).toContainText("viewer");
+
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "CSV" }).click();
+  const file = await (await download).path();
+  const lines = (await readFile(file, "utf8")).trim().split("\n");
+  expect(lines[0]).toContain("actor_username,action");
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain(",viewer,auth.sign_in_failed,");
+});
