@@ -309,6 +309,17 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_valid_and_says_the_defaults() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gatehouse.example.toml");
+            let config = Config::load(Some(&example)).map_err(|e| e.to_string())?;
+            assert_eq!(config, Config::default());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_named_file_must_exist() {
         let err = Config::load(Some(Path::new("/nonexistent/gatehouse.toml")));
         assert!(matches!(err, Err(ConfigError::MissingFile(_))));

@@ -661,3 +661,73 @@ async fn forged_tokens_are_refused_and_a_valid_one_accepted(
     .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_kids_cannot_make_the_server_hammer_the_jwks(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pool = common::pool(options).await;
+    let state = demo_state(pool, "us-east-2").await;
+    let cognito_pool = state.auth.pool.clone().unwrap();
+    let moto_jwks = cognito_pool.verifier.settings().jwks_url.clone();
+
+    // The pool's JWKS, served by a counting stand-in at another address.
+    let keys = reqwest::get(&moto_jwks)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let keys = keys.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], keys) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut settings = cognito_pool.verifier.settings().clone();
+    settings.jwks_url = format!("http://{address}/jwks.json");
+    let verifier = app::auth::tokens::Verifier::new(settings);
+
+    let (access, _) = tokens_of(&state, &cognito_pool.client_id, "viewer").await;
+    let claims = payload_of(&access);
+    for n in 0..5 {
+        let forged = forge(
+            json!({ "alg": "RS256", "kid": format!("unknown-{n}"), "typ": "JWT" }),
+            &claims,
+            "stranger",
+        );
+        assert!(
+            verifier
+                .verify(&forged, app::auth::tokens::TokenUse::Access)
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "five unknown kids within 10 s: one fetch"
+    );
+    for _ in 0..3 {
+        let user = verifier
+            .verify(&access, app::auth::tokens::TokenUse::Access)
+            .await
+            .unwrap();
+        assert_eq!(user.username, "viewer");
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "known keys come from the cache"
+    );
+}
