@@ -253,28 +253,15 @@ async fn a_change_whose_event_cannot_be_written_does_not_happen(
 // ---- The audit page and its exports ------------------------------------
 
 use app::roles::Role;
-use axum::body::Body;
-use http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use http::{StatusCode, header};
 
 async fn fetch(
     state: &app::state::AppState,
     path: &str,
     cookie: &str,
 ) -> (StatusCode, http::HeaderMap, String) {
-    let mut request = Request::get(path);
-    if !cookie.is_empty() {
-        request = request.header(header::COOKIE, cookie);
-    }
-    let response = gatehouse::http::router(state.clone())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    let reply = common::get_as(state, path, cookie).await;
+    (reply.status, reply.headers, reply.body)
 }
 
 /// 30 sign-ins by user0…user2 and 30 sign-outs by user3…user5.

@@ -10,52 +10,15 @@ use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use axum::body::Body;
 use base64::Engine;
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use tower::ServiceExt;
 
 const PASSWORD: &str = gatehouse::demo::DEMO_PASSWORD;
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers[header::LOCATION].to_str().unwrap()
-    }
-
-    /// `name=value` of the session cookie this reply sets.
-    fn session_cookie(&self) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .find(|v| v.starts_with("gatehouse_session=") && !v.contains("Max-Age=0"))
-            .map(|v| v.split(';').next().unwrap().to_owned())
-    }
-}
-
-async fn send(state: &AppState, request: Request<Body>) -> Reply {
-    let response = gatehouse::http::router(state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
+use common::{Reply, send};
 
 fn form_post(path: &str, body: &str, cookie: Option<&str>) -> Request<Body> {
     let mut request = Request::post(path)
@@ -73,6 +36,16 @@ fn get(path: &str, cookie: &str) -> Request<Body> {
         .header(header::COOKIE, cookie)
         .body(Body::empty())
         .unwrap()
+}
+
+/// Answers the password challenge of the `challenge` cookie.
+async fn choose_password(state: &AppState, new: &str, confirm: &str, challenge: &str) -> Reply {
+    let body = format!("new_password={new}&confirm={confirm}");
+    send(
+        state,
+        form_post("/auth/new-password", &body, Some(challenge)),
+    )
+    .await
 }
 
 async fn sign_in(state: &AppState, username: &str, password: &str, next: &str) -> Reply {
@@ -275,15 +248,7 @@ async fn a_temporary_password_must_be_replaced_before_signing_in(
     let cognito = &state.aws.cognito;
     let pool_id = state.auth.pool.as_ref().unwrap().user_pool_id.clone();
     let newcomer = unique("newcomer");
-    cognito
-        .admin_create_user()
-        .user_pool_id(&pool_id)
-        .username(&newcomer)
-        .temporary_password("Temporary-pass-1")
-        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
+    create_user(cognito, &pool_id, &newcomer, Some("Temporary-pass-1")).await;
     let first = sign_in(&state, &newcomer, "Temporary-pass-1", "/traffic").await;
     assert_eq!(first.location(), "/sign-in/new-password");
     assert!(first.session_cookie().is_none());
@@ -296,37 +261,13 @@ async fn a_temporary_password_must_be_replaced_before_signing_in(
         .to_owned();
     assert!(challenge.starts_with("gatehouse_challenge="));
 
-    let mismatch = send(
-        &state,
-        form_post(
-            "/auth/new-password",
-            "new_password=Chosen-pass-22&confirm=Chosen-pass-23",
-            Some(&challenge),
-        ),
-    )
-    .await;
+    let mismatch = choose_password(&state, "Chosen-pass-22", "Chosen-pass-23", &challenge).await;
     assert_eq!(mismatch.location(), "/sign-in/new-password?error=mismatch");
 
-    let done = send(
-        &state,
-        form_post(
-            "/auth/new-password",
-            "new_password=Chosen-pass-22&confirm=Chosen-pass-22",
-            Some(&challenge),
-        ),
-    )
-    .await;
+    let done = choose_password(&state, "Chosen-pass-22", "Chosen-pass-22", &challenge).await;
     assert_eq!(done.location(), "/traffic");
     assert!(done.session_cookie().is_some());
-    let reused = send(
-        &state,
-        form_post(
-            "/auth/new-password",
-            "new_password=Chosen-pass-33&confirm=Chosen-pass-33",
-            Some(&challenge),
-        ),
-    )
-    .await;
+    let reused = choose_password(&state, "Chosen-pass-33", "Chosen-pass-33", &challenge).await;
     assert!(
         reused.location().starts_with("/sign-in?error=expired"),
         "a challenge is used once"
@@ -349,23 +290,7 @@ async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(
     let cognito = &state.aws.cognito;
     let pool_id = state.auth.pool.as_ref().unwrap().user_pool_id.clone();
     let username = unique("promoted");
-    cognito
-        .admin_create_user()
-        .user_pool_id(&pool_id)
-        .username(&username)
-        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
-    cognito
-        .admin_set_user_password()
-        .user_pool_id(&pool_id)
-        .username(&username)
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .unwrap();
+    create_user(cognito, &pool_id, &username, None).await;
     for group in ["gatehouse-viewers"] {
         cognito
             .admin_add_user_to_group()
@@ -401,6 +326,36 @@ async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(
         send(&state, get("/settings", &cookie)).await.status,
         StatusCode::OK
     );
+}
+
+/// Creates a user: with a temporary password that must be changed, or
+/// (`None`) with the demo password, permanent.
+async fn create_user(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    pool_id: &str,
+    username: &str,
+    temporary_password: Option<&str>,
+) {
+    cognito
+        .admin_create_user()
+        .user_pool_id(pool_id)
+        .username(username)
+        .temporary_password(temporary_password.unwrap_or(PASSWORD))
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    if temporary_password.is_none() {
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(username)
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 /// A name no earlier run against the same emulator has used.
@@ -524,7 +479,6 @@ async fn forged_tokens_are_refused_and_a_valid_one_accepted(
         StatusCode::OK
     );
 
-    let mut other_pool_state = None;
     let second_pool = {
         let cognito = &state.aws.cognito;
         let pool_id = cognito
@@ -549,28 +503,9 @@ async fn forged_tokens_are_refused_and_a_valid_one_accepted(
             .unwrap()
             .client_id
             .unwrap();
-        cognito
-            .admin_create_user()
-            .user_pool_id(&pool_id)
-            .username("editor")
-            .temporary_password(PASSWORD)
-            .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-            .send()
-            .await
-            .unwrap();
-        cognito
-            .admin_set_user_password()
-            .user_pool_id(&pool_id)
-            .username("editor")
-            .password(PASSWORD)
-            .permanent(true)
-            .send()
-            .await
-            .unwrap();
-        other_pool_state.replace(pool_id);
+        create_user(cognito, &pool_id, "editor", None).await;
         tokens_of(&state, &other_client, "editor").await.0
     };
-    assert!(other_pool_state.is_some());
 
     let tampered = {
         let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();

@@ -113,6 +113,15 @@ fn set_cookie(response: &mut Response, value: &str) {
     }
 }
 
+/// The caller [`authenticate`] found for this request.
+fn caller_of(request: &Request) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -145,11 +154,7 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
     if is_safe(request.method()) || same_origin_request(request.headers()) {
         return next.run(request).await;
     }
-    let caller = request
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or_default();
+    let caller = caller_of(&request);
     let target = format!("{} {}", request.method(), request.uri().path());
     let actor = caller.user().map(sign_in::actor);
     let recorded = async {
@@ -192,11 +197,7 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     if !is_safe(request.method()) || is_public(&path) {
         return next.run(request).await;
     }
-    let caller = request
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or_default();
+    let caller = caller_of(&request);
     let Some(user) = caller.user() else {
         let wanted = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
         let target = format!("/sign-in?next={}", urlencode(wanted));

@@ -7,9 +7,13 @@ use app::auth::User;
 use app::auth::sessions::{self, Tokens};
 use app::roles::Role;
 use app::state::{AppState, AwsClients};
+use axum::body::Body;
 use gatehouse::config::{AwsConfig, Config};
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
 use sqlx::PgPool;
 use std::time::Duration;
+use tower::ServiceExt;
 
 /// The emulator's address. Tests that need AWS fail, rather than skip,
 /// without it: a suite that silently skips its AWS tests proves nothing.
@@ -122,4 +126,52 @@ pub fn database_url(pool: &PgPool) -> String {
         .rsplit_once('/')
         .expect("DATABASE_URL has a database path");
     format!("{server}/{name}")
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers[header::LOCATION].to_str().unwrap()
+    }
+
+    /// `name=value` of the session cookie this reply sets, if it sets one.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with("gatehouse_session=") && !v.contains("Max-Age=0"))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+    }
+}
+
+/// Sends `request` through the server's router, in process.
+pub async fn send(state: &AppState, request: Request<Body>) -> Reply {
+    let response = gatehouse::http::router(state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// `GET path` with `cookie` (none when empty).
+pub async fn get_as(state: &AppState, path: &str, cookie: &str) -> Reply {
+    let mut request = Request::get(path);
+    if !cookie.is_empty() {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(state, request.body(Body::empty()).unwrap()).await
 }
