@@ -20,7 +20,7 @@ test("the audit page shows sign-ins and failures, filters them and exports the v
   await page.getByLabel("Action").selectOption("auth.sign_in_failed");
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page).toHaveURL(/action=auth\.sign_in_failed/);
-  await expect(page.getByTestId("audit-summary")).toHaveText("1 events match; page 1 of 1.");
+  await expect(page.getByTestId("audit-summary")).toHaveText("1 event matches; page 1 of 1.");
   await expect(page.locator("td[data-action]")).toHaveText(["Sign-in failed"]);
   await expect(page.getByRole("row").nth(1)).toContainText("viewer");
 

@@ -104,10 +104,12 @@ fn Trail(filter: AuditFilter, page: AuditPage) -> impl IntoView {
         }
     };
     let export = filter.to_query();
-    let summary = format!(
-        "{} events match; page {} of {}.",
-        page.total, page.page, page.pages
-    );
+    let matches = if page.total == 1 {
+        "1 event matches".to_owned()
+    } else {
+        format!("{} events match", page.total)
+    };
+    let summary = format!("{matches}; page {} of {}.", page.page, page.pages);
     view! {
         <div class="panel-head">
             <p role="status" data-testid="audit-summary">{summary}</p>
