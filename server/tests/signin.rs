@@ -328,6 +328,51 @@ async fn a_change_of_groups_takes_effect_when_the_token_is_refreshed(
     );
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn signing_out_revokes_the_tokens_at_cognito(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
+    // us-east-1: GlobalSignOut is an unsigned call, and moto looks for its
+    // token only in the default region's pools.
+    let state = demo_state(pool.clone(), "us-east-1").await;
+    let cookie = sign_in(&state, "approver", PASSWORD, "/")
+        .await
+        .session_cookie()
+        .unwrap();
+    // The token stays on the server; the test reads it where it is kept.
+    let access_token: String = sqlx::query_scalar("SELECT access_token FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let user = state
+        .aws
+        .cognito
+        .get_user()
+        .access_token(&access_token)
+        .send()
+        .await;
+    assert!(user.is_ok(), "the token works before sign-out");
+
+    let reply = send(&state, form_post("/auth/sign-out", "", Some(&cookie))).await;
+    assert_eq!(reply.location(), "/sign-in?signed_out=1");
+    let after = state
+        .aws
+        .cognito
+        .get_user()
+        .access_token(&access_token)
+        .send()
+        .await;
+    assert!(after.is_err(), "GlobalSignOut revoked it");
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    assert_eq!(
+        common::audit_actions(&pool).await,
+        ["auth.sign_in", "auth.sign_out"]
+    );
+}
+
 /// Creates a user: with a temporary password that must be changed, or
 /// (`None`) with the demo password, permanent.
 async fn create_user(
