@@ -30,6 +30,17 @@ pub struct CognitoPool {
     pub user_pool_id: String,
     pub client_id: String,
     pub verifier: crate::auth::tokens::Verifier,
+    /// The hosted UI, when a domain is configured.
+    pub hosted_ui: Option<HostedUi>,
+}
+
+/// Where the hosted UI / managed login is, and where it sends people back.
+#[derive(Clone, Debug)]
+pub struct HostedUi {
+    /// `https://…amazoncognito.com` (or a custom domain), no trailing slash.
+    pub domain: String,
+    /// Exactly as registered on the app client.
+    pub redirect_uri: String,
 }
 
 /// One client per AWS service, all built from the same `SdkConfig`, so the

@@ -53,6 +53,13 @@ pub struct CognitoConfig {
     pub jwks_url: Option<String>,
     /// Seconds of clock skew allowed when checking a token's times.
     pub token_grace_secs: u64,
+    /// The pool's hosted UI / managed login domain, e.g.
+    /// `https://gatehouse.auth.eu-west-1.amazoncognito.com`. When set, the
+    /// sign-in page also offers "Sign in with Cognito".
+    pub domain: Option<String>,
+    /// The callback registered on the app client, exactly. Unset:
+    /// `{console URL}/auth/callback`.
+    pub redirect_uri: Option<String>,
     /// The Cognito group that grants each role.
     pub groups: app::auth::RoleGroups,
 }
@@ -103,6 +110,8 @@ impl Default for Config {
                 client_id: None,
                 jwks_url: None,
                 token_grace_secs: 5,
+                domain: None,
+                redirect_uri: None,
                 groups: app::auth::RoleGroups::default(),
             },
             sessions: SessionConfig {

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use app::auth::sessions::SessionPolicy;
 use app::auth::tokens::{PoolSettings, Verifier};
-use app::state::{AppState, AuthState, AwsClients, CognitoPool};
+use app::state::{AppState, AuthState, AwsClients, CognitoPool, HostedUi};
 use app::targets::TargetKind;
 use leptos::prelude::LeptosOptions;
 use std::time::Duration;
@@ -91,10 +91,18 @@ pub async fn auth_state(config: &Config, pool: &sqlx::PgPool) -> AuthState {
                 jwks = settings.jwks_url,
                 "sign-in with Cognito"
             );
+            let hosted_ui = cognito.domain.as_ref().map(|domain| HostedUi {
+                domain: domain.trim_end_matches('/').to_owned(),
+                redirect_uri: cognito
+                    .redirect_uri
+                    .clone()
+                    .unwrap_or_else(|| format!("{}/auth/callback", config.console_url())),
+            });
             Some(CognitoPool {
                 user_pool_id,
                 client_id,
                 verifier: Verifier::new(settings),
+                hosted_ui,
             })
         }
         _ => {

@@ -484,7 +484,7 @@ async fn forged_tokens_are_refused_and_a_valid_one_accepted(
     options: PgConnectOptions,
 ) {
     let pool = common::pool(options).await;
-    let state = demo_state(pool, "ca-central-1").await;
+    let state = demo_state(pool, "sa-east-1").await;
     let client_id = state.auth.pool.as_ref().unwrap().client_id.clone();
     let (access, id_token) = tokens_of(&state, &client_id, "editor").await;
 

@@ -148,7 +148,8 @@ impl AuditFilter {
     /// The filter as a query string (without `?`), for links and exports.
     pub fn to_query(&self) -> String {
         let mut pairs = Vec::new();
-        let mut push = |key: &str, value: &str| pairs.push(format!("{key}={}", encode(value)));
+        let mut push =
+            |key: &str, value: &str| pairs.push(format!("{key}={}", crate::url::encode(value)));
         if let Some(v) = &self.actor {
             push("actor", v)
         }
@@ -177,18 +178,6 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
                 .ok()
                 .map(|t| t.and_utc())
         })
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// One page of the filtered trail, newest first.

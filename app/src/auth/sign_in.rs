@@ -91,7 +91,7 @@ pub async fn with_password(
         return Ok(Outcome::NewPasswordRequired { challenge_token });
     }
     match answer.authentication_result() {
-        Some(result) => start_session(state, cognito, result, client).await,
+        Some(result) => start_session(state, cognito, tokens_of(result)?, client).await,
         None => Err(AppError::internal(
             "sign-in",
             format!("unexpected challenge {:?}", answer.challenge_name()),
@@ -151,7 +151,10 @@ pub async fn with_new_password(
     let result = answer
         .authentication_result()
         .ok_or_else(|| AppError::internal("new password", "no tokens after the challenge"))?;
-    Ok((start_session(state, cognito, result, client).await?, next))
+    Ok((
+        start_session(state, cognito, tokens_of(result)?, client).await?,
+        next,
+    ))
 }
 
 fn tokens_of(result: &AuthenticationResultType) -> Result<Tokens, AppError> {
@@ -171,10 +174,9 @@ fn tokens_of(result: &AuthenticationResultType) -> Result<Tokens, AppError> {
 async fn start_session(
     state: &AppState,
     cognito: &CognitoPool,
-    result: &AuthenticationResultType,
+    tokens: Tokens,
     client: &Client,
 ) -> Result<Outcome, AppError> {
-    let tokens = tokens_of(result)?;
     let user = cognito
         .verifier
         .verify(&tokens.access_token, TokenUse::Access)
@@ -324,4 +326,72 @@ pub async fn refresh(
     };
     sessions::update_tokens(&state.pool, session, &user, &tokens).await?;
     Ok(Some(user))
+}
+
+/// What Cognito's `/oauth2/token` answers.
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: i64,
+}
+
+/// Completes a hosted-UI sign-in: exchanges the authorization `code` with
+/// the PKCE `code_verifier` and the exact redirect URI, then starts the
+/// session as a password sign-in does. Refusals are audited.
+pub async fn with_authorization_code(
+    state: &AppState,
+    code: &str,
+    code_verifier: &str,
+    client: &Client,
+) -> Result<Outcome, AppError> {
+    let cognito = pool(state)?;
+    let hosted = cognito
+        .hosted_ui
+        .as_ref()
+        .ok_or_else(|| AppError::BadRequest("Sign-in with Cognito is not configured.".into()))?;
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", hosted.domain))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", cognito.client_id.as_str()),
+            ("code", code),
+            ("redirect_uri", hosted.redirect_uri.as_str()),
+            ("code_verifier", code_verifier),
+        ])
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|e| AppError::unavailable("Cognito", e))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        record_failure(
+            state,
+            "(hosted UI)",
+            client,
+            &format!("code exchange refused: {status}"),
+        )
+        .await?;
+        return Ok(Outcome::Invalid);
+    }
+    let answer: TokenResponse = response
+        .json()
+        .await
+        .map_err(|e| AppError::internal("hosted UI token response", e))?;
+    let tokens = Tokens {
+        access_token: answer.access_token,
+        refresh_token: answer.refresh_token,
+        access_expires_at: Utc::now() + TimeDelta::seconds(answer.expires_in),
+    };
+    start_session(state, cognito, tokens, client).await
+}
+
+/// Records a hosted-UI sign-in that was refused before any code exchange
+/// (a state mismatch, an error from Cognito).
+pub async fn refuse_callback(
+    state: &AppState,
+    client: &Client,
+    reason: &str,
+) -> Result<(), AppError> {
+    record_failure(state, "(hosted UI)", client, reason).await
 }

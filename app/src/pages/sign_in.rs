@@ -20,13 +20,16 @@ fn message(error: &str, minutes: Option<&str>) -> String {
         "expired" => "The sign-in took too long. Start again.".into(),
         "mismatch" => "The two passwords differ.".into(),
         "unavailable" => "Cognito did not answer. Try again shortly.".into(),
+        "cognito" => "Sign-in with Cognito did not complete. Start again.".into(),
         _ => "Sign-in failed.".into(),
     }
 }
 
+/// Whether anyone can sign in, and whether the hosted UI is offered.
 #[server]
-pub async fn sign_in_available() -> Result<bool, crate::error::AppError> {
-    Ok(crate::state::app_state()?.auth.pool.is_some())
+pub async fn sign_in_available() -> Result<(bool, bool), crate::error::AppError> {
+    let pool = crate::state::app_state()?.auth.pool;
+    Ok((pool.is_some(), pool.is_some_and(|p| p.hosted_ui.is_some())))
 }
 
 #[component]
@@ -39,6 +42,7 @@ pub fn SignIn() -> impl IntoView {
         .map(|e| message(&e, q.get("minutes").as_deref()));
     let signed_out = q.get("signed_out").is_some();
     let available = Resource::new_blocking(|| (), |_| sign_in_available());
+    let next_for_link = next.clone();
 
     view! {
         <Title text="Sign in" />
@@ -47,17 +51,29 @@ pub fn SignIn() -> impl IntoView {
             {signed_out.then(|| view! { <p class="notice" role="status">"You are signed out."</p> })}
             {error.map(|text| view! { <p class="error" role="alert">{text}</p> })}
             <Suspense>
-                {move || Suspend::new(async move {
-                    (available.await == Ok(false))
-                        .then(|| {
-                            view! {
+                {move || {
+                    let next = next_for_link.clone();
+                    Suspend::new(async move {
+                        match available.await {
+                            Ok((false, _)) => view! {
                                 <p class="error" role="alert">
                                     "Sign-in is not configured: set cognito.user_pool_id and "
                                     "cognito.client_id, or run gatehouse demo, then restart."
                                 </p>
                             }
-                        })
-                })}
+                            .into_any(),
+                            Ok((true, true)) => view! {
+                                <p>
+                                    <a class="button" href=format!("/auth/cognito?next={}", crate::url::encode(&next))>
+                                        "Sign in with Cognito"
+                                    </a>
+                                </p>
+                            }
+                            .into_any(),
+                            _ => ().into_any(),
+                        }
+                    })
+                }}
             </Suspense>
             <form method="post" action="/auth/sign-in" class="stack">
                 <input type="hidden" name="next" value=next />

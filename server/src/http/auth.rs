@@ -23,6 +23,9 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 const CHALLENGE_COOKIE: &str = "gatehouse_challenge";
+/// Holds a hosted-UI sign-in between leaving for Cognito and coming back:
+/// `state~code_verifier~base64url(next)`.
+const OAUTH_COOKIE: &str = "gatehouse_oauth";
 
 /// The value of cookie `name` in the request, if any.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -200,7 +203,7 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     let caller = caller_of(&request);
     let Some(user) = caller.user() else {
         let wanted = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let target = format!("/sign-in?next={}", urlencode(wanted));
+        let target = format!("/sign-in?next={}", app::url::encode(wanted));
         return Redirect::to(&target).into_response();
     };
     let needed = app::sections::required_role(&path);
@@ -210,18 +213,6 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
         return err.into_response();
     }
     next.run(request).await
-}
-
-fn urlencode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// A return path that stays on this console: an absolute path, never
@@ -251,7 +242,7 @@ pub struct SignInForm {
 fn sign_in_page(error: &str, next: &str, extra: &str) -> Redirect {
     Redirect::to(&format!(
         "/sign-in?error={error}{extra}&next={}",
-        urlencode(next)
+        app::url::encode(next)
     ))
 }
 
@@ -365,6 +356,136 @@ pub async fn sign_out_form(
     let mut response = Redirect::to("/sign-in?signed_out=1").into_response();
     set_cookie(&mut response, &state.auth.policy.removal_cookie());
     response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    next: Option<String>,
+}
+
+/// `GET /auth/cognito`: leaves for the hosted UI with a fresh `state` and a
+/// PKCE S256 challenge; both wait in a short-lived HttpOnly cookie, so this
+/// GET stores nothing on the server.
+pub async fn hosted_ui_start(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<StartQuery>,
+) -> Response {
+    use base64::Engine;
+    use sha2::Digest;
+    let Some((cognito, hosted)) = state
+        .auth
+        .pool
+        .as_ref()
+        .and_then(|p| p.hosted_ui.as_ref().map(|h| (p, h)))
+    else {
+        return Redirect::to("/sign-in?error=unavailable").into_response();
+    };
+    let next = safe_next(query.next.as_deref());
+    let (oauth_state, _) = sessions::new_token();
+    let (verifier, _) = sessions::new_token();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let challenge = b64.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let location = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state={oauth_state}&code_challenge={challenge}&code_challenge_method=S256",
+        hosted.domain,
+        app::url::encode(&cognito.client_id),
+        app::url::encode(&hosted.redirect_uri),
+    );
+    let mut response = Redirect::to(&location).into_response();
+    let value = format!("{oauth_state}~{verifier}~{}", b64.encode(next.as_bytes()));
+    set_cookie(
+        &mut response,
+        &format!(
+            "{OAUTH_COOKIE}={value}; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=600{}",
+            if state.auth.policy.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            }
+        ),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/callback`: Cognito sends the person back here with a code.
+/// It must come back with the `state` this browser left with (which is what
+/// stops a forged callback), then the code is exchanged with the PKCE
+/// verifier. Like any OAuth redirect target, this GET starts a session.
+pub async fn hosted_ui_callback(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<CallbackQuery>,
+) -> Response {
+    use base64::Engine;
+    let pending = cookie(&headers, OAUTH_COOKIE).and_then(|value| {
+        let mut parts = value.splitn(3, '~');
+        let (state, verifier, next) = (parts.next()?, parts.next()?, parts.next()?);
+        let next = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(next)
+            .ok()?;
+        Some((
+            state.to_owned(),
+            verifier.to_owned(),
+            String::from_utf8(next).ok()?,
+        ))
+    });
+    let refused = |reason: &'static str| {
+        let state = state.clone();
+        let client = caller.client.clone();
+        async move {
+            if let Err(err) = sign_in::refuse_callback(&state, &client, reason).await {
+                return err.into_response();
+            }
+            let mut response = Redirect::to("/sign-in?error=cognito").into_response();
+            set_cookie(
+                &mut response,
+                &format!("{OAUTH_COOKIE}=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0"),
+            );
+            response
+        }
+    };
+    if query.error.is_some() {
+        return refused("the hosted UI returned an error").await;
+    }
+    let (Some((expected, verifier, next)), Some(returned), Some(code)) =
+        (pending, query.state, query.code)
+    else {
+        return refused("callback without a pending sign-in").await;
+    };
+    let same_state: bool = sha2_eq(&expected, &returned);
+    if !same_state {
+        return refused("state mismatch").await;
+    }
+    let outcome = sign_in::with_authorization_code(&state, &code, &verifier, &caller.client).await;
+    let mut response = match outcome {
+        Ok(Outcome::SignedIn { session_token, .. }) => {
+            signed_in(&state.auth.policy, &session_token, &safe_next(Some(&next)))
+        }
+        Ok(_) => Redirect::to("/sign-in?error=cognito").into_response(),
+        Err(err) => {
+            tracing::warn!(%err, "hosted UI sign-in could not complete");
+            Redirect::to("/sign-in?error=unavailable").into_response()
+        }
+    };
+    set_cookie(
+        &mut response,
+        &format!("{OAUTH_COOKIE}=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    response
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn sha2_eq(a: &str, b: &str) -> bool {
+    use sha2::Digest;
+    sha2::Sha256::digest(a.as_bytes()) == sha2::Sha256::digest(b.as_bytes())
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sign-in", post(auth::sign_in_form))
         .route("/auth/new-password", post(auth::new_password_form))
         .route("/auth/sign-out", post(auth::sign_out_form))
+        .route("/auth/cognito", get(auth::hosted_ui_start))
+        .route("/auth/callback", get(auth::hosted_ui_callback))
         .leptos_routes_with_context(
             &state,
             routes,
