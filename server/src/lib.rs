@@ -9,3 +9,4 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod serve;
+pub mod traffic;

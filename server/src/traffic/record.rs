@@ -1,0 +1,261 @@
+//! One AWS WAF log record: the parts the traffic analyses use, read from one
+//! line of a log file.
+//!
+//! A line is either a WAF record as WAF delivers it to S3 or through
+//! Firehose, or a CloudWatch Logs export line that carries the record as a
+//! JSON string in `message`. Fields the analyses do not use are ignored, so
+//! newer log formats keep working. A line that is not a record says why,
+//! so the import can report it with its file and line number.
+
+use serde::Deserialize;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Milliseconds since the Unix epoch, as WAF writes it.
+    pub timestamp_ms: i64,
+    /// As logged. Some exports redact it (`X.X.X.X`); such values are kept
+    /// as keys and flagged by `client_ip_is_address`.
+    pub client_ip: String,
+    pub client_ip_is_address: bool,
+    /// ISO 3166-1 alpha-2, when WAF resolved one.
+    pub country: Option<String>,
+    pub method: String,
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub request_id: Option<String>,
+    /// `ALLOW`, `BLOCK`, `COUNT`, `CAPTCHA`, `CHALLENGE`.
+    pub action: Option<String>,
+}
+
+/// Why a line is not a WAF record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("empty line")]
+    Empty,
+    #[error("not JSON: {0}")]
+    Json(String),
+    #[error("not a WAF log record: {0}")]
+    NotWafRecord(String),
+}
+
+impl Record {
+    /// The first address in header `name` (matched case-insensitively), as
+    /// a rate-based rule keyed on `FORWARDED_IP` reads it. `None` when the
+    /// header is missing or its first value is not an IP address: such
+    /// requests are left out, as WAF leaves them out.
+    pub fn forwarded_ip(&self, name: &str) -> Option<IpAddr> {
+        let (_, value) = self
+            .headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))?;
+        value.split(',').next()?.trim().parse().ok()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WafLine {
+    timestamp: Option<i64>,
+    http_request: Option<HttpRequest>,
+    action: Option<String>,
+    /// CloudWatch Logs export: the record is the `message` string.
+    message: Option<String>,
+    log_stream_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpRequest {
+    client_ip: Option<String>,
+    country: Option<String>,
+    #[serde(default)]
+    headers: Vec<Header>,
+    uri: Option<String>,
+    http_method: Option<String>,
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    name: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// Reads one line of a WAF log file.
+pub fn parse_line(line: &str) -> Result<Record, LineError> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Err(LineError::Empty);
+    }
+    let outer: WafLine = serde_json::from_str(line).map_err(|e| LineError::Json(e.to_string()))?;
+    let waf = match (outer.log_stream_name.is_some(), outer.message) {
+        (true, Some(message)) => {
+            serde_json::from_str(&message).map_err(|e| LineError::Json(format!("message: {e}")))?
+        }
+        (true, None) => {
+            return Err(LineError::NotWafRecord(
+                "CloudWatch Logs line without a message".into(),
+            ));
+        }
+        (false, _) => WafLine {
+            message: None,
+            log_stream_name: None,
+            ..outer
+        },
+    };
+    record_of(waf)
+}
+
+fn record_of(waf: WafLine) -> Result<Record, LineError> {
+    let missing = |what: &str| LineError::NotWafRecord(format!("no {what}"));
+    let timestamp_ms = waf.timestamp.ok_or_else(|| missing("timestamp"))?;
+    let request = waf.http_request.ok_or_else(|| missing("httpRequest"))?;
+    let client_ip = request
+        .client_ip
+        .ok_or_else(|| missing("httpRequest.clientIp"))?;
+    let uri = request.uri.ok_or_else(|| missing("httpRequest.uri"))?;
+    let method = request
+        .http_method
+        .ok_or_else(|| missing("httpRequest.httpMethod"))?;
+    Ok(Record {
+        timestamp_ms,
+        client_ip_is_address: client_ip.parse::<IpAddr>().is_ok(),
+        client_ip,
+        country: request.country.filter(|c| !c.is_empty() && c != "-"),
+        method,
+        uri,
+        headers: request
+            .headers
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect(),
+        request_id: request.request_id,
+        action: waf.action,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+
+    const RECORD: &str = r#"{"timestamp":1682374606245,"formatVersion":1,"action":"BLOCK","httpRequest":{"clientIp":"203.0.113.9","country":"DE","headers":[{"name":"Host","value":"shop.example"},{"name":"x-forwarded-for","value":" 198.51.100.7, 10.0.0.1"}],"uri":"/login","args":"","httpVersion":"HTTP/1.1","httpMethod":"POST","requestId":"abc"},"labels":[{"name":"awswaf:managed:aws:anonymous-ip-list:HostingProviderIPList"}]}"#;
+
+    #[test]
+    fn a_waf_record_reads_as_delivered_to_s3() {
+        let record = parse_line(RECORD).unwrap();
+        assert_eq!(record.timestamp_ms, 1_682_374_606_245);
+        assert_eq!(record.client_ip, "203.0.113.9");
+        assert!(record.client_ip_is_address);
+        assert_eq!(record.country.as_deref(), Some("DE"));
+        assert_eq!(
+            (record.method.as_str(), record.uri.as_str()),
+            ("POST", "/login")
+        );
+        assert_eq!(record.action.as_deref(), Some("BLOCK"));
+        assert_eq!(record.request_id.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn a_cloudwatch_export_line_carries_the_record_in_message() {
+        let line = serde_json::json!({
+            "logStreamName": "aws-waf-logs-shop_0",
+            "timestamp": 1682374606300_i64,
+            "message": RECORD,
+        })
+        .to_string();
+        assert_eq!(parse_line(&line), parse_line(RECORD));
+    }
+
+    #[test]
+    fn forwarded_ip_is_the_first_address_of_the_header_by_any_case() {
+        let record = parse_line(RECORD).unwrap();
+        let first: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(record.forwarded_ip("X-Forwarded-For"), Some(first));
+        assert_eq!(
+            record.forwarded_ip("True-Client-IP"),
+            None,
+            "missing header: left out"
+        );
+        let mut odd = record.clone();
+        odd.headers = vec![("X-Forwarded-For".into(), "unknown, 198.51.100.7".into())];
+        assert_eq!(
+            odd.forwarded_ip("x-forwarded-for"),
+            None,
+            "not an address: left out"
+        );
+    }
+
+    #[test]
+    fn lines_that_are_not_records_say_why() {
+        assert_eq!(parse_line("   "), Err(LineError::Empty));
+        assert!(
+            matches!(
+                parse_line("{\"timestamp\": 1, \"httpRequ"),
+                Err(LineError::Json(_))
+            ),
+            "truncated"
+        );
+        assert!(matches!(parse_line("not json"), Err(LineError::Json(_))));
+        assert_eq!(
+            parse_line("{\"hello\": 1}"),
+            Err(LineError::NotWafRecord("no timestamp".into()))
+        );
+        assert_eq!(
+            parse_line(r#"{"timestamp":1,"httpRequest":{"clientIp":"1.2.3.4","uri":"/"}}"#),
+            Err(LineError::NotWafRecord("no httpRequest.httpMethod".into()))
+        );
+        assert!(
+            matches!(
+                parse_line(r#"{"timestamp":"soon","httpRequest":{}}"#),
+                Err(LineError::Json(_))
+            ),
+            "wrong type"
+        );
+        assert!(matches!(parse_line("[1,2,3]"), Err(LineError::Json(_))));
+        assert!(matches!(
+            parse_line(r#"{"logStreamName":"s","message":"{not json"}"#),
+            Err(LineError::Json(m)) if m.starts_with("message: ")
+        ));
+    }
+
+    /// The real records in ../shared/fixtures: all read, and the six whose
+    /// client IP was redacted are kept and flagged.
+    #[test]
+    fn every_record_of_the_shared_fixture_reads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/waf-logs/security-automations-cloudfront.jsonl.gz");
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let lines = BufReader::new(flate2::read::GzDecoder::new(file)).lines();
+        let records: Vec<Record> = lines.map(|l| parse_line(&l.unwrap()).unwrap()).collect();
+        assert_eq!(records.len(), 228);
+        let redacted: Vec<_> = records.iter().filter(|r| !r.client_ip_is_address).collect();
+        assert_eq!(redacted.len(), 6);
+        assert!(redacted.iter().all(|r| r.client_ip == "X.X.X.X"));
+        assert!(
+            records
+                .iter()
+                .all(|r| r.timestamp_ms > 1_600_000_000_000 && r.uri.starts_with('/'))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_read_or_refused_but_never_panics(line in ".{0,400}") {
+            let _ = parse_line(&line);
+        }
+
+        #[test]
+        fn any_damage_to_a_record_is_read_or_refused_but_never_panics(
+            cut in 0usize..RECORD.len(),
+            insert in ".{0,8}",
+        ) {
+            let mut damaged = RECORD.as_bytes()[..cut].to_vec();
+            damaged.extend_from_slice(insert.as_bytes());
+            damaged.extend_from_slice(&RECORD.as_bytes()[cut..]);
+            let _ = parse_line(&String::from_utf8_lossy(&damaged));
+        }
+    }
+}
