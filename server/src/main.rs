@@ -89,9 +89,17 @@ async fn migrate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads the trail and nothing else: no migrations, no AWS.
 async fn verify_audit(config: &Config) -> Result<(), String> {
-    let state = serve::state(config).await.map_err(|e| e.to_string())?;
-    match app::audit::verify(&state.pool).await {
+    let pool = gatehouse::db::connect(&config.database_url, 2)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot connect to PostgreSQL at database_url ({}): {e}",
+                serve::redact_password(&config.database_url)
+            )
+        })?;
+    match app::audit::verify(&pool).await {
         Ok(Ok(count)) => {
             println!("audit chain intact: {count} events");
             Ok(())

@@ -452,3 +452,33 @@ async fn idle_and_old_sessions_end_and_are_audited(_: PgPoolOptions, options: Pg
         [r#"{"reason":"idle"}"#, r#"{"reason":"absolute"}"#]
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn built_assets_and_health_checks_cost_no_session_lookup(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let cookie = common::session_cookie(&state, Role::Viewer).await;
+    // Idle past its limit: any lookup would end it and remove the cookie.
+    sqlx::query("UPDATE sessions SET last_seen_at = now() - interval '1 hour'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for path in ["/favicon.svg", "/healthz"] {
+        let reply = get_as(state.clone(), path, &cookie).await;
+        assert!(!reply.headers.contains_key(header::SET_COOKIE), "{path}");
+    }
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions, 1,
+        "no lookup, so the idle session was not touched"
+    );
+    // A page does look it up, and ends it.
+    let page = get_as(state, "/", &cookie).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}

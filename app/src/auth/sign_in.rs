@@ -16,7 +16,7 @@ use chrono::{TimeDelta, Utc};
 #[derive(Debug)]
 pub enum Outcome {
     /// Signed in: the token for the session cookie.
-    SignedIn { session_token: String, user: User },
+    SignedIn { session_token: String },
     /// Cognito wants a new password first: the token for the challenge cookie.
     NewPasswordRequired { challenge_token: String },
     /// Wrong username or password (which one is not said).
@@ -194,10 +194,7 @@ async fn start_session(
     )
     .await?;
     tx.commit().await?;
-    Ok(Outcome::SignedIn {
-        session_token,
-        user,
-    })
+    Ok(Outcome::SignedIn { session_token })
 }
 
 async fn record_failure(

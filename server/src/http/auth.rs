@@ -62,6 +62,13 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let client = client_of(&request);
+    if needs_no_session(request.uri().path()) {
+        request.extensions_mut().insert(Caller {
+            session: None,
+            client,
+        });
+        return next.run(request).await;
+    }
     let policy = &state.auth.policy;
     let token = cookie(request.headers(), policy.cookie_name()).map(str::to_owned);
     let mut clear_cookie = false;
@@ -80,6 +87,13 @@ pub async fn authenticate(
         set_cookie(&mut response, &policy.removal_cookie());
     }
     response
+}
+
+/// Built assets and health checks: browsers send the session cookie with
+/// each of them, and none needs to know who asks, so they cost no session
+/// lookup.
+fn needs_no_session(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/healthz"
 }
 
 /// The session if it may go on, refreshed when its access token is due.
@@ -274,7 +288,7 @@ pub async fn sign_in_form(
     let outcome =
         sign_in::with_password(&state, username, &form.password, &next, &caller.client).await;
     match outcome {
-        Ok(Outcome::SignedIn { session_token, .. }) => {
+        Ok(Outcome::SignedIn { session_token }) => {
             signed_in(&state.auth.policy, &session_token, &next)
         }
         Ok(Outcome::NewPasswordRequired { challenge_token }) => {
@@ -329,7 +343,7 @@ pub async fn new_password_form(
     let outcome =
         sign_in::with_new_password(&state, challenge, &form.new_password, &caller.client).await;
     let mut response = match outcome {
-        Ok((Outcome::SignedIn { session_token, .. }, next)) => {
+        Ok((Outcome::SignedIn { session_token }, next)) => {
             signed_in(&state.auth.policy, &session_token, &safe_next(Some(&next)))
         }
         Ok((Outcome::WeakPassword, next)) => sign_in_page("weak", &next, "").into_response(),
@@ -466,7 +480,7 @@ pub async fn hosted_ui_callback(
     }
     let outcome = sign_in::with_authorization_code(&state, &code, &verifier, &caller.client).await;
     let mut response = match outcome {
-        Ok(Outcome::SignedIn { session_token, .. }) => {
+        Ok(Outcome::SignedIn { session_token }) => {
             signed_in(&state.auth.policy, &session_token, &safe_next(Some(&next)))
         }
         Ok(_) => Redirect::to("/sign-in?error=cognito").into_response(),
