@@ -29,16 +29,18 @@ pub enum Action {
     SessionExpired,
     AccessDenied,
     CsrfRefused,
+    LogsImported,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::SignOut,
         Action::SessionExpired,
         Action::AccessDenied,
         Action::CsrfRefused,
+        Action::LogsImported,
     ];
 
     /// What the audit page calls it.
@@ -50,6 +52,7 @@ impl Action {
             Action::SessionExpired => "Session expired",
             Action::AccessDenied => "Access denied",
             Action::CsrfRefused => "Cross-site request refused",
+            Action::LogsImported => "WAF logs imported",
         }
     }
 
@@ -67,6 +70,7 @@ impl Action {
             Action::SessionExpired => "auth.session_expired",
             Action::AccessDenied => "auth.access_denied",
             Action::CsrfRefused => "auth.csrf_refused",
+            Action::LogsImported => "traffic.logs_imported",
         }
     }
 }

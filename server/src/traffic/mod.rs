@@ -1,4 +1,7 @@
-//! Traffic analysis from AWS WAF logs (SPEC §2). So far: reading one log
-//! line into the record the analyses use.
+//! Traffic analysis from AWS WAF logs (SPEC §2): reading log files,
+//! importing them into PostgreSQL, and the sample logs of the demo.
 
+pub mod generate;
+pub mod import;
 pub mod record;
+mod scan;

@@ -1,0 +1,475 @@
+//! Importing WAF log files into PostgreSQL.
+//!
+//! Each file is read once, on a blocking thread, line by line (gzip or
+//! plain, told apart by content), and its records are counted per second and
+//! per (client IP, URI, method, country) — and per forwarded-IP header — in
+//! a map that is written out with `COPY` whenever it grows past
+//! [`FLUSH_ROWS`] entries, so memory stays flat whatever the file's size.
+//! Files go in parallel, one transaction each; a file's SHA-256 is claimed
+//! in that transaction, so importing the same content again, even at the
+//! same moment from two places, counts nothing twice.
+//!
+//! A line that is not a record is counted and reported with its file and
+//! line number; a file that breaks off (a truncated gzip) keeps the records
+//! read before the break and is reported. Neither stops the import.
+
+use super::record::{RecordView, read_line};
+use crate::traffic::scan::Scanner;
+use app::audit::{Action, Actor, Client, NewEvent};
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+/// Map entries kept before they are written out.
+const FLUSH_ROWS: usize = 100_000;
+/// Malformed lines and broken files kept as examples per import.
+pub const EXAMPLES: usize = 10;
+
+/// Where an import came from, as `log_imports.source` stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cli,
+    Upload,
+    S3,
+    Demo,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Cli => "cli",
+            Source::Upload => "upload",
+            Source::S3 => "s3",
+            Source::Demo => "demo",
+        }
+    }
+}
+
+/// One file to import: where it is on disk and the name to report it by
+/// (an upload's file name or an S3 URL, for files fetched to disk first).
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// A malformed line or a broken file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Problem {
+    pub file: String,
+    /// 1-based; for a broken file, the last line read.
+    pub line: u64,
+    pub error: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub import_id: i64,
+    /// Files looked at, including those skipped as already imported.
+    pub files: u64,
+    pub records: u64,
+    pub malformed: u64,
+    /// Records of files whose content had been imported before.
+    pub duplicates_skipped: u64,
+    /// Records kept whose clientIp is not an IP address.
+    pub redacted_client_ips: u64,
+    pub truncated_files: Vec<String>,
+    /// The first [`EXAMPLES`] problems.
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}: no such file or folder, and no file matches it")]
+    NotFound(String),
+    #[error("{0}: {1}")]
+    Unreadable(String, io::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot record the import in the audit trail: {0}")]
+    Audit(String),
+    #[error("the reading thread stopped: {0}")]
+    Thread(#[from] tokio::task::JoinError),
+}
+
+/// The files that paths, folders (recursively) and glob patterns name, in
+/// a stable order.
+pub fn expand(patterns: &[String]) -> Result<Vec<LogFile>, ImportError> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let path = Path::new(pattern);
+        let before = files.len();
+        if path.exists() {
+            collect(path, &mut files).map_err(|e| ImportError::Unreadable(pattern.clone(), e))?;
+        } else if let Ok(paths) = glob::glob(pattern) {
+            for found in paths.flatten() {
+                collect(&found, &mut files)
+                    .map_err(|e| ImportError::Unreadable(pattern.clone(), e))?;
+            }
+        }
+        if files.len() == before && !path.is_dir() {
+            return Err(ImportError::NotFound(pattern.clone()));
+        }
+    }
+    Ok(files)
+}
+
+/// In a folder, the files WAF, Firehose or a CloudWatch export would
+/// write (Firehose objects have no extension); a README beside the logs is
+/// not read. Files named on their own are always read.
+fn looks_like_a_log(path: &Path) -> bool {
+    let hidden = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    !hidden
+        && matches!(
+            extension.as_deref(),
+            None | Some("gz" | "log" | "json" | "jsonl" | "ndjson" | "txt")
+        )
+}
+
+fn collect(path: &Path, files: &mut Vec<LogFile>) -> io::Result<()> {
+    if path.is_dir() {
+        let mut entries = std::fs::read_dir(path)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<io::Result<Vec<_>>>()?;
+        entries.sort();
+        for entry in entries.iter().filter(|e| e.is_dir() || looks_like_a_log(e)) {
+            collect(entry, files)?;
+        }
+    } else {
+        files.push(LogFile {
+            path: path.to_path_buf(),
+            name: path.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Imports `files` as one import by `actor`.
+/// The import is audited, with its summary, when it ends.
+pub async fn import(
+    pool: &PgPool,
+    files: Vec<LogFile>,
+    source: Source,
+    actor: Actor,
+    client: Client,
+) -> Result<Summary, ImportError> {
+    let imported_by = actor.username.clone().unwrap_or_default();
+    let import_id = sqlx::query_scalar!(
+        "INSERT INTO log_imports (source, imported_by) VALUES ($1, $2) RETURNING id",
+        source.as_str(),
+        imported_by
+    )
+    .fetch_one(pool)
+    .await?;
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let outcomes: Vec<FileOutcome> = futures::stream::iter(files)
+        .map(|file| import_file(pool, import_id, file))
+        .buffer_unordered(parallel)
+        .try_collect()
+        .await?;
+    let mut summary = Summary {
+        import_id,
+        ..Summary::default()
+    };
+    for outcome in outcomes {
+        summary.add(outcome);
+    }
+    let problems = serde_json::to_value(&summary.problems).unwrap_or_default();
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "UPDATE log_imports SET finished_at = now(), files = $2, records = $3, malformed = $4,
+             duplicates_skipped = $5, problems = $6,
+             first_at = (SELECT min(first_at) FROM log_files WHERE import_id = $1),
+             last_at = (SELECT max(last_at) FROM log_files WHERE import_id = $1)
+         WHERE id = $1",
+        import_id,
+        summary.files as i32,
+        summary.records as i64,
+        summary.malformed as i64,
+        summary.duplicates_skipped as i64,
+        problems,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let event = NewEvent::new(Action::LogsImported, Some(actor), client)
+        .target(format!("import {import_id} ({})", source.as_str()))
+        .after(serde_json::to_value(&summary).unwrap_or_default());
+    app::audit::record(&mut tx, event)
+        .await
+        .map_err(|e| ImportError::Audit(e.to_string()))?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+impl Summary {
+    fn add(&mut self, outcome: FileOutcome) {
+        self.files += 1;
+        match outcome {
+            FileOutcome::AlreadyImported { records } => self.duplicates_skipped += records,
+            FileOutcome::Read(stats) => {
+                self.records += stats.records;
+                self.malformed += stats.malformed;
+                self.redacted_client_ips += stats.redacted_ips;
+                if stats.truncated {
+                    self.truncated_files.push(stats.name.clone());
+                }
+                let room = EXAMPLES.saturating_sub(self.problems.len());
+                self.problems.extend(stats.problems.into_iter().take(room));
+            }
+        }
+    }
+}
+
+enum FileOutcome {
+    AlreadyImported { records: u64 },
+    Read(FileStats),
+}
+
+/// What reading one file found.
+#[derive(Debug, Default)]
+pub struct FileStats {
+    pub name: String,
+    pub records: u64,
+    pub malformed: u64,
+    pub redacted_ips: u64,
+    pub truncated: bool,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub problems: Vec<Problem>,
+}
+
+/// Rows for `COPY … FROM STDIN` (text format), ready to send.
+pub struct Batch {
+    pub counts: Vec<u8>,
+    pub forwarded: Vec<u8>,
+}
+
+async fn import_file(
+    pool: &PgPool,
+    import_id: i64,
+    file: LogFile,
+) -> Result<FileOutcome, ImportError> {
+    let path = file.path.clone();
+    let digest = tokio::task::spawn_blocking(move || sha256_of(&path))
+        .await?
+        .map_err(|e| ImportError::Unreadable(file.name.clone(), e))?;
+    let mut tx = pool.begin().await?;
+    let claimed = sqlx::query_scalar!(
+        "INSERT INTO log_files (import_id, sha256, name) VALUES ($1, $2, $3)
+         ON CONFLICT (sha256) DO NOTHING RETURNING id",
+        import_id,
+        &digest[..],
+        file.name
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(file_id) = claimed else {
+        tx.rollback().await?;
+        let records = sqlx::query_scalar!(
+            "SELECT records FROM log_files WHERE sha256 = $1",
+            &digest[..]
+        )
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(0);
+        return Ok(FileOutcome::AlreadyImported {
+            records: records as u64,
+        });
+    };
+    let (sender, mut batches) = mpsc::channel::<Batch>(2);
+    let reader = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || read_file(&file, file_id, &sender))
+    };
+    while let Some(batch) = batches.recv().await {
+        copy(&mut tx, "COPY traffic_counts (file_id, second, client_ip, uri, method, country, requests) FROM STDIN", batch.counts).await?;
+        copy(
+            &mut tx,
+            "COPY traffic_forwarded (file_id, second, header, forwarded_ip, uri, method, country, requests) FROM STDIN",
+            batch.forwarded,
+        )
+        .await?;
+    }
+    let stats = reader
+        .await?
+        .map_err(|e| ImportError::Unreadable(file.name.clone(), e))?;
+    let at = |ms: Option<i64>| ms.and_then(chrono::DateTime::from_timestamp_millis);
+    sqlx::query!(
+        "UPDATE log_files SET records = $2, malformed = $3, redacted_ips = $4, truncated = $5,
+             first_at = $6, last_at = $7
+         WHERE id = $1",
+        file_id,
+        stats.records as i64,
+        stats.malformed as i64,
+        stats.redacted_ips as i64,
+        stats.truncated,
+        at(stats.first_ms),
+        at(stats.last_ms),
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(FileOutcome::Read(stats))
+}
+
+async fn copy(
+    tx: &mut sqlx::PgConnection,
+    statement: &str,
+    rows: Vec<u8>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut copy = tx.copy_in_raw(statement).await?;
+    copy.send(rows).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+fn sha256_of(path: &Path) -> io::Result<[u8; 32]> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        match file.read(&mut buffer)? {
+            0 => return Ok(hasher.finalize().into()),
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+}
+
+/// Reads one file and sends its counts in batches. Errors only when the
+/// file cannot be opened; a file that breaks off part way is reported in
+/// the stats.
+pub fn read_file(
+    file: &LogFile,
+    file_id: i64,
+    batches: &mpsc::Sender<Batch>,
+) -> io::Result<FileStats> {
+    let mut raw = BufReader::with_capacity(1 << 17, std::fs::File::open(&file.path)?);
+    let gzipped = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let mut lines: Box<dyn BufRead> = match gzipped {
+        true => Box::new(BufReader::with_capacity(
+            1 << 17,
+            flate2::bufread::MultiGzDecoder::new(raw),
+        )),
+        false => Box::new(raw),
+    };
+    let mut stats = FileStats {
+        name: file.name.clone(),
+        ..FileStats::default()
+    };
+    let mut scanner = Scanner::new(file_id);
+    let mut line = Vec::with_capacity(4096);
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let read = lines.read_until(b'\n', &mut line);
+        number += 1;
+        let broken = match read {
+            Ok(0) => break,
+            Ok(_) => None,
+            Err(e) => Some(e),
+        };
+        if let Some(error) = broken {
+            // What was read of the broken line is not a record either.
+            if !line.is_empty() {
+                stats.malformed += 1;
+            }
+            stats.truncated = true;
+            let kept = stats.records;
+            stats.note(
+                number,
+                format!(
+                    "the file breaks off here ({error}); the {kept} records before it are kept"
+                ),
+            );
+            break;
+        }
+        match std::str::from_utf8(&line) {
+            Err(_) => stats.malformed_line(number, "not UTF-8 text".into()),
+            Ok(text) if text.trim().is_empty() => {}
+            Ok(text) => match read_line(text, |record| scanner.add(&record, &mut stats)) {
+                Ok(()) => {}
+                Err(error) => stats.malformed_line(number, error.to_string()),
+            },
+        }
+        if scanner.len() >= FLUSH_ROWS && batches.blocking_send(scanner.take()).is_err() {
+            return Err(io::Error::other("the import stopped writing"));
+        }
+    }
+    if scanner.len() > 0 && batches.blocking_send(scanner.take()).is_err() {
+        return Err(io::Error::other("the import stopped writing"));
+    }
+    Ok(stats)
+}
+
+impl FileStats {
+    fn malformed_line(&mut self, line: u64, error: String) {
+        self.malformed += 1;
+        self.note(line, error);
+    }
+
+    fn note(&mut self, line: u64, error: String) {
+        if self.problems.len() < EXAMPLES {
+            self.problems.push(Problem {
+                file: self.name.clone(),
+                line,
+                error,
+            });
+        }
+    }
+
+    pub(crate) fn count(&mut self, record: &RecordView<'_>) {
+        self.records += 1;
+        if record.client_ip.parse::<std::net::IpAddr>().is_err() {
+            self.redacted_ips += 1;
+        }
+        self.first_ms = Some(
+            self.first_ms
+                .map_or(record.timestamp_ms, |t| t.min(record.timestamp_ms)),
+        );
+        self.last_ms = Some(
+            self.last_ms
+                .map_or(record.timestamp_ms, |t| t.max(record.timestamp_ms)),
+        );
+    }
+}
+
+impl Summary {
+    /// The summary as the command line prints it.
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "imported {} records from {} files ({} malformed lines, {} records skipped as already imported)\n",
+            self.records, self.files, self.malformed, self.duplicates_skipped
+        );
+        if self.redacted_client_ips > 0 {
+            text += &format!(
+                "{} records have a clientIp that is not an IP address; they are kept under that value\n",
+                self.redacted_client_ips
+            );
+        }
+        for file in &self.truncated_files {
+            text += &format!(
+                "{file}: breaks off part way (truncated); the records before the break are kept\n"
+            );
+        }
+        for problem in &self.problems {
+            text += &format!("{}:{}: {}\n", problem.file, problem.line, problem.error);
+        }
+        if self.malformed > self.problems.len() as u64 {
+            text += &format!("(the first {} problems shown)\n", self.problems.len());
+        }
+        text
+    }
+}

@@ -1,0 +1,316 @@
+//! Importing WAF log files: what a person importing their logs would check.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use app::audit::{Actor, Client};
+use flate2::{Compression, write::GzEncoder};
+use gatehouse::traffic::import::{self, LogFile, Source, Summary};
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/fixtures/waf-logs/security-automations-cloudfront.jsonl.gz"
+);
+
+fn fixture_lines() -> Vec<String> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(FIXTURE).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    text.lines().map(str::to_owned).collect()
+}
+
+async fn import_paths(pool: &PgPool, paths: &[&Path]) -> Summary {
+    let patterns: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let files = import::expand(&patterns).unwrap();
+    let actor = Actor {
+        sub: None,
+        username: Some("test".into()),
+    };
+    import::import(pool, files, Source::Cli, actor, Client::default())
+        .await
+        .unwrap()
+}
+
+async fn requests_stored(pool: &PgPool) -> i64 {
+    sqlx::query_scalar::<_, Option<i64>>("SELECT sum(requests)::bigint FROM traffic_counts")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .unwrap_or(0)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_fixture_imports_from_the_command_line_and_a_second_import_counts_nothing(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let run = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["logs", "import", "--json", FIXTURE])
+            .env_remove("GATEHOUSE_CONFIG")
+            .env("RUST_LOG", "warn")
+            .env("DATABASE_URL", common::database_url(&pool))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).expect("one JSON object")
+    };
+    let first = run();
+    assert_eq!(
+        (
+            &first["files"],
+            &first["records"],
+            &first["malformed"],
+            &first["duplicates_skipped"]
+        ),
+        (
+            &Value::from(1),
+            &Value::from(228),
+            &Value::from(0),
+            &Value::from(0)
+        )
+    );
+    assert_eq!(
+        first["redacted_client_ips"], 6,
+        "the X.X.X.X records are kept and flagged"
+    );
+    let second = run();
+    assert_eq!(
+        (&second["records"], &second["duplicates_skipped"]),
+        (&Value::from(0), &Value::from(228))
+    );
+    assert_eq!(requests_stored(&pool).await, 228);
+    let redacted: i64 = sqlx::query_scalar(
+        "SELECT sum(requests)::bigint FROM traffic_counts WHERE client_ip = 'X.X.X.X'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(redacted, 6);
+    assert!(
+        common::audit_actions(&pool)
+            .await
+            .iter()
+            .filter(|a| *a == "traffic.logs_imported")
+            .count()
+            == 2,
+        "each import is audited"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn malformed_lines_are_counted_and_reported_with_file_and_line(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = fixture_lines();
+    let record = &lines[0];
+    let text = [
+        record.as_str(),
+        "{\"timestamp\": 1, \"httpRequ",
+        &lines[1],
+        "{\"hello\": \"world\"}",
+        "",
+        "not json at all",
+        &lines[2],
+        &record[..record.len() / 2],
+    ]
+    .join("\n");
+    let path = dir.path().join("mixed.log");
+    std::fs::write(&path, text).unwrap();
+    let summary = import_paths(&pool, &[&path]).await;
+    assert_eq!((summary.records, summary.malformed), (3, 4));
+    let reported: Vec<(u64, &str)> = summary
+        .problems
+        .iter()
+        .map(|p| (p.line, p.error.split(':').next().unwrap()))
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            (2, "not JSON"),
+            (4, "not a WAF log record"),
+            (6, "not JSON"),
+            (8, "not JSON")
+        ]
+    );
+    assert!(
+        summary
+            .problems
+            .iter()
+            .all(|p| p.file == path.display().to_string())
+    );
+    assert_eq!(requests_stored(&pool).await, 3);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_truncated_gzip_keeps_the_records_before_the_break(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(FIXTURE).unwrap();
+    let cut = &whole[..whole.len() * 6 / 10];
+    let path = dir.path().join("cut.log.gz");
+    std::fs::write(&path, cut).unwrap();
+    // What can be read before the break, counted apart from the import.
+    let mut readable = Vec::new();
+    let _ = flate2::read::GzDecoder::new(cut).read_to_end(&mut readable);
+    let complete = String::from_utf8_lossy(&readable)
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .count() as u64;
+    assert!(complete > 50 && complete < 228, "{complete}");
+
+    let summary = import_paths(&pool, &[&path]).await;
+    assert_eq!(summary.records, complete);
+    assert_eq!(summary.truncated_files, [path.display().to_string()]);
+    let note = summary.problems.last().unwrap();
+    assert!(note.error.contains("breaks off"), "{note:?}");
+    assert_eq!(requests_stored(&pool).await, complete as i64);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_cloudwatch_export_counts_like_the_same_records_from_s3(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let exported: Vec<String> = fixture_lines()
+        .iter()
+        .map(|line| {
+            let timestamp = serde_json::from_str::<Value>(line).unwrap()["timestamp"].clone();
+            serde_json::json!({"logStreamName": "aws-waf-logs-shop_0", "timestamp": timestamp, "message": line})
+                .to_string()
+        })
+        .collect();
+    let path = dir.path().join("export.json");
+    std::fs::write(&path, exported.join("\n")).unwrap();
+    let from_cloudwatch = import_paths(&pool, &[&path]).await;
+    let from_s3 = import_paths(&pool, &[Path::new(FIXTURE)]).await;
+    assert_eq!((from_cloudwatch.records, from_s3.records), (228, 228));
+    let differing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+             (SELECT second, client_ip, uri, method, country, requests FROM traffic_counts WHERE file_id = 1
+              EXCEPT ALL
+              SELECT second, client_ip, uri, method, country, requests FROM traffic_counts WHERE file_id = 2)
+             UNION ALL
+             (SELECT second, client_ip, uri, method, country, requests FROM traffic_counts WHERE file_id = 2
+              EXCEPT ALL
+              SELECT second, client_ip, uri, method, country, requests FROM traffic_counts WHERE file_id = 1)
+         ) AS d",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(differing, 0);
+}
+
+fn write_gz(path: &Path, lines: &[String]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut gz = GzEncoder::new(std::fs::File::create(path).unwrap(), Compression::fast());
+    for line in lines {
+        writeln!(gz, "{line}").unwrap();
+    }
+    gz.finish().unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn folders_are_read_recursively_and_globs_expand(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = fixture_lines();
+    let layout: [(PathBuf, &[String]); 3] = [
+        (
+            dir.path()
+                .join("AWSLogs/1/WAFLogs/us-east-1/shop/2023/04/24/22/15/a.log.gz"),
+            &lines[..100],
+        ),
+        (
+            dir.path()
+                .join("AWSLogs/1/WAFLogs/us-east-1/shop/2023/04/24/22/20/b.log.gz"),
+            &lines[100..200],
+        ),
+        (
+            dir.path()
+                .join("firehose/aws-waf-logs-shop-1-2023-04-24-22-25-00-abcd"),
+            &lines[200..],
+        ),
+    ];
+    for (path, part) in &layout {
+        write_gz(path, part);
+    }
+    std::fs::write(dir.path().join("AWSLogs/README.md"), "# not a log\n").unwrap();
+
+    let pattern = format!("{}/AWSLogs/**/*.log.gz", dir.path().display());
+    let files = import::expand(&[pattern]).unwrap();
+    assert_eq!(
+        files.len(),
+        2,
+        "the glob names the two gzip files: {files:?}"
+    );
+
+    let summary = import_paths(&pool, &[dir.path()]).await;
+    assert_eq!(
+        (summary.files, summary.records, summary.malformed),
+        (3, 228, 0),
+        "README.md is not read"
+    );
+    let missing = import::expand(&[dir.path().join("nothing-*.gz").display().to_string()]);
+    assert!(missing.unwrap_err().to_string().contains("no file matches"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_same_file_imported_twice_at_once_counts_once(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let file = || LogFile {
+        path: PathBuf::from(FIXTURE),
+        name: "fixture".into(),
+    };
+    let actor = || Actor {
+        sub: None,
+        username: Some("test".into()),
+    };
+    let (a, b) = tokio::join!(
+        import::import(
+            &pool,
+            vec![file()],
+            Source::Upload,
+            actor(),
+            Client::default()
+        ),
+        import::import(
+            &pool,
+            vec![file(), file()],
+            Source::Upload,
+            actor(),
+            Client::default()
+        ),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.records + b.records, 228);
+    assert_eq!(a.duplicates_skipped + b.duplicates_skipped, 2 * 228);
+    assert_eq!(requests_stored(&pool).await, 228);
+}
