@@ -12,6 +12,7 @@ pub mod roles;
 pub mod sections;
 pub mod shell;
 pub mod targets;
+pub mod traffic;
 pub mod url;
 
 #[cfg(feature = "ssr")]

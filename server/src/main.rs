@@ -1,6 +1,7 @@
 //! `gatehouse`: the console's server and command line.
 
 use clap::{Parser, Subcommand};
+use gatehouse::traffic::report::{self, Format};
 use gatehouse::{config::Config, demo, serve};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Analyses of the imported WAF logs.
+    Traffic {
+        #[command(subcommand)]
+        command: TrafficCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -67,6 +73,92 @@ enum LogsCommand {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TrafficCommand {
+    /// The keys with the most requests per window.
+    Top {
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// The distribution of each key's peak window, a recommended limit, and what a limit would have blocked.
+    Recommend {
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        /// What the recommendation starts from: p50, p90, p99, p99.9 or max.
+        #[arg(long, default_value = "p99")]
+        percentile: String,
+        /// Growth buffer added to it, in percent.
+        #[arg(long, default_value_t = 100)]
+        buffer: u32,
+        /// The limit to replay (default: the recommended one).
+        #[arg(long)]
+        what_if: Option<u64>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+/// The question, as `traffic top` and `traffic recommend` take it.
+#[derive(Debug, clap::Args)]
+struct AnalysisArgs {
+    /// Start of the range (RFC 3339), inclusive.
+    #[arg(long)]
+    from: String,
+    /// End of the range (RFC 3339), exclusive.
+    #[arg(long)]
+    to: String,
+    /// Window in seconds: 60, 120, 300 or 600.
+    #[arg(long, default_value_t = 300)]
+    window: u32,
+    /// ip, forwarded:HEADER, ip-uri or country.
+    #[arg(long, default_value = "ip")]
+    by: String,
+    /// Only requests to this URI.
+    #[arg(long)]
+    uri: Option<String>,
+    /// exact or prefix.
+    #[arg(long, default_value = "exact")]
+    uri_match: String,
+    #[arg(long)]
+    method: Option<String>,
+    /// Two-letter country code.
+    #[arg(long)]
+    country: Option<String>,
+    /// Windows starting every 10 seconds instead of fixed ones.
+    #[arg(long)]
+    sliding: bool,
+    /// Rows of the top list.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
+impl AnalysisArgs {
+    fn analysis(&self) -> Result<app::traffic::query::Analysis, String> {
+        let pairs = [
+            ("from", Some(self.from.clone())),
+            ("to", Some(self.to.clone())),
+            ("window", Some(self.window.to_string())),
+            ("by", Some(self.by.clone())),
+            ("uri", self.uri.clone()),
+            ("uri_match", Some(self.uri_match.clone())),
+            ("method", self.method.clone()),
+            ("country", self.country.clone()),
+            ("sliding", Some(self.sliding.to_string())),
+            ("limit", Some(self.limit.to_string())),
+        ];
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.clone())
+        };
+        let now = chrono::Utc::now();
+        app::traffic::query::Analysis::from_query(get, (now, now))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +195,7 @@ async fn main() -> ExitCode {
                     seed,
                 },
         } => generate_logs(&dir, start, hours, scale, seed),
+        Command::Traffic { command } => traffic(&config, command).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify_audit(&config).await,
@@ -222,6 +315,43 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
         println!("{text}");
     } else {
         print!("{}", summary.to_text());
+    }
+    Ok(())
+}
+
+async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String> {
+    let args = match &command {
+        TrafficCommand::Top { analysis, .. } | TrafficCommand::Recommend { analysis, .. } => {
+            analysis
+        }
+    };
+    let analysis = args.analysis()?;
+    let pool = gatehouse::db::connect(&config.database_url, 2)
+        .await
+        .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+    let answer = app::traffic::store::answer(&pool, &analysis)
+        .await
+        .map_err(|e| format!("cannot read the imported logs: {e}"))?;
+    let text = match command {
+        TrafficCommand::Top { format, .. } => report::top(&answer.top, format)?,
+        TrafficCommand::Recommend {
+            percentile,
+            buffer,
+            what_if,
+            format,
+            ..
+        } => {
+            let basis = app::traffic::threshold::Basis::parse(&percentile)?;
+            report::recommendation(
+                &analysis,
+                &answer.recommendation(basis, buffer, what_if),
+                format,
+            )?
+        }
+    };
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
     }
     Ok(())
 }

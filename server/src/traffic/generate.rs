@@ -242,7 +242,8 @@ impl Cast {
         };
         if attack(9.0 + 20.0 / 60.0, 45.0) {
             for ip in &self.brute_forcers {
-                for _ in 0..count(rng, 9.5) {
+                let mean = rng.random_range(7.0..12.0);
+                for _ in 0..count(rng, mean) {
                     out.push(Request {
                         timestamp_ms: at(rng),
                         client_ip: *ip,
@@ -259,7 +260,8 @@ impl Cast {
         }
         if attack(15.0, 10.0) {
             for ip in &self.botnet {
-                for _ in 0..count(rng, 10.0) {
+                let mean = rng.random_range(7.0..13.0);
+                for _ in 0..count(rng, mean) {
                     let (uri, args) = if rng.random_bool(0.7) {
                         ("/", "")
                     } else {

@@ -4,4 +4,5 @@
 pub mod generate;
 pub mod import;
 pub mod record;
+pub mod report;
 mod scan;

@@ -126,7 +126,7 @@ pub fn read_line<R>(
     let outer: WafLine = serde_json::from_str(line).map_err(|e| LineError::Json(e.to_string()))?;
     match (outer.log_stream_name.is_some(), &outer.message) {
         (true, Some(message)) => {
-            let inner: WafLine = serde_json::from_str(&message)
+            let inner: WafLine = serde_json::from_str(message)
                 .map_err(|e| LineError::Json(format!("message: {e}")))?;
             let headers = inner
                 .http_request

@@ -1,0 +1,41 @@
+//! Traffic analysis (SPEC §2): the questions people ask of their WAF logs
+//! and the answers — top keys per window, the distribution of peaks, the
+//! recommended limit and what it would have blocked. The math is pure and
+//! shared by the command line and the Traffic page; `store` reads the
+//! counts the import wrote.
+
+pub mod query;
+pub mod threshold;
+pub mod windows;
+
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use threshold::{Basis, Peaks, WhatIf};
+
+/// One import as the Traffic page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRow {
+    pub id: i64,
+    pub source: String,
+    pub imported_by: String,
+    pub started_at: DateTime<Utc>,
+    pub files: i32,
+    pub records: i64,
+    pub malformed: i64,
+    pub duplicates_skipped: i64,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+/// The recommendation panel: peaks, the limit they suggest, and a replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub peaks: Peaks,
+    pub basis: Basis,
+    pub buffer_percent: u32,
+    pub recommended: u64,
+    pub what_if: WhatIf,
+}
