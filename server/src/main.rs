@@ -254,6 +254,13 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
     demo::register(&state.pool, &state.aws.region, &resources)
         .await
         .map_err(|e| format!("cannot register the demo resources: {e}"))?;
+    let logs = demo::import_sample_logs(&state.pool, chrono::Utc::now())
+        .await
+        .map_err(|e| format!("cannot import the sample WAF logs: {e}"))?;
+    eprintln!(
+        "sample WAF logs: {} records imported, {} already there",
+        logs.records, logs.duplicates_skipped
+    );
     let summary = demo::Summary::new(config.console_url());
     if json {
         let text = serde_json::to_string(&summary).map_err(|e| e.to_string())?;

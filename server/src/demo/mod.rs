@@ -118,3 +118,48 @@ impl Summary {
         text
     }
 }
+
+/// Generates yesterday's sample WAF logs (see `traffic::generate`) and
+/// imports them. Idempotent for a given day: the files' content is the
+/// same, so a second run imports nothing twice.
+pub async fn import_sample_logs(
+    pool: &sqlx::PgPool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::traffic::import::Summary, String> {
+    use crate::traffic::{generate, import};
+    let dir = std::env::temp_dir().join(format!("gatehouse-demo-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let scenario = generate::Scenario::yesterday(now);
+    let generated = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || generate::write_logs(&dir, &scenario)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("cannot write the sample logs under {}: {e}", dir.display()))?;
+    let files = generated
+        .files
+        .into_iter()
+        .map(|path| import::LogFile {
+            name: path
+                .strip_prefix(&dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string(),
+            path,
+        })
+        .collect();
+    let actor = app::audit::Actor {
+        sub: None,
+        username: Some("demo".into()),
+    };
+    let client = app::audit::Client {
+        ip: None,
+        user_agent: Some("gatehouse demo".into()),
+    };
+    let summary = import::import(pool, files, import::Source::Demo, actor, client)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(summary)
+}
