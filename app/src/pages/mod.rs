@@ -6,6 +6,7 @@ mod error_page;
 mod forbidden;
 mod not_found;
 mod sign_in;
+mod traffic;
 mod unbuilt;
 
 pub use audit::{Audit, LoadAudit};
@@ -14,4 +15,5 @@ pub use error_page::ErrorPage;
 pub use forbidden::Forbidden;
 pub use not_found::NotFound;
 pub use sign_in::{NewPassword, SignIn};
+pub use traffic::{LoadTraffic, Traffic};
 pub use unbuilt::Unbuilt;

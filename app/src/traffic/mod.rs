@@ -9,6 +9,8 @@ pub mod threshold;
 pub mod windows;
 
 #[cfg(feature = "ssr")]
+pub mod charts;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,407 @@
+//! The Traffic page: what was imported, an analysis form with every
+//! parameter, the top keys per window, the recommendation with its what-if,
+//! and the charts. The whole analysis lives in the query string, so the
+//! address bar is the link to share.
+
+use crate::error::AppError;
+use crate::traffic::query::{Analysis, KeyBy, UriMatch, WINDOWS, rfc3339};
+use crate::traffic::threshold::{Basis, DEFAULT_BUFFER_PERCENT};
+use crate::traffic::windows::TopRow;
+use crate::traffic::{ImportRow, Recommendation};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+/// The recommendation panel's own parameters, beside the analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Panel {
+    pub basis: Basis,
+    pub buffer_percent: u32,
+    /// The limit to replay; the recommended one when not given.
+    pub what_if: Option<u64>,
+}
+
+/// Everything the page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficView {
+    pub imports: Vec<ImportRow>,
+    /// The analysis asked (defaults filled in), or why it cannot be answered.
+    pub analysis: Result<Analysis, String>,
+    /// What the form shows: the analysis, or the defaults when it failed.
+    pub form: Analysis,
+    pub panel: Panel,
+    pub result: Option<AnalysisResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalysisResult {
+    pub top: Vec<TopRow>,
+    pub recommendation: Recommendation,
+    /// SVG documents drawn on the server.
+    pub charts: [String; 3],
+}
+
+#[cfg(feature = "ssr")]
+fn panel_of(get: &impl Fn(&str) -> Option<String>) -> Result<Panel, String> {
+    let text = |k: &str| {
+        get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    Ok(Panel {
+        basis: text("percentile").map_or(Ok(Basis::P99), |v| Basis::parse(&v))?,
+        buffer_percent: match text("buffer") {
+            None => DEFAULT_BUFFER_PERCENT,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|b| *b <= 1000)
+                .ok_or_else(|| format!("buffer: {v:?} is not a percentage from 0 to 1000"))?,
+        },
+        what_if: match text("what_if") {
+            None => None,
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| format!("what_if: {v:?} is not a whole number"))?,
+            ),
+        },
+    })
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, AppError> {
+    use crate::traffic::{charts, store};
+    crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let imports = store::imports(&state.pool, 20).await?;
+    let now = chrono::Utc::now();
+    let default_range = match store::span(&state.pool).await? {
+        // Whole minutes around what was imported.
+        Some((first, last)) => (
+            first - chrono::Duration::seconds(first.timestamp().rem_euclid(60)),
+            last + chrono::Duration::seconds(60 - last.timestamp().rem_euclid(60)),
+        ),
+        None => (now - chrono::Duration::days(1), now),
+    };
+    let find = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    // The form names the key in two fields (kind, and the header for a
+    // forwarded IP); links name it in one.
+    let by = find("by").or_else(|| {
+        find("by_kind").map(|kind| match kind.as_str() {
+            "forwarded" => format!("forwarded:{}", find("header").unwrap_or_default().trim()),
+            _ => kind,
+        })
+    });
+    let get = |key: &str| if key == "by" { by.clone() } else { find(key) };
+    let panel = panel_of(&get);
+    let analysis = Analysis::from_query(get, default_range);
+    let (analysis, panel) = match (analysis, panel) {
+        (Ok(a), Ok(p)) => (a, p),
+        (Err(problem), _) | (_, Err(problem)) => {
+            let form =
+                Analysis::from_query(|_| None, default_range).map_err(AppError::BadRequest)?;
+            return Ok(TrafficView {
+                imports,
+                form,
+                analysis: Err(problem),
+                panel: panel_of(&|_| None).map_err(AppError::BadRequest)?,
+                result: None,
+            });
+        }
+    };
+    let answer = store::answer(&state.pool, &analysis).await?;
+    let recommendation = answer.recommendation(panel.basis, panel.buffer_percent, panel.what_if);
+    let line = recommendation.what_if.limit;
+    let charts = [
+        charts::top_bars(&answer.top, line),
+        charts::over_time(
+            &answer.busiest,
+            analysis.from.timestamp(),
+            analysis.to.timestamp(),
+            line,
+        ),
+        charts::peak_distribution(&answer.peaks, recommendation.recommended),
+    ];
+    Ok(TrafficView {
+        imports,
+        form: analysis.clone(),
+        analysis: Ok(analysis),
+        panel,
+        result: Some(AnalysisResult {
+            top: answer.top,
+            recommendation,
+            charts,
+        }),
+    })
+}
+
+fn time(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0).map_or_else(String::new, rfc3339)
+}
+
+fn short(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map_or_else(|| "—".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+#[component]
+pub fn Traffic() -> impl IntoView {
+    let query = use_query_map();
+    let data = Resource::new(
+        move || {
+            let q = query.get();
+            let keys = [
+                "from",
+                "to",
+                "window",
+                "by",
+                "by_kind",
+                "header",
+                "uri",
+                "uri_match",
+                "method",
+                "country",
+                "sliding",
+                "limit",
+                "percentile",
+                "buffer",
+                "what_if",
+            ];
+            keys.iter()
+                .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v)))
+                .collect::<Vec<_>>()
+        },
+        load_traffic,
+    );
+    view! {
+        <Title text="Traffic" />
+        <h1>"Traffic"</h1>
+        <p class="lead">
+            "Request rates from your WAF logs: who sends the most per window, the peak a rate limit must allow, "
+            "and what a limit would have blocked. Import logs with " <code>"gatehouse logs import PATH…"</code> "."
+        </p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <TrafficBody view /> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TrafficBody(view: TrafficView) -> impl IntoView {
+    let TrafficView {
+        imports,
+        analysis,
+        form,
+        panel,
+        result,
+    } = view;
+    let problem = analysis.as_ref().err().cloned();
+    let shown = analysis.ok();
+    view! {
+        <Imports imports />
+        <AnalysisForm a=form panel=panel.clone() />
+        {problem.map(|p| view! { <p class="error" role="alert">{p}</p> })}
+        {shown.zip(result).map(|(analysis, result)| view! { <Results analysis panel result /> })}
+    }
+}
+
+#[component]
+fn Imports(imports: Vec<ImportRow>) -> impl IntoView {
+    if imports.is_empty() {
+        return view! { <p role="status">"Nothing imported yet."</p> }.into_any();
+    }
+    view! {
+        <section aria-labelledby="imports-heading">
+            <h2 id="imports-heading">"Imports"</h2>
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Imported (UTC)"</th>
+                            <th scope="col">"By"</th>
+                            <th scope="col">"From"</th>
+                            <th scope="col">"Files"</th>
+                            <th scope="col">"Records"</th>
+                            <th scope="col">"Malformed"</th>
+                            <th scope="col">"Already imported"</th>
+                            <th scope="col">"Time span (UTC)"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {imports
+                            .into_iter()
+                            .map(|i| {
+                                view! {
+                                    <tr>
+                                        <td>{short(Some(i.started_at))}</td>
+                                        <td>{i.imported_by}</td>
+                                        <td>{i.source}</td>
+                                        <td class="num">{i.files}</td>
+                                        <td class="num">{i.records}</td>
+                                        <td class="num">{i.malformed}</td>
+                                        <td class="num">{i.duplicates_skipped}</td>
+                                        <td>{format!("{} – {}", short(i.first_at), short(i.last_at))}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn AnalysisForm(a: Analysis, panel: Panel) -> impl IntoView {
+    let by_kind = match &a.by {
+        KeyBy::Forwarded(_) => "forwarded".to_owned(),
+        other => other.as_text(),
+    };
+    let header = match &a.by {
+        KeyBy::Forwarded(h) => h.clone(),
+        _ => "X-Forwarded-For".into(),
+    };
+    let by_options = [
+        ("ip", "Client IP"),
+        ("forwarded", "Forwarded-IP header"),
+        ("ip-uri", "Client IP + URI"),
+        ("country", "Country"),
+    ];
+    view! {
+        <section aria-labelledby="analysis-heading">
+            <h2 id="analysis-heading">"Analysis"</h2>
+            <form method="get" action="/traffic" class="filters" aria-label="Analysis">
+                <label>"From (UTC)" <input name="from" value=rfc3339(a.from) required /></label>
+                <label>"To (UTC)" <input name="to" value=rfc3339(a.to) required /></label>
+                <label>
+                    "Window"
+                    <select name="window">
+                        {WINDOWS.into_iter().map(|w| view! { <option value=w.to_string() selected=w == a.window>{format!("{w} s")}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Count by"
+                    <select name="by_kind">
+                        {by_options.into_iter().map(|(v, l)| view! { <option value=v selected=v == by_kind>{l}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Header (forwarded IP)" <input name="header" value=header /></label>
+                <label>"URI" <input name="uri" value=a.uri.clone().unwrap_or_default() placeholder="/login" /></label>
+                <label>
+                    "URI match"
+                    <select name="uri_match">
+                        <option value="exact" selected=a.uri_match == UriMatch::Exact>"Exactly"</option>
+                        <option value="prefix" selected=a.uri_match == UriMatch::Prefix>"Starts with"</option>
+                    </select>
+                </label>
+                <label>"Method" <input name="method" value=a.method.clone().unwrap_or_default() placeholder="POST" /></label>
+                <label>"Country" <input name="country" value=a.country.clone().unwrap_or_default() placeholder="DE" maxlength="2" /></label>
+                <label class="check"><input type="checkbox" name="sliding" value="true" checked=a.sliding /> "Sliding windows (every 10 s)"</label>
+                <label>"Rows" <input name="limit" type="number" min="1" max="10000" value=a.limit.to_string() /></label>
+                <label>
+                    "Recommend from"
+                    <select name="percentile">
+                        {Basis::ALL.into_iter().map(|b| view! { <option value=b.as_str() selected=b == panel.basis>{b.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Growth buffer (%)" <input name="buffer" type="number" min="0" max="1000" value=panel.buffer_percent.to_string() /></label>
+                <label>"What if the limit were" <input name="what_if" type="number" min="10" value=panel.what_if.map(|w| w.to_string()).unwrap_or_default() placeholder="recommended" /></label>
+                <div class="filter-actions">
+                    <button type="submit">"Analyse"</button>
+                    <a href="/traffic">"Reset"</a>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Results(analysis: Analysis, panel: Panel, result: AnalysisResult) -> impl IntoView {
+    let mut link = format!("/traffic?{}", analysis.to_query());
+    if panel.basis != Basis::P99 {
+        link += &format!("&percentile={}", panel.basis.as_str());
+    }
+    if panel.buffer_percent != DEFAULT_BUFFER_PERCENT {
+        link += &format!("&buffer={}", panel.buffer_percent);
+    }
+    if let Some(limit) = panel.what_if {
+        link += &format!("&what_if={limit}");
+    }
+    let AnalysisResult {
+        top,
+        recommendation: r,
+        charts: [bars, lines, peaks],
+    } = result;
+    let key_label = analysis.by.label();
+    let with_uri = analysis.by == KeyBy::IpUri;
+    let kind = if analysis.sliding { "sliding" } else { "fixed" };
+    let p = r.peaks;
+    view! {
+        <p class="share">"Link to this analysis: " <a href=link.clone() data-testid="share-link">{link.clone()}</a></p>
+        <section aria-labelledby="recommendation-heading" class="panel">
+            <h2 id="recommendation-heading">"Recommendation"</h2>
+            <p data-testid="peaks">{format!(
+                "Peaks of {} keys per {} s window ({kind}): p50 {} · p90 {} · p99 {} · p99.9 {} · max {}",
+                p.keys, analysis.window, p.p50, p.p90, p.p99, p.p99_9, p.max
+            )}</p>
+            <p class="recommended">"Recommended limit: " <strong data-testid="recommended">{r.recommended}</strong>
+                {format!(" requests per {} s ({} + {} % buffer, within WAF's 10 – 2,000,000,000)", analysis.window, r.basis.as_str(), r.buffer_percent)}</p>
+            <p data-testid="what-if">{format!(
+                "A limit of {} would have blocked {} keys and {} requests over the limit, in {} windows.",
+                r.what_if.limit, r.what_if.keys, r.what_if.requests, r.what_if.windows.len()
+            )}</p>
+            {(!r.what_if.windows.is_empty()).then(|| view! {
+                <details>
+                    <summary>"Blocked, window by window"</summary>
+                    <table>
+                        <thead><tr><th scope="col">"Window start (UTC)"</th><th scope="col">"Keys over"</th><th scope="col">"Requests over"</th></tr></thead>
+                        <tbody>{r.what_if.windows.iter().map(|w| view! {
+                            <tr><td>{time(w.window_start)}</td><td class="num">{w.keys}</td><td class="num">{w.requests}</td></tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                </details>
+            })}
+        </section>
+        <section aria-labelledby="charts-heading">
+            <h2 id="charts-heading">"Charts"</h2>
+            <figure><figcaption>"Top keys per window, with the limit"</figcaption><div class="chart" inner_html=bars></div></figure>
+            <figure><figcaption>"Requests over time for the busiest keys"</figcaption><div class="chart" inner_html=lines></div></figure>
+            <figure><figcaption>"Distribution of peaks, with the recommended limit"</figcaption><div class="chart" inner_html=peaks></div></figure>
+        </section>
+        <section aria-labelledby="top-heading">
+            <h2 id="top-heading">"Top keys per window"</h2>
+            <div class="table-wrap">
+                <table data-testid="top-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Count"</th>
+                            <th scope="col">"Window start (UTC)"</th>
+                            <th scope="col">{key_label}</th>
+                            {with_uri.then(|| view! { <th scope="col">"URI"</th> })}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {top.into_iter().map(|row| {
+                            let flagged = row.key.parse::<std::net::IpAddr>().is_err() && analysis.by != KeyBy::Country;
+                            view! {
+                                <tr>
+                                    <td class="num">{row.count}</td>
+                                    <td>{time(row.window_start)}</td>
+                                    <td>{row.key}{flagged.then(|| view! { " " <span class="flag" title="Not an IP address: the log redacted or altered it">"not an IP"</span> })}</td>
+                                    {with_uri.then(|| view! { <td>{row.uri.unwrap_or_default()}</td> })}
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,239 @@
+//! The Traffic page's charts, drawn on the server with plotters as SVG so
+//! they read without JavaScript: the top keys per window against the limit,
+//! requests over time for the busiest keys, and the distribution of peaks
+//! with the recommendation marked. plotters escapes the text it writes, and
+//! keys come from logs anyone can write to, so nothing here builds markup
+//! by hand.
+
+use super::windows::{Series, TopRow};
+use chrono::DateTime;
+use plotters::prelude::*;
+
+const WIDTH: u32 = 760;
+const LIMIT_COLOUR: RGBColor = RGBColor(200, 30, 45);
+const PALETTE: [RGBColor; 5] = [
+    RGBColor(31, 90, 166),
+    RGBColor(214, 120, 20),
+    RGBColor(40, 140, 70),
+    RGBColor(130, 60, 160),
+    RGBColor(120, 120, 120),
+];
+
+type Drawn = Result<(), Box<dyn std::error::Error>>;
+
+fn svg(
+    height: u32,
+    draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Drawn,
+) -> String {
+    let mut out = String::new();
+    {
+        let area = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
+        if area.fill(&WHITE).is_err() || draw(area).is_err() {
+            return String::new();
+        }
+    }
+    out
+}
+
+fn clock(seconds: i64) -> String {
+    DateTime::from_timestamp(seconds, 0).map_or_else(String::new, |t| t.format("%H:%M").to_string())
+}
+
+/// Horizontal bars: the first rows of the top list, with the limit as a line.
+pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
+    let rows = &rows[..rows.len().min(15)];
+    if rows.is_empty() {
+        return String::new();
+    }
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| match &r.uri {
+            Some(uri) => format!("{} {} @{}", r.key, uri, clock(r.window_start)),
+            None => format!("{} @{}", r.key, clock(r.window_start)),
+        })
+        .collect();
+    let top = rows.iter().map(|r| r.count).max().unwrap_or(1).max(limit) as f64 * 1.1;
+    let n = rows.len() as i32;
+    svg(60 + 24 * rows.len() as u32, |area| {
+        let mut chart = ChartBuilder::on(&area)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(250)
+            .build_cartesian_2d(0f64..top, 0..n)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(rows.len())
+            .y_label_formatter(&|i| {
+                labels
+                    .get((n - 1 - *i) as usize)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .x_desc("requests in the window")
+            .draw()?;
+        chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let y = n - 1 - i as i32;
+            let mut bar = Rectangle::new(
+                [(0.0, y), (r.count as f64, y + 1)],
+                PALETTE[0].mix(0.8).filled(),
+            );
+            bar.set_margin(3, 3, 0, 0);
+            bar
+        }))?;
+        chart
+            .draw_series(LineSeries::new(
+                [(limit as f64, 0), (limit as f64, n)],
+                LIMIT_COLOUR.stroke_width(2),
+            ))?
+            .label(format!("limit {limit}"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], LIMIT_COLOUR.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        area.present()?;
+        Ok(())
+    })
+}
+
+/// Lines: requests per window over the range for the busiest keys.
+pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
+    if busiest.is_empty() {
+        return String::new();
+    }
+    let top = busiest
+        .iter()
+        .map(Series::peak)
+        .max()
+        .unwrap_or(1)
+        .max(limit) as f64
+        * 1.1;
+    svg(340, |area| {
+        let mut chart = ChartBuilder::on(&area)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(from..to, 0f64..top)?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|t| clock(*t))
+            .y_desc("requests per window")
+            .draw()?;
+        for (series, colour) in busiest.iter().zip(PALETTE) {
+            let name = match &series.uri {
+                Some(uri) => format!("{} {uri}", series.key),
+                None => series.key.clone(),
+            };
+            chart
+                .draw_series(LineSeries::new(
+                    series.windows.iter().map(|&(t, c)| (t, c as f64)),
+                    colour.stroke_width(2),
+                ))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
+        }
+        chart
+            .draw_series(LineSeries::new(
+                [(from, limit as f64), (to, limit as f64)],
+                LIMIT_COLOUR.stroke_width(1),
+            ))?
+            .label(format!("limit {limit}"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], LIMIT_COLOUR.stroke_width(1)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        area.present()?;
+        Ok(())
+    })
+}
+
+/// Bars: how many keys peaked at each level (logarithmic), the
+/// recommended limit marked.
+pub fn peak_distribution(sorted_peaks: &[u64], recommended: u64) -> String {
+    let Some(&max) = sorted_peaks.last() else {
+        return String::new();
+    };
+    const BINS: u64 = 30;
+    let upper = max.max(recommended) + 1;
+    let width = upper.div_ceil(BINS).max(1);
+    let mut bins = vec![0u64; BINS as usize + 1];
+    for &peak in sorted_peaks {
+        bins[((peak / width) as usize).min(BINS as usize)] += 1;
+    }
+    let most = bins.iter().copied().max().unwrap_or(1).max(1);
+    svg(320, |area| {
+        let mut chart = ChartBuilder::on(&area)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0u64..width * (BINS + 1), (1u64..most * 2).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("peak requests in one window")
+            .y_desc("keys (log scale)")
+            .draw()?;
+        chart.draw_series(
+            bins.iter()
+                .enumerate()
+                .filter(|(_, k)| **k > 0)
+                .map(|(i, &keys)| {
+                    let x = i as u64 * width;
+                    Rectangle::new(
+                        [(x, 1), (x + width, keys.max(1) + 1)],
+                        PALETTE[0].mix(0.8).filled(),
+                    )
+                }),
+        )?;
+        chart
+            .draw_series(LineSeries::new(
+                [(recommended, 1), (recommended, most * 2)],
+                LIMIT_COLOUR.stroke_width(2),
+            ))?
+            .label(format!("recommended {recommended}"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], LIMIT_COLOUR.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        area.present()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_draw_and_escape_what_the_logs_wrote() {
+        let rows = [TopRow {
+            key: "<script>alert(1)</script>".into(),
+            uri: Some("/a&b".into()),
+            window_start: 1_795_359_600,
+            count: 300,
+        }];
+        let bars = top_bars(&rows, 150);
+        assert!(bars.starts_with("<svg"), "{bars}");
+        assert!(!bars.contains("<script>"));
+        assert!(bars.contains("&lt;script&gt;"));
+        assert!(bars.contains("limit 150"));
+        let series = [Series {
+            key: "198.51.100.7".into(),
+            uri: None,
+            windows: vec![(1_795_359_600, 300), (1_795_359_900, 20)],
+        }];
+        let lines = over_time(&series, 1_795_359_000, 1_795_361_000, 150);
+        assert!(lines.contains("198.51.100.7"));
+        let peaks = peak_distribution(&[1, 2, 2, 5, 300], 600);
+        assert!(peaks.contains("recommended 600"));
+        assert_eq!(top_bars(&[], 10), "", "nothing to draw");
+    }
+}
