@@ -203,6 +203,7 @@ fn TrafficBody(view: TrafficView) -> impl IntoView {
     let problem = analysis.as_ref().err().cloned();
     let shown = analysis.ok();
     view! {
+        <Upload />
         <Imports imports />
         <AnalysisForm a=form panel=panel.clone() />
         {problem.map(|p| view! { <p class="error" role="alert">{p}</p> })}
@@ -403,5 +404,130 @@ fn Results(analysis: Analysis, panel: Panel, result: AnalysisResult) -> impl Int
                 </table>
             </div>
         </section>
+    }
+}
+
+/// Upload one log file, with a progress bar. The size is checked before
+/// anything is sent; the server checks it again.
+#[component]
+fn Upload() -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    let progress = RwSignal::new(None::<f64>);
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let limit_mb = crate::traffic::UPLOAD_LIMIT_BYTES / (1024 * 1024);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        #[cfg(feature = "hydrate")]
+        upload::start(input, progress, outcome);
+    };
+    view! {
+        <section aria-labelledby="upload-heading">
+            <h2 id="upload-heading">"Import a log file"</h2>
+            <form class="filters" on:submit=submit aria-label="Import a log file">
+                <label>
+                    {format!("WAF log file (gzip or plain, up to {limit_mb} MB)")}
+                    <input type="file" name="file" node_ref=input required />
+                </label>
+                <div class="filter-actions">
+                    <button type="submit">"Upload and import"</button>
+                </div>
+            </form>
+            {move || progress.get().map(|p| view! {
+                <progress max="100" value=format!("{:.0}", p * 100.0) aria-label="Upload progress">{format!("{:.0} %", p * 100.0)}</progress>
+            })}
+            {move || outcome.get().map(|o| match o {
+                Ok(text) => view! { <p role="status" data-testid="upload-result">{text} " " <a href="/traffic">"Show the analysis"</a></p> }.into_any(),
+                Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod upload {
+    use leptos::prelude::*;
+    use wasm_bindgen::{JsCast, closure::Closure};
+
+    type Outcome = RwSignal<Option<Result<String, String>>>;
+
+    pub fn start(
+        input: NodeRef<leptos::html::Input>,
+        progress: RwSignal<Option<f64>>,
+        outcome: Outcome,
+    ) {
+        let Some(file) = input
+            .get_untracked()
+            .and_then(|i| i.files())
+            .and_then(|f| f.get(0))
+        else {
+            outcome.set(Some(Err("Choose a file first.".into())));
+            return;
+        };
+        let limit = crate::traffic::UPLOAD_LIMIT_BYTES;
+        if file.size() > limit as f64 {
+            outcome.set(Some(Err(format!(
+                "{} is {:.0} MB, above the {} MB upload limit. Import it with `gatehouse logs import PATH` instead.",
+                file.name(),
+                file.size() / 1_048_576.0,
+                limit / 1_048_576
+            ))));
+            return;
+        }
+        outcome.set(None);
+        progress.set(Some(0.0));
+        if let Err(problem) = send(&file, progress, outcome) {
+            progress.set(None);
+            outcome.set(Some(Err(problem)));
+        }
+    }
+
+    fn send(
+        file: &web_sys::File,
+        progress: RwSignal<Option<f64>>,
+        outcome: Outcome,
+    ) -> Result<(), String> {
+        let fail = |_| "The browser could not start the upload.".to_owned();
+        let request = web_sys::XmlHttpRequest::new().map_err(fail)?;
+        let url = format!("/traffic/upload?name={}", crate::url::encode(&file.name()));
+        request.open("POST", &url).map_err(fail)?;
+        request
+            .set_request_header("Content-Type", "application/octet-stream")
+            .map_err(fail)?;
+        let on_progress =
+            Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+                if e.length_computable() && e.total() > 0.0 {
+                    progress.set(Some(e.loaded() / e.total()));
+                }
+            });
+        request
+            .upload()
+            .map_err(fail)?
+            .set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        on_progress.forget();
+        let done = request.clone();
+        let on_load = Closure::<dyn FnMut()>::new(move || {
+            progress.set(None);
+            let text = done.response_text().ok().flatten().unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let status = done.status().unwrap_or(0);
+            outcome.set(Some(if status == 200 {
+                Ok(format!(
+                    "Imported {} records ({} malformed lines, {} records already imported).",
+                    body["records"], body["malformed"], body["duplicates_skipped"]
+                ))
+            } else {
+                Err(body["error"].as_str().map_or_else(
+                    || match status {
+                        401 => "Your session ended: sign in again.".to_owned(),
+                        403 => "Importing logs needs the editor role.".to_owned(),
+                        _ => format!("The upload failed (HTTP {status})."),
+                    },
+                    str::to_owned,
+                ))
+            }));
+        });
+        request.set_onloadend(Some(on_load.as_ref().unchecked_ref()));
+        on_load.forget();
+        request.send_with_opt_blob(Some(file)).map_err(fail)
     }
 }

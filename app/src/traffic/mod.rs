@@ -17,6 +17,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use threshold::{Basis, Peaks, WhatIf};
 
+/// The largest file the Traffic page uploads (512 MiB); larger ones go
+/// through `gatehouse logs import`, which reads them in place.
+pub const UPLOAD_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
+
 /// One import as the Traffic page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportRow {

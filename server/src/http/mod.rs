@@ -5,6 +5,7 @@ mod api;
 mod audit_export;
 pub mod auth;
 mod security_headers;
+mod upload;
 
 use app::state::AppState;
 use axum::{
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
             "/audit/export.json",
             get(|s, c, q| audit_export::export(audit_export::Format::Json, s, c, q)),
         )
+        .route("/traffic/upload", post(upload::upload))
         .route("/auth/sign-in", post(auth::sign_in_form))
         .route("/auth/new-password", post(auth::new_password_form))
         .route("/auth/sign-out", post(auth::sign_out_form))
