@@ -57,7 +57,7 @@ DATABASE_URL=$e2e_db LEPTOS_SITE_ADDR=$E2E_ADDR "$TARGET_DIR/debug/gatehouse" de
 DATABASE_URL=$e2e_db LEPTOS_SITE_ADDR=$E2E_ADDR "$TARGET_DIR/debug/gatehouse" serve >"$LOGS/e2e-server.log" 2>&1 &
 STARTED_PIDS+=($!)
 wait_http "http://$E2E_ADDR/healthz" || die "the console did not come up; see $LOGS/e2e-server.log"
-(cd end2end && GATEHOUSE_URL=http://$E2E_ADDR GATEHOUSE_BIN="$TARGET_DIR/debug/gatehouse" DATABASE_URL=$e2e_db PLAYWRIGHT_JSON_OUTPUT_NAME="$LOGS/e2e.json" \
+(cd end2end && GATEHOUSE_URL=http://$E2E_ADDR CONSOLE_BIN="$TARGET_DIR/debug/gatehouse" DATABASE_URL=$e2e_db PLAYWRIGHT_JSON_OUTPUT_NAME="$LOGS/e2e.json" \
   npx playwright test --reporter=list,json)
 step "The audit chain the browser tests wrote"
 DATABASE_URL=$e2e_db "$TARGET_DIR/debug/gatehouse" audit verify

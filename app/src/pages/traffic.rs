@@ -78,11 +78,19 @@ pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, A
     let now = chrono::Utc::now();
     let default_range = match store::span(&state.pool).await? {
         // Whole minutes around what was imported.
-        Some((first, last)) => (
-            first - chrono::Duration::seconds(first.timestamp().rem_euclid(60)),
-            last + chrono::Duration::seconds(60 - last.timestamp().rem_euclid(60)),
-        ),
-        None => (now - chrono::Duration::days(1), now),
+        Some((first, last)) => {
+            let minute = |seconds: i64| {
+                chrono::DateTime::from_timestamp(seconds - seconds.rem_euclid(60), 0).unwrap_or(now)
+            };
+            (
+                minute(first.timestamp()),
+                minute(last.timestamp()) + chrono::Duration::minutes(1),
+            )
+        }
+        None => {
+            let now = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+            (now - chrono::Duration::days(1), now)
+        }
     };
     let find = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     // The form names the key in two fields (kind, and the header for a
@@ -436,7 +444,7 @@ fn Upload() -> impl IntoView {
                 <progress max="100" value=format!("{:.0}", p * 100.0) aria-label="Upload progress">{format!("{:.0} %", p * 100.0)}</progress>
             })}
             {move || outcome.get().map(|o| match o {
-                Ok(text) => view! { <p role="status" data-testid="upload-result">{text} " " <a href="/traffic">"Show the analysis"</a></p> }.into_any(),
+                Ok(text) => view! { <p role="status" data-testid="upload-result">{text} " " <a href="/traffic" rel="external">"Show the analysis"</a></p> }.into_any(),
                 Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
             })}
         </section>

@@ -46,7 +46,14 @@ pub async fn upload(
 ) -> Response {
     let user = match caller.user() {
         Some(user) if user.has(Role::Editor) => user.clone(),
-        Some(_) => return AppError::Forbidden.into_response(),
+        Some(_) => {
+            let message = "Importing logs needs the editor role.";
+            return (
+                StatusCode::FORBIDDEN,
+                Json(serde_json::json!({ "error": message })),
+            )
+                .into_response();
+        }
         None => return AppError::Unauthorized.into_response(),
     };
     let declared = headers
