@@ -314,3 +314,68 @@ async fn the_same_file_imported_twice_at_once_counts_once(
     assert_eq!(a.duplicates_skipped + b.duplicates_skipped, 2 * 228);
     assert_eq!(requests_stored(&pool).await, 228);
 }
+
+/// `POST /traffic/upload` as the Traffic page sends it.
+fn upload_request(cookie: &str, body: Vec<u8>, site: &str) -> http::Request<axum::body::Body> {
+    http::Request::post("/traffic/upload?name=cloudfront.jsonl.gz")
+        .header(http::header::COOKIE, cookie)
+        .header("sec-fetch-site", site)
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .body(axum::body::Body::from(body))
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn uploads_need_an_editor_the_same_site_and_a_size_under_the_limit(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    use app::roles::Role;
+    let pool = common::pool(options).await;
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let file = std::fs::read(FIXTURE).unwrap();
+
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let refused = common::send(&state, upload_request(&viewer, file.clone(), "same-origin")).await;
+    assert_eq!(refused.status, http::StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("editor role"), "{}", refused.body);
+    assert!(
+        common::audit_actions(&pool)
+            .await
+            .contains(&"auth.access_denied".to_owned())
+    );
+
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let cross_site =
+        common::send(&state, upload_request(&editor, file.clone(), "cross-site")).await;
+    assert_eq!(cross_site.status, http::StatusCode::FORBIDDEN);
+    assert_eq!(requests_stored(&pool).await, 0);
+
+    let mut oversized = upload_request(&editor, Vec::new(), "same-origin");
+    let declared = (app::traffic::UPLOAD_LIMIT_BYTES + 1).to_string();
+    oversized
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, declared.parse().unwrap());
+    let too_large = common::send(&state, oversized).await;
+    assert_eq!(too_large.status, http::StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        too_large.body.contains("upload limit"),
+        "{}",
+        too_large.body
+    );
+
+    let accepted = common::send(&state, upload_request(&editor, file, "same-origin")).await;
+    assert_eq!(accepted.status, http::StatusCode::OK, "{}", accepted.body);
+    let summary: Value = serde_json::from_str(&accepted.body).unwrap();
+    assert_eq!(
+        (&summary["records"], &summary["files"]),
+        (&Value::from(228), &Value::from(1))
+    );
+    assert_eq!(requests_stored(&pool).await, 228);
+    let by: String =
+        sqlx::query_scalar("SELECT imported_by FROM log_imports WHERE source = 'upload'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(by, "editor-user");
+}

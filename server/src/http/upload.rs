@@ -46,7 +46,18 @@ pub async fn upload(
 ) -> Response {
     let user = match caller.user() {
         Some(user) if user.has(Role::Editor) => user.clone(),
-        Some(_) => {
+        Some(user) => {
+            let denial = app::auth::caller::record_denial(
+                &state.pool,
+                user,
+                Role::Editor,
+                "/traffic/upload",
+                &caller.client,
+            )
+            .await;
+            if let Err(err) = denial {
+                return err.into_response();
+            }
             let message = "Importing logs needs the editor role.";
             return (
                 StatusCode::FORBIDDEN,
