@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Gatehouse against DuckDB on the same generated WAF logs, in the same run:
+# the import, and each analysis next to DuckDB answering the equivalent SQL
+# over the raw files, both with 2 threads; prints the ratios.
+#
+#   bench/run.sh [SCALE]     SCALE 4 ≈ 1 M records (the default)
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+trap cleanup EXIT
+SCALE=${1:-4}
+
+ensure_postgres
+step "Building gatehouse (release)"
+cargo build --release -p gatehouse >&2
+BENCH_VENV=$GATEHOUSE_HOME/bench-venv
+if [ ! -x "$BENCH_VENV/bin/python" ]; then
+  step "Installing DuckDB (PyPI) into $BENCH_VENV"
+  python3 -m venv "$BENCH_VENV"
+  "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check 'duckdb>=1.1'
+fi
+DATA=$GATEHOUSE_HOME/bench-logs-$SCALE
+if [ ! -d "$DATA" ]; then
+  step "Generating a day of logs at scale $SCALE into $DATA"
+  "$TARGET_DIR/release/gatehouse" logs generate "$DATA" --start 2026-11-22T00:00:00Z --scale "$SCALE" >&2
+fi
+export DATABASE_URL
+DATABASE_URL=$(database_url gatehouse_bench fresh)
+"$TARGET_DIR/release/gatehouse" migrate >&2
+step "Running"
+"$BENCH_VENV/bin/python" "$ROOT/bench/bench.py" "$TARGET_DIR/release/gatehouse" "$DATA"
