@@ -260,6 +260,12 @@ async fn folders_are_read_recursively_and_globs_expand(
         write_gz(path, part);
     }
     std::fs::write(dir.path().join("AWSLogs/README.md"), "# not a log\n").unwrap();
+    // A file that cannot be read is reported; the others still import.
+    std::os::unix::fs::symlink(
+        dir.path().join("gone"),
+        dir.path().join("firehose/dangling"),
+    )
+    .unwrap();
 
     let pattern = format!("{}/AWSLogs/**/*.log.gz", dir.path().display());
     let files = import::expand(&[pattern]).unwrap();
@@ -272,8 +278,16 @@ async fn folders_are_read_recursively_and_globs_expand(
     let summary = import_paths(&pool, &[dir.path()]).await;
     assert_eq!(
         (summary.files, summary.records, summary.malformed),
-        (3, 228, 0),
-        "README.md is not read"
+        (4, 228, 0),
+        "README.md is not read; the dangling link is a file that cannot be read"
+    );
+    assert!(
+        summary
+            .problems
+            .iter()
+            .any(|p| p.file.ends_with("dangling") && p.error.starts_with("cannot read")),
+        "{:?}",
+        summary.problems
     );
     let missing = import::expand(&[dir.path().join("nothing-*.gz").display().to_string()]);
     assert!(missing.unwrap_err().to_string().contains("no file matches"));

@@ -216,6 +216,11 @@ impl Summary {
         self.files += 1;
         match outcome {
             FileOutcome::AlreadyImported { records } => self.duplicates_skipped += records,
+            FileOutcome::Unreadable(problem) => {
+                if self.problems.len() < EXAMPLES {
+                    self.problems.push(problem);
+                }
+            }
             FileOutcome::Read(stats) => {
                 self.records += stats.records;
                 self.malformed += stats.malformed;
@@ -232,6 +237,7 @@ impl Summary {
 
 enum FileOutcome {
     AlreadyImported { records: u64 },
+    Unreadable(Problem),
     Read(FileStats),
 }
 
@@ -260,9 +266,17 @@ async fn import_file(
     file: LogFile,
 ) -> Result<FileOutcome, ImportError> {
     let path = file.path.clone();
-    let digest = tokio::task::spawn_blocking(move || sha256_of(&path))
-        .await?
-        .map_err(|e| ImportError::Unreadable(file.name.clone(), e))?;
+    let digest = match tokio::task::spawn_blocking(move || sha256_of(&path)).await? {
+        Ok(digest) => digest,
+        // One unreadable file is reported; the others are still imported.
+        Err(error) => {
+            return Ok(FileOutcome::Unreadable(Problem {
+                file: file.name,
+                line: 0,
+                error: format!("cannot read the file: {error}"),
+            }));
+        }
+    };
     let mut tx = pool.begin().await?;
     let claimed = sqlx::query_scalar!(
         "INSERT INTO log_files (import_id, sha256, name) VALUES ($1, $2, $3)
