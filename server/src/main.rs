@@ -262,13 +262,7 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
         logs.records, logs.duplicates_skipped
     );
     let summary = demo::Summary::new(config.console_url());
-    if json {
-        let text = serde_json::to_string(&summary).map_err(|e| e.to_string())?;
-        println!("{text}");
-    } else {
-        print!("{}", summary.to_text());
-    }
-    Ok(())
+    print_summary(json, &summary, summary.to_text())
 }
 
 fn generate_logs(
@@ -317,13 +311,7 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
     let summary = import::import(&pool, files, Source::Cli, actor, client)
         .await
         .map_err(|e| format!("import failed: {e}"))?;
-    if json {
-        let text = serde_json::to_string(&summary).map_err(|e| e.to_string())?;
-        println!("{text}");
-    } else {
-        print!("{}", summary.to_text());
-    }
-    Ok(())
+    print_summary(json, &summary, summary.to_text())
 }
 
 async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String> {
@@ -359,6 +347,19 @@ async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String>
     print!("{text}");
     if !text.ends_with('\n') {
         println!();
+    }
+    Ok(())
+}
+
+/// One JSON object for scripts, or the text for people.
+fn print_summary(json: bool, value: &impl serde::Serialize, text: String) -> Result<(), String> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(value).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{text}");
     }
     Ok(())
 }

@@ -15,7 +15,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -188,22 +187,6 @@ fn expected_peaks(question: &Question, records: &[Raw]) -> Vec<u64> {
     sorted
 }
 
-fn gatehouse(database_url: &str, args: &[String]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .env_remove("GATEHOUSE_CONFIG")
-        .env("RUST_LOG", "warn")
-        .env("DATABASE_URL", database_url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
     _: PgPoolOptions,
@@ -298,7 +281,12 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
             "{:?} has data",
             question.args()
         );
-        assert_eq!(gatehouse(&url, &args), expected, "{:?}", question.args());
+        assert_eq!(
+            common::gatehouse_json(&url, &args),
+            expected,
+            "{:?}",
+            question.args()
+        );
 
         let peaks = expected_peaks(question, &records);
         let rank = |p: f64| {
@@ -311,7 +299,7 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
             "--buffer=50".into(),
         ];
         args.extend(question.args());
-        let got = gatehouse(&url, &args);
+        let got = common::gatehouse_json(&url, &args);
         let expected_peaks = serde_json::json!({
             "p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99), "p99.9": rank(0.999), "max": peaks.last().unwrap(),
         });
@@ -330,7 +318,7 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
         "--what-if=100".into(),
     ];
     args.extend(question.args());
-    let got = gatehouse(&url, &args);
+    let got = common::gatehouse_json(&url, &args);
     let over: Vec<_> = question
         .windows(&records)
         .into_iter()

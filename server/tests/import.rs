@@ -11,7 +11,6 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -52,21 +51,10 @@ async fn the_fixture_imports_from_the_command_line_and_a_second_import_counts_no
     options: PgConnectOptions,
 ) {
     let pool = common::pool(options).await;
-    let run = || {
-        let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args(["logs", "import", "--json", FIXTURE])
-            .env_remove("GATEHOUSE_CONFIG")
-            .env("RUST_LOG", "warn")
-            .env("DATABASE_URL", common::database_url(&pool))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice::<Value>(&output.stdout).expect("one JSON object")
-    };
+    let args: Vec<String> = ["logs", "import", "--json", FIXTURE]
+        .map(String::from)
+        .to_vec();
+    let run = || common::gatehouse_json(&common::database_url(&pool), &args);
     let first = run();
     assert_eq!(
         (

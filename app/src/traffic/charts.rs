@@ -28,11 +28,29 @@ fn svg(
     let mut out = String::new();
     {
         let area = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
-        if area.fill(&WHITE).is_err() || draw(area).is_err() {
+        if area.fill(&WHITE).is_err() || draw(area.clone()).is_err() || area.present().is_err() {
             return String::new();
         }
     }
     out
+}
+
+/// A legend swatch: a short line in `style`.
+fn swatch(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style)
+}
+
+/// The legend, in the same place and style on every chart.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
 }
 
 fn clock(seconds: i64) -> String {
@@ -87,13 +105,8 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
                 LIMIT_COLOUR.stroke_width(2),
             ))?
             .label(format!("limit {limit}"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], LIMIT_COLOUR.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
-        area.present()?;
+            .legend(swatch(LIMIT_COLOUR.stroke_width(2)));
+        legend(&mut chart)?;
         Ok(())
     })
 }
@@ -132,9 +145,7 @@ pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
                     colour.stroke_width(2),
                 ))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
+                .legend(swatch(colour.stroke_width(2)));
         }
         chart
             .draw_series(LineSeries::new(
@@ -142,14 +153,8 @@ pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
                 LIMIT_COLOUR.stroke_width(1),
             ))?
             .label(format!("limit {limit}"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], LIMIT_COLOUR.stroke_width(1)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
-        area.present()?;
+            .legend(swatch(LIMIT_COLOUR.stroke_width(1)));
+        legend(&mut chart)?;
         Ok(())
     })
 }
@@ -197,13 +202,8 @@ pub fn peak_distribution(sorted_peaks: &[u64], recommended: u64) -> String {
                 LIMIT_COLOUR.stroke_width(2),
             ))?
             .label(format!("recommended {recommended}"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], LIMIT_COLOUR.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
-        area.present()?;
+            .legend(swatch(LIMIT_COLOUR.stroke_width(2)));
+        legend(&mut chart)?;
         Ok(())
     })
 }

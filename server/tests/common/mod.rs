@@ -175,3 +175,21 @@ pub async fn get_as(state: &AppState, path: &str, cookie: &str) -> Reply {
     }
     send(state, request.body(Body::empty()).unwrap()).await
 }
+
+/// Runs the `gatehouse` binary on the database at `database_url` and reads
+/// its standard output as one JSON value; fails the test if it fails.
+pub fn gatehouse_json(database_url: &str, args: &[String]) -> serde_json::Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env_remove("GATEHOUSE_CONFIG")
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", database_url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("standard output is one JSON value")
+}
