@@ -50,6 +50,8 @@ pub struct AwsClients {
     pub wafv2: aws_sdk_wafv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// WAF log files delivered to S3.
+    pub s3: aws_sdk_s3::Client,
     /// The region the clients talk to, for display and for ARNs.
     pub region: String,
     /// How long a health probe may wait for AWS before calling it down.
@@ -62,6 +64,13 @@ impl AwsClients {
             wafv2: aws_sdk_wafv2::Client::new(sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
+            // Path-style addressing for an emulator at an IP address, where
+            // bucket-name host names cannot resolve.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(sdk.endpoint_url().is_some())
+                    .build(),
+            ),
             region: sdk
                 .region()
                 .map(|r| r.as_ref().to_owned())

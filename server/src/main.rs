@@ -289,8 +289,31 @@ fn generate_logs(
 }
 
 async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<(), String> {
-    use gatehouse::traffic::import::{self, Source};
-    let files = import::expand(paths).map_err(|e| e.to_string())?;
+    use gatehouse::traffic::{import, s3};
+    let (remote, local): (Vec<String>, Vec<String>) =
+        paths.iter().cloned().partition(|p| p.starts_with("s3://"));
+    let mut files = import::expand(&local).map_err(|e| e.to_string())?;
+    // Objects are fetched into this folder, removed when the import ends.
+    let fetched =
+        tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    if !remote.is_empty() {
+        let aws = gatehouse::aws::sdk_config(&config.aws).await;
+        let clients = app::state::AwsClients::new(
+            &aws,
+            std::time::Duration::from_secs(config.aws.probe_timeout_secs),
+        );
+        for (i, url) in remote.iter().enumerate() {
+            let prefix = s3::Prefix::parse(url)?;
+            let dir = fetched.path().join(i.to_string());
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            files.extend(s3::fetch(&clients.s3, &prefix, &dir).await?);
+        }
+    }
+    let source = if remote.is_empty() {
+        import::Source::Cli
+    } else {
+        import::Source::S3
+    };
     gatehouse::db::migrate(&config.database_url)
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
@@ -308,7 +331,7 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
         ip: None,
         user_agent: Some("gatehouse logs import".into()),
     };
-    let summary = import::import(&pool, files, Source::Cli, actor, client)
+    let summary = import::import(&pool, files, source, actor, client)
         .await
         .map_err(|e| format!("import failed: {e}"))?;
     print_summary(json, &summary, summary.to_text())

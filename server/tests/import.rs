@@ -381,3 +381,70 @@ async fn uploads_need_an_editor_the_same_site_and_a_size_under_the_limit(
             .unwrap();
     assert_eq!(by, "editor-user");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_s3_prefix_imports_from_the_command_line(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("us-east-1").await;
+    let bucket = format!("waf-logs-{}", std::process::id());
+    aws.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let lines = fixture_lines();
+    let key = |minute: &str| {
+        format!("AWSLogs/123456789012/WAFLogs/us-east-1/shop/2023/04/24/22/{minute}/part.log.gz")
+    };
+    for (minute, part) in [("15", &lines[..150]), ("20", &lines[150..])] {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        for line in part {
+            writeln!(gz, "{line}").unwrap();
+        }
+        let body = gz.finish().unwrap();
+        aws.s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key(minute))
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    aws.s3
+        .put_object()
+        .bucket(&bucket)
+        .key("elsewhere/x.log")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let url = format!("s3://{bucket}/AWSLogs/");
+    let args: Vec<String> = vec!["logs".into(), "import".into(), "--json".into(), url];
+    let first = common::gatehouse_json(&common::database_url(&pool), &args);
+    assert_eq!(
+        (&first["files"], &first["records"], &first["malformed"]),
+        (&Value::from(2), &Value::from(228), &Value::from(0)),
+        "only the prefix: {first}"
+    );
+    let again = common::gatehouse_json(&common::database_url(&pool), &args);
+    assert_eq!(
+        (&again["records"], &again["duplicates_skipped"]),
+        (&Value::from(0), &Value::from(228))
+    );
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM log_files ORDER BY name")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        names,
+        [
+            format!("s3://{bucket}/{}", key("15")),
+            format!("s3://{bucket}/{}", key("20"))
+        ]
+    );
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["logs", "import", &format!("s3://{bucket}/nothing-here/")])
+        .env("DATABASE_URL", common::database_url(&pool))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no objects under this prefix"));
+}

@@ -5,4 +5,5 @@ pub mod generate;
 pub mod import;
 pub mod record;
 pub mod report;
+pub mod s3;
 mod scan;
