@@ -306,7 +306,11 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
             let prefix = s3::Prefix::parse(url)?;
             let dir = fetched.path().join(i.to_string());
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            files.extend(s3::fetch(&clients.s3, &prefix, &dir).await?);
+            files.extend(
+                s3::fetch(&clients.s3, &prefix, &dir)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
         }
     }
     let source = if remote.is_empty() {

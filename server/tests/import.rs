@@ -448,3 +448,63 @@ async fn an_s3_prefix_imports_from_the_command_line(_: PgPoolOptions, options: P
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no objects under this prefix"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_traffic_page_imports_an_s3_prefix(_: PgPoolOptions, options: PgConnectOptions) {
+    use app::roles::Role;
+    let pool = common::pool(options).await;
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let bucket = format!("page-logs-{}", std::process::id());
+    state
+        .aws
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let body = std::fs::read(FIXTURE).unwrap();
+    state
+        .aws
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key("AWSLogs/a.log.gz")
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let post = |prefix: String| {
+        http::Request::post(format!(
+            "/traffic/import-s3?prefix={}",
+            app::url::encode(&prefix)
+        ))
+        .header(http::header::COOKIE, &editor)
+        .header("sec-fetch-site", "same-origin")
+        .body(axum::body::Body::empty())
+        .unwrap()
+    };
+    let imported = common::send(&state, post(format!("s3://{bucket}/AWSLogs/"))).await;
+    assert_eq!(imported.status, http::StatusCode::OK, "{}", imported.body);
+    let summary: Value = serde_json::from_str(&imported.body).unwrap();
+    assert_eq!(summary["records"], 228);
+    let empty = common::send(&state, post(format!("s3://{bucket}/nothing/"))).await;
+    assert_eq!(empty.status, http::StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        empty.body.contains("no objects under this prefix"),
+        "{}",
+        empty.body
+    );
+    let missing = common::send(&state, post("s3://no-such-bucket-here/x".into())).await;
+    assert_eq!(missing.status, http::StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        missing.body.contains("check that the bucket exists"),
+        "{}",
+        missing.body
+    );
+    assert!(
+        !missing.body.contains("NoSuchBucket"),
+        "AWS's words stay in the log"
+    );
+}

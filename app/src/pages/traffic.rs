@@ -423,10 +423,16 @@ fn Upload() -> impl IntoView {
     let progress = RwSignal::new(None::<f64>);
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let limit_mb = crate::traffic::UPLOAD_LIMIT_BYTES / (1024 * 1024);
+    let prefix = NodeRef::<leptos::html::Input>::new();
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         #[cfg(feature = "hydrate")]
         upload::start(input, progress, outcome);
+    };
+    let submit_s3 = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        #[cfg(feature = "hydrate")]
+        upload::from_s3(prefix, progress, outcome);
     };
     view! {
         <section aria-labelledby="upload-heading">
@@ -438,6 +444,15 @@ fn Upload() -> impl IntoView {
                 </label>
                 <div class="filter-actions">
                     <button type="submit">"Upload and import"</button>
+                </div>
+            </form>
+            <form class="filters" on:submit=submit_s3 aria-label="Import from S3">
+                <label>
+                    "S3 prefix"
+                    <input name="prefix" node_ref=prefix required placeholder="s3://bucket/AWSLogs/123456789012/WAFLogs/" />
+                </label>
+                <div class="filter-actions">
+                    <button type="submit">"Import from S3"</button>
                 </div>
             </form>
             {move || progress.get().map(|p| view! {
@@ -481,23 +496,49 @@ mod upload {
             ))));
             return;
         }
+        let url = format!("/traffic/upload?name={}", crate::url::encode(&file.name()));
+        begin(&url, Some(&file), progress, outcome);
+    }
+
+    pub fn from_s3(
+        prefix: NodeRef<leptos::html::Input>,
+        progress: RwSignal<Option<f64>>,
+        outcome: Outcome,
+    ) {
+        let prefix = prefix
+            .get_untracked()
+            .map(|i| i.value())
+            .unwrap_or_default();
+        let url = format!(
+            "/traffic/import-s3?prefix={}",
+            crate::url::encode(prefix.trim())
+        );
+        begin(&url, None, progress, outcome);
+    }
+
+    fn begin(
+        url: &str,
+        file: Option<&web_sys::File>,
+        progress: RwSignal<Option<f64>>,
+        outcome: Outcome,
+    ) {
         outcome.set(None);
         progress.set(Some(0.0));
-        if let Err(problem) = send(&file, progress, outcome) {
+        if let Err(problem) = send(url, file, progress, outcome) {
             progress.set(None);
             outcome.set(Some(Err(problem)));
         }
     }
 
     fn send(
-        file: &web_sys::File,
+        url: &str,
+        file: Option<&web_sys::File>,
         progress: RwSignal<Option<f64>>,
         outcome: Outcome,
     ) -> Result<(), String> {
-        let fail = |_| "The browser could not start the upload.".to_owned();
+        let fail = |_| "The browser could not start the import.".to_owned();
         let request = web_sys::XmlHttpRequest::new().map_err(fail)?;
-        let url = format!("/traffic/upload?name={}", crate::url::encode(&file.name()));
-        request.open("POST", &url).map_err(fail)?;
+        request.open("POST", url).map_err(fail)?;
         request
             .set_request_header("Content-Type", "application/octet-stream")
             .map_err(fail)?;
@@ -536,6 +577,8 @@ mod upload {
         });
         request.set_onloadend(Some(on_load.as_ref().unchecked_ref()));
         on_load.forget();
-        request.send_with_opt_blob(Some(file)).map_err(fail)
+        request
+            .send_with_opt_blob(file.map(|f| f.as_ref()))
+            .map_err(fail)
     }
 }

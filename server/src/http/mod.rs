@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
             get(|s, c, q| audit_export::export(audit_export::Format::Json, s, c, q)),
         )
         .route("/traffic/upload", post(upload::upload))
+        .route("/traffic/import-s3", post(upload::import_s3))
         .route("/auth/sign-in", post(auth::sign_in_form))
         .route("/auth/new-password", post(auth::new_password_form))
         .route("/auth/sign-out", post(auth::sign_out_form))

@@ -25,16 +25,48 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use crate::traffic::import::{self, LogFile, Source};
+use crate::traffic::s3;
+
+/// The importing editor, or the refusal to send (audited when signed in).
+async fn editor(state: &AppState, caller: &Caller, target: &str) -> Result<Actor, Response> {
+    match caller.user() {
+        Some(user) if user.has(Role::Editor) => Ok(Actor {
+            sub: Some(user.sub.clone()),
+            username: Some(user.username.clone()),
+        }),
+        Some(user) => {
+            let denial = app::auth::caller::record_denial(
+                &state.pool,
+                user,
+                Role::Editor,
+                target,
+                &caller.client,
+            )
+            .await;
+            if let Err(err) = denial {
+                return Err(err.into_response());
+            }
+            Err(refusal(
+                StatusCode::FORBIDDEN,
+                "Importing logs needs the editor role.",
+            ))
+        }
+        None => Err(AppError::Unauthorized.into_response()),
+    }
+}
+
+fn refusal(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
 
 fn too_large() -> Response {
     let limit = UPLOAD_LIMIT_BYTES / (1024 * 1024);
-    (
+    refusal(
         StatusCode::PAYLOAD_TOO_LARGE,
-        Json(serde_json::json!({
-            "error": format!("The file is larger than the {limit} MB upload limit. Import it with `gatehouse logs import PATH` instead."),
-        })),
+        &format!(
+            "The file is larger than the {limit} MB upload limit. Import it with `gatehouse logs import PATH` instead."
+        ),
     )
-        .into_response()
 }
 
 pub async fn upload(
@@ -44,28 +76,9 @@ pub async fn upload(
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Response {
-    let user = match caller.user() {
-        Some(user) if user.has(Role::Editor) => user.clone(),
-        Some(user) => {
-            let denial = app::auth::caller::record_denial(
-                &state.pool,
-                user,
-                Role::Editor,
-                "/traffic/upload",
-                &caller.client,
-            )
-            .await;
-            if let Err(err) = denial {
-                return err.into_response();
-            }
-            let message = "Importing logs needs the editor role.";
-            return (
-                StatusCode::FORBIDDEN,
-                Json(serde_json::json!({ "error": message })),
-            )
-                .into_response();
-        }
-        None => return AppError::Unauthorized.into_response(),
+    let actor = match editor(&state, &caller, "/traffic/upload").await {
+        Ok(actor) => actor,
+        Err(refused) => return refused,
     };
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -87,10 +100,6 @@ pub async fn upload(
     let file = LogFile {
         path: spooled.path().to_path_buf(),
         name: format!("upload: {name}"),
-    };
-    let actor = Actor {
-        sub: Some(user.sub.clone()),
-        username: Some(user.username.clone()),
     };
     match import::import(
         &state.pool,
@@ -122,4 +131,43 @@ async fn spool(body: Body) -> std::io::Result<Option<tempfile::NamedTempFile>> {
     }
     file.flush()?;
     Ok(Some(file))
+}
+
+/// `POST /traffic/import-s3?prefix=s3://bucket/prefix`: every object under
+/// the prefix, fetched with the console's AWS credentials and imported.
+pub async fn import_s3(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let actor = match editor(&state, &caller, "/traffic/import-s3").await {
+        Ok(actor) => actor,
+        Err(refused) => return refused,
+    };
+    let text = query.get("prefix").map(|p| p.trim()).unwrap_or_default();
+    let prefix = match s3::Prefix::parse(text) {
+        Ok(prefix) => prefix,
+        Err(problem) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, &problem),
+    };
+    let fetched = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(err) => return AppError::internal("a folder for S3 objects", err).into_response(),
+    };
+    let files = match s3::fetch(&state.aws.s3, &prefix, fetched.path()).await {
+        Ok(files) => files,
+        Err(empty @ s3::FetchError::Empty(_)) => {
+            return refusal(StatusCode::UNPROCESSABLE_ENTITY, &empty.to_string());
+        }
+        Err(s3::FetchError::Failed(problem)) => {
+            tracing::warn!(%problem, "S3 import");
+            let message = format!(
+                "Cannot read {text}: check that the bucket exists and the console may list and read it."
+            );
+            return refusal(StatusCode::UNPROCESSABLE_ENTITY, &message);
+        }
+    };
+    match import::import(&state.pool, files, Source::S3, actor, caller.client.clone()).await {
+        Ok(summary) => Json(summary).into_response(),
+        Err(err) => AppError::internal("importing from S3", err).into_response(),
+    }
 }

@@ -31,10 +31,23 @@ impl Prefix {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}: no objects under this prefix")]
+    Empty(String),
+    /// AWS's or the file system's words: for logs and the command line,
+    /// not for the browser.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Downloads every object under `prefix` into `dir`.
-pub async fn fetch(s3: &Client, prefix: &Prefix, dir: &Path) -> Result<Vec<LogFile>, String> {
+pub async fn fetch(s3: &Client, prefix: &Prefix, dir: &Path) -> Result<Vec<LogFile>, FetchError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
-        format!("s3://{}/{}: {what}: {e}", prefix.bucket, prefix.prefix)
+        FetchError::Failed(format!(
+            "s3://{}/{}: {what}: {e}",
+            prefix.bucket, prefix.prefix
+        ))
     };
     let mut keys = Vec::new();
     let mut pages = s3
@@ -59,10 +72,10 @@ pub async fn fetch(s3: &Client, prefix: &Prefix, dir: &Path) -> Result<Vec<LogFi
         );
     }
     if keys.is_empty() {
-        return Err(format!(
-            "s3://{}/{}: no objects under this prefix",
+        return Err(FetchError::Empty(format!(
+            "s3://{}/{}",
             prefix.bucket, prefix.prefix
-        ));
+        )));
     }
     let mut files = Vec::with_capacity(keys.len());
     for (i, key) in keys.into_iter().enumerate() {
