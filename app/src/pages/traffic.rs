@@ -352,6 +352,11 @@ fn Results(analysis: Analysis, panel: Panel, result: AnalysisResult) -> impl Int
     let with_uri = analysis.by == KeyBy::IpUri;
     let kind = if analysis.sliding { "sliding" } else { "fixed" };
     let p = r.peaks;
+    let overlap = if analysis.sliding {
+        " (Sliding windows overlap: a request counts once for each window it is over the limit in.)"
+    } else {
+        ""
+    };
     view! {
         <p class="share">"Link to this analysis: " <a href=link.clone() data-testid="share-link">{link.clone()}</a></p>
         <section aria-labelledby="recommendation-heading" class="panel">
@@ -363,8 +368,9 @@ fn Results(analysis: Analysis, panel: Panel, result: AnalysisResult) -> impl Int
             <p class="recommended">"Recommended limit: " <strong data-testid="recommended">{r.recommended}</strong>
                 {format!(" requests per {} s ({} + {} % buffer, within WAF's 10 – 2,000,000,000)", analysis.window, r.basis.as_str(), r.buffer_percent)}</p>
             <p data-testid="what-if">{format!(
-                "A limit of {} would have blocked {} keys and {} requests over the limit, in {} windows.",
-                r.what_if.limit, r.what_if.keys, r.what_if.requests, r.what_if.windows.len()
+                "A limit of {} would have blocked {} keys and {} requests over the limit, in {} windows.{}",
+                r.what_if.limit, r.what_if.keys, r.what_if.requests, r.what_if.windows.len(),
+                overlap
             )}</p>
             {(!r.what_if.windows.is_empty()).then(|| view! {
                 <details>
