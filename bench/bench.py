@@ -7,7 +7,7 @@ files = f"{data}/**/*.log.gz"
 RANGE = ("2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z")
 FROM_MS, TO_MS = 1795305600000, 1795392000000
 env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-env["RUST_LOG"] = "warn"
+env["RUST_LOG"] = "error"
 
 def run(args):
     start = time.perf_counter()
@@ -37,7 +37,7 @@ def sliding(window):
                  FROM {SOURCE} WHERE {WHERE})
                GROUP BY 1, 2 ORDER BY c DESC, s, k LIMIT 100"""
 
-FORWARDED = """list_filter(httpRequest.headers, h -> lower(h.name) = 'x-forwarded-for')[1].value"""
+FORWARDED = """list_filter(httpRequest.headers, lambda h: lower(h.name) = 'x-forwarded-for')[1].value"""
 cases = [
     ("top by IP, 300 s fixed", ["--window", "300"], fixed("httpRequest.clientIp", 300)),
     ("top by IP, 60 s sliding", ["--window", "60", "--sliding"], sliding(60)),
