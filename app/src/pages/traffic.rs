@@ -77,8 +77,10 @@ pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, A
     let imports = store::imports(&state.pool, 20).await?;
     let now = chrono::Utc::now();
     let default_range = match store::span(&state.pool).await? {
-        // Whole minutes around what was imported.
+        // Whole minutes around the last day of what was imported (imports
+        // of other years would otherwise stretch the charts flat).
         Some((first, last)) => {
+            let first = first.max(last - chrono::Duration::days(1));
             let minute = |seconds: i64| {
                 chrono::DateTime::from_timestamp(seconds - seconds.rem_euclid(60), 0).unwrap_or(now)
             };
