@@ -2,9 +2,11 @@
 //! and the answers — top keys per window, the distribution of peaks, the
 //! recommended limit and what it would have blocked. The math is pure and
 //! shared by the command line and the Traffic page; `store` reads the
-//! counts the import wrote.
+//! segments of counts the import wrote.
 
 pub mod query;
+pub mod segment;
+pub mod tally;
 pub mod threshold;
 pub mod windows;
 

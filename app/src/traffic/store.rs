@@ -1,8 +1,10 @@
-//! Answering an analysis from the counts in PostgreSQL: the database sums
-//! requests per key per 10-second bucket over the time range and filters;
-//! [`Counter`] turns the buckets into windows.
+//! Answering an analysis from the counts in PostgreSQL: the segments of the
+//! time range are read and tallied per key per 10-second bucket
+//! ([`Tally`]); [`Counter`] turns the buckets into windows.
 
-use super::query::{Analysis, KeyBy, UriMatch};
+use super::query::Analysis;
+use super::segment::Segment;
+use super::tally::Tally;
 use super::threshold::{Basis, Peaks, WhatIf, recommend, what_if};
 use super::windows::{Counter, Series, TopRow};
 use super::{ImportRow, Recommendation};
@@ -43,66 +45,26 @@ impl Answer {
     }
 }
 
-const COUNTS: &str = "
-    SELECT CASE WHEN $1 = 'country' THEN coalesce(country, '-') ELSE client_ip END AS key,
-           CASE WHEN $1 = 'ip-uri' THEN uri END AS key_uri,
-           second / 10 AS bucket,
-           sum(requests)::bigint AS requests
-    FROM traffic_counts
-    WHERE second >= $2 AND second < $3
-      AND ($4::text IS NULL OR CASE WHEN $5 THEN starts_with(uri, $4) ELSE uri = $4 END)
-      AND ($6::text IS NULL OR method = $6)
-      AND ($7::text IS NULL OR country = $7)
-    GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3";
-
-const FORWARDED: &str = "
-    SELECT forwarded_ip AS key,
-           NULL::text AS key_uri,
-           second / 10 AS bucket,
-           sum(requests)::bigint AS requests
-    FROM traffic_forwarded
-    WHERE header = lower($1) AND second >= $2 AND second < $3
-      AND ($4::text IS NULL OR CASE WHEN $5 THEN starts_with(uri, $4) ELSE uri = $4 END)
-      AND ($6::text IS NULL OR method = $6)
-      AND ($7::text IS NULL OR country = $7)
-    GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3";
-
-/// Runs `analysis` over everything imported.
+/// Runs `analysis` over everything imported: reads the segments that
+/// overlap its time range, counting each as it arrives.
 pub async fn answer(pool: &PgPool, analysis: &Analysis) -> Result<Answer, sqlx::Error> {
-    let (sql, first) = match &analysis.by {
-        KeyBy::Forwarded(header) => (FORWARDED, header.clone()),
-        other => (COUNTS, other.as_text()),
-    };
-    let mut rows = sqlx::query_as::<_, (String, Option<String>, i64, i64)>(sql)
-        .bind(first)
-        .bind(analysis.from.timestamp())
-        .bind(analysis.to.timestamp())
-        .bind(analysis.uri.as_deref())
-        .bind(analysis.uri_match == UriMatch::Prefix)
-        .bind(analysis.method.as_deref())
-        .bind(analysis.country.as_deref())
-        .fetch(pool);
+    let mut segments = sqlx::query_scalar!(
+        "SELECT data FROM traffic_segments
+         WHERE first_second < $2 AND last_second >= $1
+         ORDER BY first_second",
+        analysis.from.timestamp(),
+        analysis.to.timestamp(),
+    )
+    .fetch(pool);
+    let mut tally = Tally::new(analysis);
+    while let Some(bytes) = segments.try_next().await? {
+        let segment = Segment::decode(&bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        tally
+            .add(&segment)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    }
     let mut counter = Counter::new(analysis.window, analysis.sliding, analysis.limit);
-    let mut current: Option<(String, Option<String>)> = None;
-    let mut buckets: Vec<(i64, u64)> = Vec::new();
-    while let Some((key, uri, bucket, requests)) = rows.try_next().await? {
-        let same = current
-            .as_ref()
-            .is_some_and(|(k, u)| *k == key && *u == uri);
-        if !same {
-            if let Some((k, u)) = current.take() {
-                counter.add(&k, u.as_deref(), &buckets);
-            }
-            buckets.clear();
-            current = Some((key, uri));
-        }
-        buckets.push((bucket, requests.max(0) as u64));
-    }
-    if let Some((k, u)) = current {
-        counter.add(&k, u.as_deref(), &buckets);
-    }
+    tally.finish(&mut counter);
     let counted = counter.finish();
     Ok(Answer {
         peaks: counted.peaks(),

@@ -33,6 +33,17 @@ fn rank(a: &TopRow, b: &TopRow) -> Ordering {
         .then_with(|| a.uri.cmp(&b.uri))
 }
 
+/// Whether a row with these values comes before `other` in [`rank`] order.
+fn ranks_before(count: u64, start: i64, key: &str, uri: Option<&str>, other: &TopRow) -> bool {
+    other
+        .count
+        .cmp(&count)
+        .then(start.cmp(&other.window_start))
+        .then_with(|| key.cmp(&other.key))
+        .then_with(|| uri.cmp(&other.uri.as_deref()))
+        == Ordering::Less
+}
+
 struct Ranked(TopRow);
 impl PartialEq for Ranked {
     fn eq(&self, other: &Self) -> bool {
@@ -156,22 +167,25 @@ impl Counter {
             },
         );
         for &(start, count) in &windows {
-            let row = TopRow {
+            let full = self.top.len() >= self.limit;
+            // Most windows lose to the worst of a full list: decide before copying the key.
+            if full
+                && self
+                    .top
+                    .peek()
+                    .is_none_or(|worst| !ranks_before(count, start, key, uri, &worst.0))
+            {
+                continue;
+            }
+            if full {
+                self.top.pop();
+            }
+            self.top.push(Ranked(TopRow {
                 key: key.to_owned(),
                 uri: uri.map(str::to_owned),
                 window_start: start,
                 count,
-            };
-            if self.top.len() < self.limit {
-                self.top.push(Ranked(row));
-            } else if self
-                .top
-                .peek()
-                .is_some_and(|worst| rank(&row, &worst.0) == Ordering::Less)
-            {
-                self.top.pop();
-                self.top.push(Ranked(row));
-            }
+            }));
         }
         self.series.push(Series {
             key: key.to_owned(),

@@ -3,7 +3,7 @@
 //! Each file is read once, on a blocking thread, line by line (gzip or
 //! plain, told apart by content), and its records are counted per second and
 //! per (client IP, URI, method, country) — and per forwarded-IP header — in
-//! a map that is written out with `COPY` whenever it grows past
+//! a map that is written out as a packed segment whenever it grows past
 //! [`FLUSH_ROWS`] entries, so memory stays flat whatever the file's size.
 //! Files go in parallel, one transaction each; a file's SHA-256 is claimed
 //! in that transaction, so importing the same content again, even at the
@@ -254,10 +254,11 @@ pub struct FileStats {
     pub problems: Vec<Problem>,
 }
 
-/// Rows for `COPY … FROM STDIN` (text format), ready to send.
+/// One segment of a file's counts, ready to store.
 pub struct Batch {
-    pub counts: Vec<u8>,
-    pub forwarded: Vec<u8>,
+    pub data: Vec<u8>,
+    pub first_second: i64,
+    pub last_second: i64,
 }
 
 async fn import_file(
@@ -303,16 +304,22 @@ async fn import_file(
     let (sender, mut batches) = mpsc::channel::<Batch>(2);
     let reader = {
         let file = file.clone();
-        tokio::task::spawn_blocking(move || read_file(&file, file_id, &sender))
+        tokio::task::spawn_blocking(move || read_file(&file, &sender))
     };
+    let mut seq = 0;
     while let Some(batch) = batches.recv().await {
-        copy(&mut tx, "COPY traffic_counts (file_id, second, client_ip, uri, method, country, requests) FROM STDIN", batch.counts).await?;
-        copy(
-            &mut tx,
-            "COPY traffic_forwarded (file_id, second, header, forwarded_ip, uri, method, country, requests) FROM STDIN",
-            batch.forwarded,
+        sqlx::query!(
+            "INSERT INTO traffic_segments (file_id, seq, first_second, last_second, data)
+             VALUES ($1, $2, $3, $4, $5)",
+            file_id,
+            seq,
+            batch.first_second,
+            batch.last_second,
+            batch.data,
         )
+        .execute(&mut *tx)
         .await?;
+        seq += 1;
     }
     let stats = reader
         .await?
@@ -336,20 +343,6 @@ async fn import_file(
     Ok(FileOutcome::Read(stats))
 }
 
-async fn copy(
-    tx: &mut sqlx::PgConnection,
-    statement: &str,
-    rows: Vec<u8>,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut copy = tx.copy_in_raw(statement).await?;
-    copy.send(rows).await?;
-    copy.finish().await?;
-    Ok(())
-}
-
 fn sha256_of(path: &Path) -> io::Result<[u8; 32]> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -365,11 +358,7 @@ fn sha256_of(path: &Path) -> io::Result<[u8; 32]> {
 /// Reads one file and sends its counts in batches. Errors only when the
 /// file cannot be opened; a file that breaks off part way is reported in
 /// the stats.
-pub fn read_file(
-    file: &LogFile,
-    file_id: i64,
-    batches: &mpsc::Sender<Batch>,
-) -> io::Result<FileStats> {
+pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<FileStats> {
     let mut raw = BufReader::with_capacity(1 << 17, std::fs::File::open(&file.path)?);
     let gzipped = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let mut lines: Box<dyn BufRead> = match gzipped {
@@ -383,7 +372,7 @@ pub fn read_file(
         name: file.name.clone(),
         ..FileStats::default()
     };
-    let mut scanner = Scanner::new(file_id);
+    let mut scanner = Scanner::default();
     let mut line = Vec::with_capacity(4096);
     let mut number = 0u64;
     loop {

@@ -1,13 +1,13 @@
 //! Counting records per second and per key while a file is read, and
-//! writing the counts as `COPY` text rows.
+//! packing the counts as a segment (`app::traffic::segment`).
 //!
 //! Strings are interned so that a flood of the same address and URI costs
 //! one map entry per second, not one allocation per request.
 
 use super::import::{Batch, FileStats};
 use super::record::{RecordView, first_address};
-use std::collections::HashMap;
-use std::io::Write;
+use app::traffic::segment::{self, Count, Forwarded, NO_COUNTRY};
+use foldhash::HashMap as FastMap;
 use std::net::IpAddr;
 
 /// Per second: (client IP, URI, method, country) → requests.
@@ -15,28 +15,15 @@ type CountKey = (i64, u32, u32, u32, u32);
 /// Per second: (header, forwarded IP, URI, method, country) → requests.
 type ForwardedKey = (i64, u32, u32, u32, u32, u32);
 
-/// No country: WAF could not resolve one.
-const NONE: u32 = u32::MAX;
-
+#[derive(Default)]
 pub struct Scanner {
-    file_id: i64,
     strings: Interner,
-    counts: HashMap<CountKey, u32>,
-    forwarded: HashMap<ForwardedKey, u32>,
+    counts: FastMap<CountKey, u32>,
+    forwarded: FastMap<ForwardedKey, u32>,
     lower: String,
 }
 
 impl Scanner {
-    pub fn new(file_id: i64) -> Self {
-        Scanner {
-            file_id,
-            strings: Interner::default(),
-            counts: HashMap::new(),
-            forwarded: HashMap::new(),
-            lower: String::new(),
-        }
-    }
-
     /// Entries held, to decide when to write them out.
     pub fn len(&self) -> usize {
         self.counts.len() + self.forwarded.len()
@@ -48,7 +35,7 @@ impl Scanner {
         let ip = self.strings.id(record.client_ip);
         let uri = self.strings.id(record.uri);
         let method = self.strings.id(record.method);
-        let country = record.country.map_or(NONE, |c| self.strings.id(c));
+        let country = record.country.map_or(NO_COUNTRY, |c| self.strings.id(c));
         *self
             .counts
             .entry((second, ip, uri, method, country))
@@ -69,37 +56,49 @@ impl Scanner {
         }
     }
 
-    /// The counts so far as COPY rows; the scanner starts afresh.
+    /// The counts so far as one segment; the scanner starts afresh.
     pub fn take(&mut self) -> Batch {
-        let mut counts = Vec::with_capacity(self.counts.len() * 48);
-        for (&(second, ip, uri, method, country), &requests) in &self.counts {
-            let _ = write!(counts, "{}\t{second}\t", self.file_id);
-            self.row(&mut counts, &[ip, uri, method, country], requests);
-        }
-        let mut forwarded = Vec::with_capacity(self.forwarded.len() * 64);
-        for (&(second, header, address, uri, method, country), &requests) in &self.forwarded {
-            let _ = write!(forwarded, "{}\t{second}\t", self.file_id);
-            self.row(
-                &mut forwarded,
-                &[header, address, uri, method, country],
+        let mut counts: Vec<Count> = self
+            .counts
+            .drain()
+            .map(|((second, ip, uri, method, country), requests)| Count {
+                second,
+                ip,
+                uri,
+                method,
+                country,
                 requests,
-            );
-        }
-        self.counts.clear();
-        self.forwarded.clear();
+            })
+            .collect();
+        let mut forwarded: Vec<Forwarded> = self
+            .forwarded
+            .drain()
+            .map(
+                |((second, header, address, uri, method, country), requests)| Forwarded {
+                    second,
+                    header,
+                    address,
+                    uri,
+                    method,
+                    country,
+                    requests,
+                },
+            )
+            .collect();
+        let seconds = counts
+            .iter()
+            .map(|c| c.second)
+            .chain(forwarded.iter().map(|f| f.second));
+        let (first_second, last_second) =
+            seconds.fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
+        let strings: Vec<&str> = self.strings.strings.iter().map(|s| &**s).collect();
+        let data = segment::encode(&strings, &mut counts, &mut forwarded);
         self.strings = Interner::default();
-        Batch { counts, forwarded }
-    }
-
-    fn row(&self, out: &mut Vec<u8>, fields: &[u32], requests: u32) {
-        for &field in fields {
-            match field {
-                NONE => out.extend_from_slice(b"\\N"),
-                id => escape_into(out, self.strings.get(id)),
-            }
-            out.push(b'\t');
+        Batch {
+            data,
+            first_second,
+            last_second,
         }
-        let _ = writeln!(out, "{requests}");
     }
 }
 
@@ -111,7 +110,7 @@ fn address_text(address: IpAddr) -> String {
 
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    ids: FastMap<Box<str>, u32>,
     strings: Vec<Box<str>>,
 }
 
@@ -125,35 +124,11 @@ impl Interner {
         self.ids.insert(text.into(), id);
         id
     }
-
-    fn get(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("", |s| s)
-    }
-}
-
-/// COPY text format: backslash, tab, newline and carriage return escaped.
-fn escape_into(out: &mut Vec<u8>, text: &str) {
-    for &byte in text.as_bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(byte),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copy_text_escapes_what_would_end_a_field_or_row() {
-        let mut out = Vec::new();
-        escape_into(&mut out, "/a\tb\nc\\d\re");
-        assert_eq!(out, b"/a\\tb\\nc\\\\d\\re");
-    }
 
     #[test]
     fn requests_of_one_second_and_key_make_one_row() {
@@ -162,7 +137,7 @@ mod tests {
                 r#"{{"timestamp":{ms},"httpRequest":{{"clientIp":"{ip}","country":"DE","uri":"/login","httpMethod":"POST","headers":[{{"name":"X-Forwarded-For","value":"198.51.100.7, 10.0.0.1"}},{{"name":"Host","value":"a"}}]}}}}"#
             )
         };
-        let mut scanner = Scanner::new(9);
+        let mut scanner = Scanner::default();
         let mut stats = FileStats::default();
         for (ms, ip) in [
             (1_000, "192.0.2.1"),
@@ -175,29 +150,43 @@ mod tests {
         }
         assert_eq!((stats.records, stats.redacted_ips), (4, 1));
         let batch = scanner.take();
-        let mut counts: Vec<_> = std::str::from_utf8(&batch.counts)
-            .unwrap()
-            .lines()
-            .collect();
+        assert_eq!((batch.first_second, batch.last_second), (1, 2));
+        let segment = segment::Segment::decode(&batch.data).unwrap();
+        let text = |id: u32| match id {
+            NO_COUNTRY => "-",
+            id => segment.strings[id as usize],
+        };
+        let mut counts = Vec::new();
+        segment
+            .each_count(|c| {
+                let row = [c.ip, c.uri, c.method, c.country].map(text).join(" ");
+                counts.push(format!("{} {row} {}", c.second, c.requests));
+            })
+            .unwrap();
         counts.sort();
         assert_eq!(
             counts,
             [
-                "9\t1\t192.0.2.1\t/login\tPOST\tDE\t2",
-                "9\t1\tX.X.X.X\t/login\tPOST\tDE\t1",
-                "9\t2\t192.0.2.1\t/login\tPOST\tDE\t1",
+                "1 192.0.2.1 /login POST DE 2",
+                "1 X.X.X.X /login POST DE 1",
+                "2 192.0.2.1 /login POST DE 1",
             ]
         );
-        let mut forwarded: Vec<_> = std::str::from_utf8(&batch.forwarded)
-            .unwrap()
-            .lines()
-            .collect();
+        let mut forwarded = Vec::new();
+        segment
+            .each_forwarded(|f| {
+                let row = [f.header, f.address, f.uri, f.method, f.country]
+                    .map(text)
+                    .join(" ");
+                forwarded.push(format!("{} {row} {}", f.second, f.requests));
+            })
+            .unwrap();
         forwarded.sort();
         assert_eq!(
             forwarded,
             [
-                "9\t1\tx-forwarded-for\t198.51.100.7\t/login\tPOST\tDE\t3",
-                "9\t2\tx-forwarded-for\t198.51.100.7\t/login\tPOST\tDE\t1",
+                "1 x-forwarded-for 198.51.100.7 /login POST DE 3",
+                "2 x-forwarded-for 198.51.100.7 /login POST DE 1",
             ]
         );
         assert_eq!(scanner.len(), 0, "taken");

@@ -1,0 +1,397 @@
+//! Imported request counts, packed: one segment holds what one stretch of a
+//! log file counted, per second and per (client IP, URI, method, country),
+//! and per forwarded-IP header. The import writes one segment a file (more
+//! for a large file) as one `bytea` value; the analyses read back only the
+//! segments of their time range and count them in memory, which is what
+//! makes an analysis over a day of logs take milliseconds, not seconds.
+//!
+//! Layout (integers are LEB128 varints; `country` is stored plus one, with
+//! 0 for "no country"):
+//!
+//! ```text
+//! "GHS1"
+//! strings:   count, then per string: length, UTF-8 bytes
+//! counts:    count, first second (zigzag), then per row, by second:
+//!            seconds since the previous row, ip, uri, method, country, requests
+//! forwarded: count, first second (zigzag), then per row, by second:
+//!            seconds since the previous row, header, address, uri, method,
+//!            country, requests
+//! ```
+//!
+//! Strings are referred to by their index. Pure, no I/O; a damaged value
+//! is an error, never a panic.
+
+const MAGIC: &[u8; 4] = b"GHS1";
+
+/// No country: WAF could not resolve one.
+pub const NO_COUNTRY: u32 = u32::MAX;
+
+/// Requests in one second from one client IP to one URI with one method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Count {
+    pub second: i64,
+    pub ip: u32,
+    pub uri: u32,
+    pub method: u32,
+    /// [`NO_COUNTRY`] when WAF resolved none.
+    pub country: u32,
+    pub requests: u32,
+}
+
+/// Requests in one second whose forwarded-IP `header` (lower case) starts
+/// with `address`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Forwarded {
+    pub second: i64,
+    pub header: u32,
+    pub address: u32,
+    pub uri: u32,
+    pub method: u32,
+    pub country: u32,
+    pub requests: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a stored traffic segment is damaged: {0}")]
+pub struct Damaged(&'static str);
+
+/// Packs counts; `strings` are what their indexes refer to. Sorts the rows.
+pub fn encode(strings: &[&str], counts: &mut [Count], forwarded: &mut [Forwarded]) -> Vec<u8> {
+    counts.sort_unstable_by_key(|c| c.second);
+    forwarded.sort_unstable_by_key(|f| f.second);
+    let text: usize = strings.iter().map(|s| s.len() + 2).sum();
+    let mut out = Vec::with_capacity(16 + text + counts.len() * 8 + forwarded.len() * 10);
+    out.extend_from_slice(MAGIC);
+    put(&mut out, strings.len() as u64);
+    for s in strings {
+        put(&mut out, s.len() as u64);
+        out.extend_from_slice(s.as_bytes());
+    }
+    put(&mut out, counts.len() as u64);
+    let mut previous = counts.first().map_or(0, |c| c.second);
+    put(&mut out, zigzag(previous));
+    for c in counts.iter() {
+        put(&mut out, (c.second - previous) as u64);
+        previous = c.second;
+        for field in [c.ip, c.uri, c.method, country_code(c.country), c.requests] {
+            put(&mut out, u64::from(field));
+        }
+    }
+    put(&mut out, forwarded.len() as u64);
+    let mut previous = forwarded.first().map_or(0, |f| f.second);
+    put(&mut out, zigzag(previous));
+    for f in forwarded.iter() {
+        put(&mut out, (f.second - previous) as u64);
+        previous = f.second;
+        let fields = [
+            f.header,
+            f.address,
+            f.uri,
+            f.method,
+            country_code(f.country),
+            f.requests,
+        ];
+        for field in fields {
+            put(&mut out, u64::from(field));
+        }
+    }
+    out
+}
+
+/// A segment read back, borrowing from its bytes. Rows are decoded as they
+/// are iterated.
+#[derive(Debug, Clone)]
+pub struct Segment<'a> {
+    pub strings: Vec<&'a str>,
+    counts: Rows<'a>,
+    forwarded: Rows<'a>,
+}
+
+impl<'a> Segment<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, Damaged> {
+        let rest = bytes.strip_prefix(MAGIC).ok_or(Damaged("unknown format"))?;
+        let mut reader = Reader(rest);
+        let n = reader.length()?;
+        let mut strings = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len = reader.length()?;
+            let bytes = reader.take(len)?;
+            strings.push(std::str::from_utf8(bytes).map_err(|_| Damaged("a string is not UTF-8"))?);
+        }
+        let counts = Rows::read(&mut reader, 5, strings.len())?;
+        let forwarded = Rows::read(&mut reader, 6, strings.len())?;
+        if !reader.0.is_empty() {
+            return Err(Damaged("bytes after the end"));
+        }
+        Ok(Segment {
+            strings,
+            counts,
+            forwarded,
+        })
+    }
+
+    /// Calls `row` for every count, in order of second.
+    pub fn each_count(&self, mut row: impl FnMut(Count)) -> Result<(), Damaged> {
+        self.counts.each(|second, f| {
+            row(Count {
+                second,
+                ip: f[0],
+                uri: f[1],
+                method: f[2],
+                country: f[3],
+                requests: f[4],
+            })
+        })
+    }
+
+    /// Calls `row` for every forwarded-IP count, in order of second.
+    pub fn each_forwarded(&self, mut row: impl FnMut(Forwarded)) -> Result<(), Damaged> {
+        self.forwarded.each(|second, f| {
+            row(Forwarded {
+                second,
+                header: f[0],
+                address: f[1],
+                uri: f[2],
+                method: f[3],
+                country: f[4],
+                requests: f[5],
+            })
+        })
+    }
+}
+
+/// One table of rows, still packed.
+#[derive(Debug, Clone)]
+struct Rows<'a> {
+    len: usize,
+    first: i64,
+    fields: usize,
+    strings: usize,
+    bytes: &'a [u8],
+}
+
+impl<'a> Rows<'a> {
+    /// Reads the header of a table and skips over its rows.
+    fn read(reader: &mut Reader<'a>, fields: usize, strings: usize) -> Result<Self, Damaged> {
+        let len = reader.length()?;
+        let first = unzigzag(reader.varint()?);
+        let start = reader.0;
+        for _ in 0..len * (fields + 1) {
+            reader.varint()?;
+        }
+        let used = start.len() - reader.0.len();
+        Ok(Rows {
+            len,
+            first,
+            fields,
+            strings,
+            bytes: &start[..used],
+        })
+    }
+
+    fn each(&self, mut row: impl FnMut(i64, &[u32; 6])) -> Result<(), Damaged> {
+        let mut reader = Reader(self.bytes);
+        let mut second = self.first;
+        let mut fields = [0u32; 6];
+        let country = self.fields - 2;
+        for _ in 0..self.len {
+            second = second
+                .checked_add_unsigned(reader.varint()?)
+                .ok_or(Damaged("a second out of range"))?;
+            for (i, field) in fields.iter_mut().take(self.fields).enumerate() {
+                let value =
+                    u32::try_from(reader.varint()?).map_err(|_| Damaged("a field out of range"))?;
+                *field = if i == country {
+                    value.checked_sub(1).unwrap_or(NO_COUNTRY)
+                } else {
+                    value
+                };
+                let is_string = i + 1 < self.fields;
+                if is_string && *field != NO_COUNTRY && *field as usize >= self.strings {
+                    return Err(Damaged("a string index out of range"));
+                }
+            }
+            row(second, &fields);
+        }
+        Ok(())
+    }
+}
+
+fn country_code(country: u32) -> u32 {
+    if country == NO_COUNTRY {
+        0
+    } else {
+        country + 1
+    }
+}
+
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+fn put(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Result<u64, Damaged> {
+        let mut value = 0u64;
+        for (i, &byte) in self.0.iter().enumerate().take(10) {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte < 0x80 {
+                self.0 = &self.0[i + 1..];
+                return Ok(value);
+            }
+        }
+        Err(Damaged("a number runs past the end"))
+    }
+
+    /// A count or length, which cannot exceed the bytes left.
+    fn length(&mut self) -> Result<usize, Damaged> {
+        let n = self.varint()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.0.len())
+            .ok_or(Damaged("a length past the end"))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Damaged> {
+        if n > self.0.len() {
+            return Err(Damaged("a string runs past the end"));
+        }
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn count(second: i64, ip: u32, country: u32, requests: u32) -> Count {
+        Count {
+            second,
+            ip,
+            uri: 1,
+            method: 2,
+            country,
+            requests,
+        }
+    }
+
+    fn decoded(bytes: &[u8]) -> (Vec<String>, Vec<Count>, Vec<Forwarded>) {
+        let segment = Segment::decode(bytes).unwrap();
+        let mut counts = Vec::new();
+        segment.each_count(|c| counts.push(c)).unwrap();
+        let mut forwarded = Vec::new();
+        segment.each_forwarded(|f| forwarded.push(f)).unwrap();
+        let strings = segment.strings.iter().map(|s| s.to_string()).collect();
+        (strings, counts, forwarded)
+    }
+
+    #[test]
+    fn rows_come_back_by_second_with_their_strings() {
+        let strings = ["192.0.2.1", "/login", "POST", "DE", "x-forwarded-for"];
+        let mut counts = vec![
+            count(1_795_305_601, 0, 3, 2),
+            count(-5, 0, NO_COUNTRY, 1),
+            count(1_795_305_600, 0, 3, 70_000),
+        ];
+        let mut forwarded = vec![Forwarded {
+            second: 7,
+            header: 4,
+            address: 0,
+            uri: 1,
+            method: 2,
+            country: NO_COUNTRY,
+            requests: 3,
+        }];
+        let bytes = encode(&strings, &mut counts, &mut forwarded);
+        let (back, rows, fwd) = decoded(&bytes);
+        assert_eq!(back, strings);
+        assert_eq!(
+            rows,
+            [
+                count(-5, 0, NO_COUNTRY, 1),
+                count(1_795_305_600, 0, 3, 70_000),
+                count(1_795_305_601, 0, 3, 2)
+            ]
+        );
+        assert_eq!(fwd, forwarded);
+    }
+
+    #[test]
+    fn damage_is_an_error() {
+        let mut counts = vec![count(10, 0, 0, 1)];
+        let bytes = encode(&["a"], &mut counts, &mut []);
+        assert!(Segment::decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Segment::decode(b"GHS2").is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Segment::decode(&longer).is_err());
+        // A string index past the table.
+        let mut bad = vec![count(10, 5, 0, 1)];
+        let bytes = encode(&["a"], &mut bad, &mut []);
+        let segment = Segment::decode(&bytes).unwrap();
+        assert!(segment.each_count(|_| {}).is_err());
+    }
+
+    fn arbitrary_count() -> impl Strategy<Value = Count> {
+        (
+            any::<i32>(),
+            0u32..4,
+            0u32..4,
+            0u32..4,
+            prop_oneof![Just(NO_COUNTRY), 0u32..4],
+            1u32..,
+        )
+            .prop_map(|(second, ip, uri, method, country, requests)| Count {
+                second: i64::from(second),
+                ip,
+                uri,
+                method,
+                country,
+                requests,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn what_is_encoded_decodes_the_same(mut counts in prop::collection::vec(arbitrary_count(), 0..50)) {
+            let strings = ["a", "b", "ü", ""];
+            let bytes = encode(&strings, &mut counts, &mut []);
+            let (_, back, _) = decoded(&bytes);
+            let mut expected = counts.clone();
+            expected.sort_by_key(|c| c.second);
+            prop_assert_eq!(back.iter().map(|c| c.second).collect::<Vec<_>>(), expected.iter().map(|c| c.second).collect::<Vec<_>>());
+            let mut back = back;
+            back.sort();
+            expected.sort();
+            prop_assert_eq!(back, expected);
+        }
+
+        #[test]
+        fn any_bytes_decode_or_fail_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let mut with_magic = MAGIC.to_vec();
+            with_magic.extend_from_slice(&bytes);
+            for input in [&bytes[..], &with_magic[..]] {
+                if let Ok(segment) = Segment::decode(input) {
+                    let _ = segment.each_count(|_| {});
+                    let _ = segment.each_forwarded(|_| {});
+                }
+            }
+        }
+    }
+}
