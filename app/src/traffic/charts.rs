@@ -73,27 +73,32 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
     let top = rows.iter().map(|r| r.count).max().unwrap_or(1).max(limit) as f64 * 1.1;
     let n = rows.len() as i32;
     svg(60 + 24 * rows.len() as u32, |area| {
+        // One segment per row, so each label sits at the middle of its bar.
         let mut chart = ChartBuilder::on(&area)
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(250)
-            .build_cartesian_2d(0f64..top, 0..n)?;
+            .build_cartesian_2d(0f64..top, (0..n).into_segmented())?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(rows.len())
-            .y_label_formatter(&|i| {
-                labels
+            .y_labels(rows.len() + 1)
+            .y_label_formatter(&|value| match value {
+                SegmentValue::CenterOf(i) => labels
                     .get((n - 1 - *i) as usize)
                     .cloned()
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                _ => String::new(),
             })
             .x_desc("requests in the window")
             .draw()?;
         chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
             let y = n - 1 - i as i32;
             let mut bar = Rectangle::new(
-                [(0.0, y), (r.count as f64, y + 1)],
+                [
+                    (0.0, SegmentValue::Exact(y)),
+                    (r.count as f64, SegmentValue::Exact(y + 1)),
+                ],
                 PALETTE[0].mix(0.8).filled(),
             );
             bar.set_margin(3, 3, 0, 0);
@@ -101,7 +106,10 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
         }))?;
         chart
             .draw_series(LineSeries::new(
-                [(limit as f64, 0), (limit as f64, n)],
+                [
+                    (limit as f64, SegmentValue::Exact(0)),
+                    (limit as f64, SegmentValue::Exact(n)),
+                ],
                 LIMIT_COLOUR.stroke_width(2),
             ))?
             .label(format!("limit {limit}"))
@@ -235,5 +243,22 @@ mod tests {
         let peaks = peak_distribution(&[1, 2, 2, 5, 300], 600);
         assert!(peaks.contains("recommended 600"));
         assert_eq!(top_bars(&[], 10), "", "nothing to draw");
+    }
+
+    #[test]
+    fn each_bar_is_labelled_once() {
+        let rows: Vec<TopRow> = (1..=3)
+            .map(|i| TopRow {
+                key: format!("192.0.2.{i}"),
+                uri: None,
+                window_start: 1_795_359_600,
+                count: 100 * i,
+            })
+            .collect();
+        let bars = top_bars(&rows, 150);
+        for row in &rows {
+            let label = format!("{} @", row.key);
+            assert_eq!(bars.matches(&label).count(), 1, "{label} in {bars}");
+        }
     }
 }
