@@ -321,7 +321,7 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
     gatehouse::db::migrate(&config.database_url)
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
-    let pool = gatehouse::db::connect(&config.database_url, 4)
+    let pool = gatehouse::db::connect(&config.database_url, 8)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
     let actor = app::audit::Actor {

@@ -11,11 +11,12 @@
 //! ```text
 //! "GHS1"
 //! strings:   count, then per string: length, UTF-8 bytes
-//! counts:    count, first second (zigzag), then per row, by second:
-//!            seconds since the previous row, ip, uri, method, country, requests
-//! forwarded: count, first second (zigzag), then per row, by second:
-//!            seconds since the previous row, header, address, uri, method,
+//! counts:    count, first second (zigzag), length in bytes, then per row,
+//!            by second: seconds since the previous row, ip, uri, method,
 //!            country, requests
+//! forwarded: count, first second (zigzag), length in bytes, then per row,
+//!            by second: seconds since the previous row, header, address,
+//!            uri, method, country, requests
 //! ```
 //!
 //! Strings are referred to by their index. Pure, no I/O; a damaged value
@@ -67,21 +68,22 @@ pub fn encode(strings: &[&str], counts: &mut [Count], forwarded: &mut [Forwarded
         put(&mut out, s.len() as u64);
         out.extend_from_slice(s.as_bytes());
     }
-    put(&mut out, counts.len() as u64);
+    let mut rows = Vec::with_capacity(counts.len() * 8);
     let mut previous = counts.first().map_or(0, |c| c.second);
-    put(&mut out, zigzag(previous));
+    let first = previous;
     for c in counts.iter() {
-        put(&mut out, (c.second - previous) as u64);
+        put(&mut rows, (c.second - previous) as u64);
         previous = c.second;
         for field in [c.ip, c.uri, c.method, country_code(c.country), c.requests] {
-            put(&mut out, u64::from(field));
+            put(&mut rows, u64::from(field));
         }
     }
-    put(&mut out, forwarded.len() as u64);
+    put_table(&mut out, counts.len(), first, &rows);
+    rows.clear();
     let mut previous = forwarded.first().map_or(0, |f| f.second);
-    put(&mut out, zigzag(previous));
+    let first = previous;
     for f in forwarded.iter() {
-        put(&mut out, (f.second - previous) as u64);
+        put(&mut rows, (f.second - previous) as u64);
         previous = f.second;
         let fields = [
             f.header,
@@ -92,10 +94,18 @@ pub fn encode(strings: &[&str], counts: &mut [Count], forwarded: &mut [Forwarded
             f.requests,
         ];
         for field in fields {
-            put(&mut out, u64::from(field));
+            put(&mut rows, u64::from(field));
         }
     }
+    put_table(&mut out, forwarded.len(), first, &rows);
     out
+}
+
+fn put_table(out: &mut Vec<u8>, len: usize, first: i64, rows: &[u8]) {
+    put(out, len as u64);
+    put(out, zigzag(first));
+    put(out, rows.len() as u64);
+    out.extend_from_slice(rows);
 }
 
 /// A segment read back, borrowing from its bytes. Rows are decoded as they
@@ -171,21 +181,18 @@ struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    /// Reads the header of a table and skips over its rows.
+    /// Reads the header of a table and steps over its rows, which are
+    /// checked as they are decoded.
     fn read(reader: &mut Reader<'a>, fields: usize, strings: usize) -> Result<Self, Damaged> {
         let len = reader.length()?;
         let first = unzigzag(reader.varint()?);
-        let start = reader.0;
-        for _ in 0..len * (fields + 1) {
-            reader.varint()?;
-        }
-        let used = start.len() - reader.0.len();
+        let size = reader.length()?;
         Ok(Rows {
             len,
             first,
             fields,
             strings,
-            bytes: &start[..used],
+            bytes: reader.take(size)?,
         })
     }
 
@@ -213,7 +220,10 @@ impl<'a> Rows<'a> {
             }
             row(second, &fields);
         }
-        Ok(())
+        match reader.0.is_empty() {
+            true => Ok(()),
+            false => Err(Damaged("bytes after the last row")),
+        }
     }
 }
 

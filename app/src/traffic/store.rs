@@ -3,7 +3,7 @@
 //! ([`Tally`]); [`Counter`] turns the buckets into windows.
 
 use super::query::Analysis;
-use super::segment::Segment;
+use super::segment::{Damaged, Segment};
 use super::tally::Tally;
 use super::threshold::{Basis, Peaks, WhatIf, recommend, what_if};
 use super::windows::{Counter, Series, TopRow};
@@ -46,8 +46,14 @@ impl Answer {
 }
 
 /// Runs `analysis` over everything imported: reads the segments that
-/// overlap its time range, counting each as it arrives.
+/// overlap its time range and counts them on a thread of their own as they
+/// arrive, so reading from the database and counting overlap.
 pub async fn answer(pool: &PgPool, analysis: &Analysis) -> Result<Answer, sqlx::Error> {
+    let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    let counting = {
+        let analysis = analysis.clone();
+        tokio::task::spawn_blocking(move || count(&analysis, received))
+    };
     let mut segments = sqlx::query_scalar!(
         "SELECT data FROM traffic_segments
          WHERE first_second < $2 AND last_second >= $1
@@ -56,12 +62,26 @@ pub async fn answer(pool: &PgPool, analysis: &Analysis) -> Result<Answer, sqlx::
         analysis.to.timestamp(),
     )
     .fetch(pool);
-    let mut tally = Tally::new(analysis);
     while let Some(bytes) = segments.try_next().await? {
-        let segment = Segment::decode(&bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        tally
-            .add(&segment)
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        if sender.send(bytes).is_err() {
+            break; // the counting stopped on a damaged segment; its error follows
+        }
+    }
+    drop(sender);
+    let damaged = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
+    counting
+        .await
+        .map_err(|e| damaged(Box::new(e)))?
+        .map_err(|e| damaged(Box::new(e)))
+}
+
+fn count(
+    analysis: &Analysis,
+    segments: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> Result<Answer, Damaged> {
+    let mut tally = Tally::new(analysis);
+    for bytes in segments {
+        tally.add(&Segment::decode(&bytes)?)?;
     }
     let mut counter = Counter::new(analysis.window, analysis.sliding, analysis.limit);
     tally.finish(&mut counter);

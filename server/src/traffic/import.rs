@@ -171,7 +171,9 @@ pub async fn import(
     )
     .fetch_one(pool)
     .await?;
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Two files per core: while one file's transaction waits on the
+    // database (its commit is flushed to disk), another is being read.
+    let parallel = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
     let outcomes: Vec<FileOutcome> = futures::stream::iter(files)
         .map(|file| import_file(pool, import_id, file))
         .buffer_unordered(parallel)

@@ -53,7 +53,14 @@ impl Record {
 
 /// The first address of a forwarded-IP header's value, if it is one.
 pub fn first_address(value: &str) -> Option<IpAddr> {
-    value.split(',').next()?.trim().parse().ok()
+    let first = value.split(',').next()?.trim();
+    // Most header values (hosts, user agents, media types) are not
+    // addresses: look at the characters before asking the parser.
+    let could_be = first.len() <= 45
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+    could_be.then(|| first.parse().ok()).flatten()
 }
 
 /// A record as read, borrowing from its line: what the import keeps of it.
