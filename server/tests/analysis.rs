@@ -255,6 +255,13 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
             to: "2026-11-22T15:04:59Z",
             ..day("ip", 300, false)
         },
+        // Whole 10-second steps that cut through the flood: answered from the
+        // per-IP buckets, with requests on both sides of each end.
+        Question {
+            from: "2026-11-22T15:02:00Z",
+            to: "2026-11-22T15:07:30Z",
+            ..day("ip", 60, true)
+        },
         // The real records of the shared fixture (2023), redacted IPs included.
         Question {
             from: "2023-04-01T00:00:00Z",

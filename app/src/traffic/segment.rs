@@ -23,6 +23,7 @@
 //! is an error, never a panic.
 
 const MAGIC: &[u8; 4] = b"GHS1";
+const BUCKETS_MAGIC: &[u8; 4] = b"GHB1";
 
 /// No country: WAF could not resolve one.
 pub const NO_COUNTRY: u32 = u32::MAX;
@@ -60,52 +61,130 @@ pub struct Damaged(&'static str);
 pub fn encode(strings: &[&str], counts: &mut [Count], forwarded: &mut [Forwarded]) -> Vec<u8> {
     counts.sort_unstable_by_key(|c| c.second);
     forwarded.sort_unstable_by_key(|f| f.second);
-    let text: usize = strings.iter().map(|s| s.len() + 2).sum();
-    let mut out = Vec::with_capacity(16 + text + counts.len() * 8 + forwarded.len() * 10);
+    let mut out = Vec::with_capacity(16 + counts.len() * 8 + forwarded.len() * 10);
     out.extend_from_slice(MAGIC);
-    put(&mut out, strings.len() as u64);
-    for s in strings {
-        put(&mut out, s.len() as u64);
-        out.extend_from_slice(s.as_bytes());
-    }
-    let mut rows = Vec::with_capacity(counts.len() * 8);
-    let mut previous = counts.first().map_or(0, |c| c.second);
-    let first = previous;
-    for c in counts.iter() {
-        put(&mut rows, (c.second - previous) as u64);
-        previous = c.second;
-        for field in [c.ip, c.uri, c.method, country_code(c.country), c.requests] {
-            put(&mut rows, u64::from(field));
-        }
-    }
-    put_table(&mut out, counts.len(), first, &rows);
-    rows.clear();
-    let mut previous = forwarded.first().map_or(0, |f| f.second);
-    let first = previous;
-    for f in forwarded.iter() {
-        put(&mut rows, (f.second - previous) as u64);
-        previous = f.second;
-        let fields = [
-            f.header,
-            f.address,
-            f.uri,
-            f.method,
-            country_code(f.country),
-            f.requests,
-        ];
-        for field in fields {
-            put(&mut rows, u64::from(field));
-        }
-    }
-    put_table(&mut out, forwarded.len(), first, &rows);
+    put_strings(&mut out, strings);
+    put_table(
+        &mut out,
+        counts.iter().map(|c| {
+            let country = country_code(c.country);
+            (c.second, [c.ip, c.uri, c.method, country, c.requests])
+        }),
+    );
+    put_table(
+        &mut out,
+        forwarded.iter().map(|f| {
+            let country = country_code(f.country);
+            (
+                f.second,
+                [f.header, f.address, f.uri, f.method, country, f.requests],
+            )
+        }),
+    );
     out
 }
 
-fn put_table(out: &mut Vec<u8>, len: usize, first: i64, rows: &[u8]) {
+/// Requests of one client IP in one 10-second bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IpBucket {
+    pub bucket: i64,
+    pub ip: u32,
+    pub requests: u32,
+}
+
+/// Packs the same counts summed per client IP and 10-second bucket: what
+/// an analysis by IP without filters reads, a fraction of the rows.
+/// `strings` are the client IPs. Sorts the rows.
+pub fn encode_ip_buckets(strings: &[&str], rows: &mut [IpBucket]) -> Vec<u8> {
+    rows.sort_unstable_by_key(|r| r.bucket);
+    let mut out = Vec::with_capacity(16 + rows.len() * 5);
+    out.extend_from_slice(BUCKETS_MAGIC);
+    put_strings(&mut out, strings);
+    put_table(
+        &mut out,
+        rows.iter().map(|r| (r.bucket, [r.ip, r.requests])),
+    );
+    out
+}
+
+fn put_strings(out: &mut Vec<u8>, strings: &[&str]) {
+    put(out, strings.len() as u64);
+    for s in strings {
+        put(out, s.len() as u64);
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// A table: its rows' count, first key (zigzag), length in bytes, then
+/// the rows, each the key's increase over the previous row and the fields.
+/// Rows must come in order of key.
+fn put_table<const N: usize>(
+    out: &mut Vec<u8>,
+    rows: impl ExactSizeIterator<Item = (i64, [u32; N])>,
+) {
+    let len = rows.len();
+    let mut packed = Vec::with_capacity(len * (N + 1));
+    let mut first: Option<i64> = None;
+    let mut previous = 0;
+    for (key, fields) in rows {
+        if first.is_none() {
+            first = Some(key);
+            previous = key;
+        }
+        put(&mut packed, (key - previous) as u64);
+        previous = key;
+        for field in fields {
+            put(&mut packed, u64::from(field));
+        }
+    }
     put(out, len as u64);
-    put(out, zigzag(first));
-    put(out, rows.len() as u64);
-    out.extend_from_slice(rows);
+    put(out, zigzag(first.unwrap_or(0)));
+    put(out, packed.len() as u64);
+    out.extend_from_slice(&packed);
+}
+
+fn read_strings<'a>(reader: &mut Reader<'a>) -> Result<Vec<&'a str>, Damaged> {
+    let n = reader.length()?;
+    let mut strings = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = reader.length()?;
+        let bytes = reader.take(len)?;
+        strings.push(std::str::from_utf8(bytes).map_err(|_| Damaged("a string is not UTF-8"))?);
+    }
+    Ok(strings)
+}
+
+/// Per-IP buckets read back, borrowing from their bytes.
+#[derive(Debug, Clone)]
+pub struct IpBuckets<'a> {
+    pub strings: Vec<&'a str>,
+    rows: Rows<'a>,
+}
+
+impl<'a> IpBuckets<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, Damaged> {
+        let rest = bytes
+            .strip_prefix(BUCKETS_MAGIC)
+            .ok_or(Damaged("unknown format"))?;
+        let mut reader = Reader(rest);
+        let strings = read_strings(&mut reader)?;
+        let rows = Rows::read(&mut reader, 2, None, strings.len())?;
+        if !reader.0.is_empty() {
+            return Err(Damaged("bytes after the end"));
+        }
+        Ok(IpBuckets { strings, rows })
+    }
+
+    /// Calls `row` for every bucket, in order.
+    pub fn each(&self, mut row: impl FnMut(IpBucket)) -> Result<(), Damaged> {
+        self.rows.each(|bucket, f| {
+            row(IpBucket {
+                bucket,
+                ip: f[0],
+                requests: f[1],
+            })
+        })
+    }
 }
 
 /// A segment read back, borrowing from its bytes. Rows are decoded as they
@@ -121,15 +200,9 @@ impl<'a> Segment<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<Self, Damaged> {
         let rest = bytes.strip_prefix(MAGIC).ok_or(Damaged("unknown format"))?;
         let mut reader = Reader(rest);
-        let n = reader.length()?;
-        let mut strings = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = reader.length()?;
-            let bytes = reader.take(len)?;
-            strings.push(std::str::from_utf8(bytes).map_err(|_| Damaged("a string is not UTF-8"))?);
-        }
-        let counts = Rows::read(&mut reader, 5, strings.len())?;
-        let forwarded = Rows::read(&mut reader, 6, strings.len())?;
+        let strings = read_strings(&mut reader)?;
+        let counts = Rows::read(&mut reader, 5, Some(3), strings.len())?;
+        let forwarded = Rows::read(&mut reader, 6, Some(4), strings.len())?;
         if !reader.0.is_empty() {
             return Err(Damaged("bytes after the end"));
         }
@@ -176,6 +249,8 @@ struct Rows<'a> {
     len: usize,
     first: i64,
     fields: usize,
+    /// The field that is a country, stored plus one.
+    country: Option<usize>,
     strings: usize,
     bytes: &'a [u8],
 }
@@ -183,7 +258,12 @@ struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// Reads the header of a table and steps over its rows, which are
     /// checked as they are decoded.
-    fn read(reader: &mut Reader<'a>, fields: usize, strings: usize) -> Result<Self, Damaged> {
+    fn read(
+        reader: &mut Reader<'a>,
+        fields: usize,
+        country: Option<usize>,
+        strings: usize,
+    ) -> Result<Self, Damaged> {
         let len = reader.length()?;
         let first = unzigzag(reader.varint()?);
         let size = reader.length()?;
@@ -191,6 +271,7 @@ impl<'a> Rows<'a> {
             len,
             first,
             fields,
+            country,
             strings,
             bytes: reader.take(size)?,
         })
@@ -198,17 +279,16 @@ impl<'a> Rows<'a> {
 
     fn each(&self, mut row: impl FnMut(i64, &[u32; 6])) -> Result<(), Damaged> {
         let mut reader = Reader(self.bytes);
-        let mut second = self.first;
+        let mut key = self.first;
         let mut fields = [0u32; 6];
-        let country = self.fields - 2;
         for _ in 0..self.len {
-            second = second
+            key = key
                 .checked_add_unsigned(reader.varint()?)
                 .ok_or(Damaged("a second out of range"))?;
             for (i, field) in fields.iter_mut().take(self.fields).enumerate() {
                 let value =
                     u32::try_from(reader.varint()?).map_err(|_| Damaged("a field out of range"))?;
-                *field = if i == country {
+                *field = if Some(i) == self.country {
                     value.checked_sub(1).unwrap_or(NO_COUNTRY)
                 } else {
                     value
@@ -218,7 +298,7 @@ impl<'a> Rows<'a> {
                     return Err(Damaged("a string index out of range"));
                 }
             }
-            row(second, &fields);
+            row(key, &fields);
         }
         match reader.0.is_empty() {
             true => Ok(()),
@@ -340,6 +420,36 @@ mod tests {
             ]
         );
         assert_eq!(fwd, forwarded);
+    }
+
+    #[test]
+    fn ip_buckets_come_back_in_order() {
+        let mut rows = vec![
+            IpBucket {
+                bucket: 179_530_561,
+                ip: 1,
+                requests: 3,
+            },
+            IpBucket {
+                bucket: 179_530_560,
+                ip: 0,
+                requests: 70_000,
+            },
+            IpBucket {
+                bucket: 179_530_560,
+                ip: 1,
+                requests: 1,
+            },
+        ];
+        let bytes = encode_ip_buckets(&["192.0.2.1", "X.X.X.X"], &mut rows);
+        let back = IpBuckets::decode(&bytes).unwrap();
+        assert_eq!(back.strings, ["192.0.2.1", "X.X.X.X"]);
+        let mut read = Vec::new();
+        back.each(|r| read.push(r)).unwrap();
+        assert_eq!(read, rows, "sorted by bucket on the way in");
+        assert!(read.windows(2).all(|w| w[0].bucket <= w[1].bucket));
+        assert!(IpBuckets::decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Segment::decode(&bytes).is_err(), "not a segment");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! ([`Tally`]); [`Counter`] turns the buckets into windows.
 
 use super::query::Analysis;
-use super::segment::{Damaged, Segment};
+use super::segment::{Damaged, IpBuckets, Segment};
 use super::tally::Tally;
 use super::threshold::{Basis, Peaks, WhatIf, recommend, what_if};
 use super::windows::{Counter, Series, TopRow};
@@ -46,22 +46,33 @@ impl Answer {
 }
 
 /// Runs `analysis` over everything imported: reads the segments that
-/// overlap its time range and counts them on a thread of their own as they
-/// arrive, so reading from the database and counting overlap.
+/// overlap its time range — only their per-IP buckets when those answer it
+/// — and counts them on a thread of their own as they arrive, so reading
+/// from the database and counting overlap.
 pub async fn answer(pool: &PgPool, analysis: &Analysis) -> Result<Answer, sqlx::Error> {
+    let by_ip = Tally::ip_buckets_answer(analysis);
     let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
     let counting = {
         let analysis = analysis.clone();
-        tokio::task::spawn_blocking(move || count(&analysis, received))
+        tokio::task::spawn_blocking(move || count(&analysis, by_ip, received))
     };
-    let mut segments = sqlx::query_scalar!(
-        "SELECT data FROM traffic_segments
-         WHERE first_second < $2 AND last_second >= $1
-         ORDER BY first_second",
-        analysis.from.timestamp(),
-        analysis.to.timestamp(),
-    )
-    .fetch(pool);
+    let (from, to) = (analysis.from.timestamp(), analysis.to.timestamp());
+    let mut segments = match by_ip {
+        true => sqlx::query_scalar!(
+            "SELECT by_ip FROM traffic_segments
+             WHERE first_second < $2 AND last_second >= $1 ORDER BY first_second",
+            from,
+            to,
+        )
+        .fetch(pool),
+        false => sqlx::query_scalar!(
+            "SELECT data FROM traffic_segments
+             WHERE first_second < $2 AND last_second >= $1 ORDER BY first_second",
+            from,
+            to,
+        )
+        .fetch(pool),
+    };
     while let Some(bytes) = segments.try_next().await? {
         if sender.send(bytes).is_err() {
             break; // the counting stopped on a damaged segment; its error follows
@@ -77,11 +88,15 @@ pub async fn answer(pool: &PgPool, analysis: &Analysis) -> Result<Answer, sqlx::
 
 fn count(
     analysis: &Analysis,
+    by_ip: bool,
     segments: std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> Result<Answer, Damaged> {
     let mut tally = Tally::new(analysis);
     for bytes in segments {
-        tally.add(&Segment::decode(&bytes)?)?;
+        match by_ip {
+            true => tally.add_ip_buckets(&IpBuckets::decode(&bytes)?)?,
+            false => tally.add(&Segment::decode(&bytes)?)?,
+        }
     }
     let mut counter = Counter::new(analysis.window, analysis.sliding, analysis.limit);
     tally.finish(&mut counter);

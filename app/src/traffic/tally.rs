@@ -8,7 +8,7 @@
 //! array reads.
 
 use super::query::{Analysis, KeyBy, SLIDE_SECONDS, UriMatch};
-use super::segment::{Count, Damaged, NO_COUNTRY, Segment};
+use super::segment::{Count, Damaged, IpBuckets, NO_COUNTRY, Segment};
 use super::windows::Counter;
 use foldhash::HashMap as FastMap;
 
@@ -134,6 +134,35 @@ impl Tally {
         }
     }
 
+    /// Whether per-IP buckets answer `analysis` exactly: keys by client IP,
+    /// no filter, and a range of whole 10-second buckets.
+    pub fn ip_buckets_answer(analysis: &Analysis) -> bool {
+        let whole = |t: i64| t.rem_euclid(SLIDE_SECONDS) == 0;
+        analysis.by == KeyBy::Ip
+            && analysis.uri.is_none()
+            && analysis.method.is_none()
+            && analysis.country.is_none()
+            && whole(analysis.from.timestamp())
+            && whole(analysis.to.timestamp())
+    }
+
+    /// Counts per-IP buckets; only for analyses [`Self::ip_buckets_answer`]
+    /// accepts.
+    pub fn add_ip_buckets(&mut self, buckets: &IpBuckets<'_>) -> Result<(), Damaged> {
+        let from = self.from.div_euclid(SLIDE_SECONDS);
+        let to = self.to.div_euclid(SLIDE_SECONDS);
+        let strings = &buckets.strings;
+        let mut local = vec![UNSET; strings.len()];
+        buckets.each(|row| {
+            if row.bucket < from || row.bucket >= to {
+                return;
+            }
+            let ip = row.ip as usize;
+            let key = self.key_of(&mut local[ip], strings[ip], None);
+            self.count_bucket(key, row.bucket, row.requests);
+        })
+    }
+
     /// The key id of `name` (and `uri`), remembered in `slot`.
     fn key_of(&mut self, slot: &mut u32, name: &str, uri: Option<&str>) -> u32 {
         if *slot != UNSET {
@@ -162,7 +191,10 @@ impl Tally {
     }
 
     fn count(&mut self, key: u32, second: i64, requests: u32) {
-        let bucket = second.div_euclid(SLIDE_SECONDS);
+        self.count_bucket(key, second.div_euclid(SLIDE_SECONDS), requests);
+    }
+
+    fn count_bucket(&mut self, key: u32, bucket: i64, requests: u32) {
         let buckets = &mut self.buckets[key as usize];
         match buckets.last_mut() {
             Some((last, total)) if *last == bucket => *total += u64::from(requests),
@@ -203,7 +235,7 @@ fn flags(strings: &[&str], test: impl Fn(&str) -> bool) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::super::query::Analysis;
-    use super::super::segment::{Forwarded, encode};
+    use super::super::segment::{Forwarded, IpBucket, encode, encode_ip_buckets};
     use super::*;
 
     const STRINGS: [&str; 8] = [
@@ -234,6 +266,7 @@ mod tests {
             row(1_005, 0, 3, 5, 6, 1),
             row(1_012, 1, 2, 4, NO_COUNTRY, 2),
             row(999, 1, 3, 5, 6, 4),
+            row(1_200, 0, 2, 4, 6, 5),
         ];
         let mut forwarded = vec![Forwarded {
             second: 1_001,
@@ -247,11 +280,15 @@ mod tests {
         encode(&STRINGS, &mut counts, &mut forwarded)
     }
 
-    /// Seconds 1 000 ≤ s < 1 200, and `pairs` as the query string.
-    fn counted(pairs: &[(&str, &str)]) -> Vec<(String, Option<String>, Vec<(i64, u64)>)> {
+    /// Seconds 1 000 ≤ s < 1 200 unless `pairs`, as the query string, say otherwise.
+    fn analysis(pairs: &[(&str, &str)]) -> Analysis {
         let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap();
         let get = |key: &str| pairs.iter().find(|p| p.0 == key).map(|p| p.1.to_owned());
-        let analysis = Analysis::from_query(get, (at(1_000), at(1_200))).unwrap();
+        Analysis::from_query(get, (at(1_000), at(1_200))).unwrap()
+    }
+
+    fn counted(pairs: &[(&str, &str)]) -> Vec<(String, Option<String>, Vec<(i64, u64)>)> {
+        let analysis = analysis(pairs);
         let bytes = segment_bytes();
         let mut tally = Tally::new(&analysis);
         tally.add(&Segment::decode(&bytes).unwrap()).unwrap();
@@ -301,6 +338,60 @@ mod tests {
                 ("192.0.2.2", Some("/login"))
             ]
         );
+    }
+
+    #[test]
+    fn per_ip_buckets_count_as_the_seconds_they_sum() {
+        let analysis = analysis(&[]);
+        assert!(Tally::ip_buckets_answer(&analysis));
+        let mut rows = vec![
+            IpBucket {
+                bucket: 100,
+                ip: 0,
+                requests: 4,
+            },
+            IpBucket {
+                bucket: 101,
+                ip: 1,
+                requests: 2,
+            },
+            IpBucket {
+                bucket: 99,
+                ip: 1,
+                requests: 4,
+            },
+            // At `to`: left out.
+            IpBucket {
+                bucket: 120,
+                ip: 0,
+                requests: 5,
+            },
+        ];
+        let bytes = encode_ip_buckets(&STRINGS[..2], &mut rows);
+        let mut tally = Tally::new(&analysis);
+        for _ in 0..2 {
+            tally
+                .add_ip_buckets(&IpBuckets::decode(&bytes).unwrap())
+                .unwrap();
+        }
+        let mut counter = Counter::new(60, false, 100);
+        tally.finish(&mut counter);
+        let series: Vec<_> = counter
+            .finish()
+            .series
+            .into_iter()
+            .map(|s| (s.key, s.uri, s.windows))
+            .collect();
+        assert_eq!(series, counted(&[]), "the same as from the per-second rows");
+        // Filters, other keys and ranges that cut a bucket need the seconds.
+        assert!(!Tally::ip_buckets_answer(&self::analysis(&[("uri", "/")])));
+        assert!(!Tally::ip_buckets_answer(&self::analysis(&[(
+            "by", "country"
+        )])));
+        assert!(!Tally::ip_buckets_answer(&self::analysis(&[(
+            "from",
+            "1970-01-01T00:16:45Z"
+        )])));
     }
 
     #[test]

@@ -259,6 +259,8 @@ pub struct FileStats {
 /// One segment of a file's counts, ready to store.
 pub struct Batch {
     pub data: Vec<u8>,
+    /// The same counts per client IP and 10-second bucket.
+    pub by_ip: Vec<u8>,
     pub first_second: i64,
     pub last_second: i64,
 }
@@ -311,13 +313,14 @@ async fn import_file(
     let mut seq = 0;
     while let Some(batch) = batches.recv().await {
         sqlx::query!(
-            "INSERT INTO traffic_segments (file_id, seq, first_second, last_second, data)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO traffic_segments (file_id, seq, first_second, last_second, data, by_ip)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             file_id,
             seq,
             batch.first_second,
             batch.last_second,
             batch.data,
+            batch.by_ip,
         )
         .execute(&mut *tx)
         .await?;

@@ -6,7 +6,7 @@
 
 use super::import::{Batch, FileStats};
 use super::record::{RecordView, first_address};
-use app::traffic::segment::{self, Count, Forwarded, NO_COUNTRY};
+use app::traffic::segment::{self, Count, Forwarded, IpBucket, NO_COUNTRY};
 use foldhash::HashMap as FastMap;
 use std::net::IpAddr;
 
@@ -92,14 +92,43 @@ impl Scanner {
         let (first_second, last_second) =
             seconds.fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
         let strings: Vec<&str> = self.strings.strings.iter().map(|s| &**s).collect();
+        let by_ip = ip_buckets(&strings, &counts);
         let data = segment::encode(&strings, &mut counts, &mut forwarded);
         self.strings = Interner::default();
         Batch {
             data,
+            by_ip,
             first_second,
             last_second,
         }
     }
+}
+
+/// The counts summed per client IP and 10-second bucket, packed with a
+/// string table of the client IPs alone.
+fn ip_buckets(strings: &[&str], counts: &[Count]) -> Vec<u8> {
+    let mut sums: FastMap<(i64, u32), u32> = FastMap::default();
+    for c in counts {
+        *sums.entry((c.second.div_euclid(10), c.ip)).or_insert(0) += c.requests;
+    }
+    let mut renumbered = vec![u32::MAX; strings.len()];
+    let mut ips: Vec<&str> = Vec::new();
+    let mut rows: Vec<IpBucket> = sums
+        .into_iter()
+        .map(|((bucket, ip), requests)| {
+            let slot = &mut renumbered[ip as usize];
+            if *slot == u32::MAX {
+                *slot = ips.len() as u32;
+                ips.push(strings[ip as usize]);
+            }
+            IpBucket {
+                bucket,
+                ip: *slot,
+                requests,
+            }
+        })
+        .collect();
+    segment::encode_ip_buckets(&ips, &mut rows)
 }
 
 /// An address as the analyses key it: its canonical text, so that
