@@ -381,36 +381,30 @@ pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<Fi
     let mut line = Vec::with_capacity(4096);
     let mut number = 0u64;
     loop {
-        line.clear();
-        let read = lines.read_until(b'\n', &mut line);
         number += 1;
-        let broken = match read {
-            Ok(0) => break,
-            Ok(_) => None,
-            Err(e) => Some(e),
-        };
-        if let Some(error) = broken {
-            // What was read of the broken line is not a record either.
-            if !line.is_empty() {
-                stats.malformed += 1;
+        // A line wholly in the reader's buffer is read where it lies; one
+        // that runs past the buffer's end is gathered into `line` first.
+        let used = match lines.fill_buf() {
+            Ok([]) => break,
+            Ok(buffer) => memchr::memchr(b'\n', buffer).map(|end| {
+                read_one(&buffer[..end], number, &mut scanner, &mut stats);
+                end + 1
+            }),
+            Err(error) => {
+                stats.broken_off(number, &[], &error);
+                break;
             }
-            stats.truncated = true;
-            let kept = stats.records;
-            stats.note(
-                number,
-                format!(
-                    "the file breaks off here ({error}); the {kept} records before it are kept"
-                ),
-            );
-            break;
-        }
-        match std::str::from_utf8(&line) {
-            Err(_) => stats.malformed_line(number, "not UTF-8 text".into()),
-            Ok(text) if text.trim().is_empty() => {}
-            Ok(text) => match read_line(text, |record| scanner.add(&record, &mut stats)) {
-                Ok(()) => {}
-                Err(error) => stats.malformed_line(number, error.to_string()),
-            },
+        };
+        match used {
+            Some(used) => lines.consume(used),
+            None => {
+                line.clear();
+                if let Err(error) = lines.read_until(b'\n', &mut line) {
+                    stats.broken_off(number, &line, &error);
+                    break;
+                }
+                read_one(&line, number, &mut scanner, &mut stats);
+            }
         }
         if scanner.len() >= FLUSH_ROWS && batches.blocking_send(scanner.take()).is_err() {
             return Err(io::Error::other("the import stopped writing"));
@@ -422,7 +416,32 @@ pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<Fi
     Ok(stats)
 }
 
+fn read_one(line: &[u8], number: u64, scanner: &mut Scanner, stats: &mut FileStats) {
+    match std::str::from_utf8(line) {
+        Err(_) => stats.malformed_line(number, "not UTF-8 text".into()),
+        Ok(text) if text.trim().is_empty() => {}
+        Ok(text) => match read_line(text, |record| scanner.add(&record, stats)) {
+            Ok(()) => {}
+            Err(error) => stats.malformed_line(number, error.to_string()),
+        },
+    }
+}
+
 impl FileStats {
+    /// The file broke off at line `number`, after `partial` of it.
+    fn broken_off(&mut self, number: u64, partial: &[u8], error: &io::Error) {
+        // What was read of the broken line is not a record either.
+        if !partial.is_empty() {
+            self.malformed += 1;
+        }
+        self.truncated = true;
+        let kept = self.records;
+        self.note(
+            number,
+            format!("the file breaks off here ({error}); the {kept} records before it are kept"),
+        );
+    }
+
     fn malformed_line(&mut self, line: u64, error: String) {
         self.malformed += 1;
         self.note(line, error);
@@ -438,9 +457,10 @@ impl FileStats {
         }
     }
 
-    pub(crate) fn count(&mut self, record: &RecordView<'_>) {
+    /// Counts a record; `redacted` when its clientIp is not an address.
+    pub(crate) fn count(&mut self, record: &RecordView<'_>, redacted: bool) {
         self.records += 1;
-        if record.client_ip.parse::<std::net::IpAddr>().is_err() {
+        if redacted {
             self.redacted_ips += 1;
         }
         self.first_ms = Some(

@@ -20,6 +20,8 @@ pub struct Scanner {
     strings: Interner,
     counts: FastMap<CountKey, u32>,
     forwarded: FastMap<ForwardedKey, u32>,
+    /// Per string id: whether it is a client IP that is not an address.
+    redacted: Vec<Option<bool>>,
     lower: String,
 }
 
@@ -30,9 +32,15 @@ impl Scanner {
     }
 
     pub fn add(&mut self, record: &RecordView<'_>, stats: &mut FileStats) {
-        stats.count(record);
         let second = record.timestamp_ms.div_euclid(1000);
         let ip = self.strings.id(record.client_ip);
+        // Whether a client IP is an address is decided once per flush, not per request.
+        if self.redacted.len() <= ip as usize {
+            self.redacted.resize(ip as usize + 1, None);
+        }
+        let redacted = *self.redacted[ip as usize]
+            .get_or_insert_with(|| record.client_ip.parse::<IpAddr>().is_err());
+        stats.count(record, redacted);
         let uri = self.strings.id(record.uri);
         let method = self.strings.id(record.method);
         let country = record.country.map_or(NO_COUNTRY, |c| self.strings.id(c));
@@ -95,6 +103,7 @@ impl Scanner {
         let by_ip = ip_buckets(&strings, &counts);
         let data = segment::encode(&strings, &mut counts, &mut forwarded);
         self.strings = Interner::default();
+        self.redacted.clear();
         Batch {
             data,
             by_ip,
