@@ -1,5 +1,5 @@
 """Times gatehouse and DuckDB on the same files; see bench/run.sh."""
-import os, resource, subprocess, sys, time
+import os, subprocess, sys, time
 import duckdb
 
 gatehouse, data = sys.argv[1], sys.argv[2]
@@ -9,9 +9,9 @@ FROM_MS, TO_MS = 1795305600000, 1795392000000
 env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
 env["RUST_LOG"] = "error"
 
-def run(args):
+def run(args, wrap=()):
     start = time.perf_counter()
-    subprocess.run([gatehouse, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*wrap, gatehouse, *args], env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 con = duckdb.connect()
@@ -49,8 +49,13 @@ cases = [
 records = con.execute(f"SELECT count(*) FROM {SOURCE}").fetchone()[0]
 print(f"{records:,} records in {sum(len(f) for _, _, f in os.walk(data))} files under {data}\n")
 
-import_time = run(["logs", "import", data])
-peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# /usr/bin/time reports the import's own peak: a child's getrusage would
+# include the copy of this process (and DuckDB) it was forked from.
+peak_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"gatehouse-bench-{os.getpid()}.peak")
+import_time = run(["logs", "import", data], wrap=["/usr/bin/time", "-f", "%M", "-o", peak_file])
+with open(peak_file) as f:
+    peak_mb = int(f.read().split()[-1]) / 1024
+os.remove(peak_file)
 first_query = duck(cases[0][2])
 print(f"{'':34}{'gatehouse':>12}{'DuckDB':>12}{'ratio':>9}")
 print(f"{'import vs one DuckDB query':34}{import_time:>11.2f}s{first_query:>11.2f}s{import_time / first_query:>9.2f}")

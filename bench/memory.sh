@@ -10,6 +10,7 @@ trap cleanup EXIT
 SCALE=${1:-20}
 
 ensure_postgres
+[ -x /usr/bin/time ] || apt_install time
 step "Building gatehouse (release)"
 cargo build --release -p gatehouse >&2
 DATA=$GATEHOUSE_HOME/bench-logs-$SCALE

@@ -351,7 +351,11 @@ async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String>
     let pool = gatehouse::db::connect(&config.database_url, 2)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    let answer = app::traffic::store::answer(&pool, &analysis)
+    let detail = match command {
+        TrafficCommand::Top { .. } => app::traffic::store::Detail::Top,
+        TrafficCommand::Recommend { .. } => app::traffic::store::Detail::Everything,
+    };
+    let answer = app::traffic::store::answer(&pool, &analysis, detail)
         .await
         .map_err(|e| format!("cannot read the imported logs: {e}"))?;
     let text = match command {

@@ -120,7 +120,7 @@ pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, A
             });
         }
     };
-    let answer = store::answer(&state.pool, &analysis).await?;
+    let answer = store::answer(&state.pool, &analysis, store::Detail::Everything).await?;
     let recommendation = answer.recommendation(panel.basis, panel.buffer_percent, panel.what_if);
     let line = recommendation.what_if.limit;
     let charts = [

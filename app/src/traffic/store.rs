@@ -15,11 +15,21 @@ use sqlx::PgPool;
 /// Keys drawn as lines in "requests over time".
 pub const CHART_KEYS: usize = 5;
 
+/// How much of an answer is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The top list only (`gatehouse traffic top`).
+    Top,
+    /// Also every key's windows: peaks, the what-if, the charts.
+    Everything,
+}
+
 /// An analysis answered.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub top: Vec<TopRow>,
-    /// Every key's peak, ascending.
+    /// Every key's peak, ascending (empty for [`Detail::Top`]; so are the
+    /// two below).
     pub peaks: Vec<u64>,
     pub busiest: Vec<Series>,
     pub series: Vec<Series>,
@@ -49,12 +59,16 @@ impl Answer {
 /// overlap its time range — only their per-IP buckets when those answer it
 /// — and counts them on a thread of their own as they arrive, so reading
 /// from the database and counting overlap.
-pub async fn answer(pool: &PgPool, analysis: &Analysis) -> Result<Answer, sqlx::Error> {
+pub async fn answer(
+    pool: &PgPool,
+    analysis: &Analysis,
+    detail: Detail,
+) -> Result<Answer, sqlx::Error> {
     let by_ip = Tally::ip_buckets_answer(analysis);
     let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
     let counting = {
         let analysis = analysis.clone();
-        tokio::task::spawn_blocking(move || count(&analysis, by_ip, received))
+        tokio::task::spawn_blocking(move || count(&analysis, detail, by_ip, received))
     };
     let (from, to) = (analysis.from.timestamp(), analysis.to.timestamp());
     let mut segments = match by_ip {
@@ -88,6 +102,7 @@ pub async fn answer(pool: &PgPool, analysis: &Analysis) -> Result<Answer, sqlx::
 
 fn count(
     analysis: &Analysis,
+    detail: Detail,
     by_ip: bool,
     segments: std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> Result<Answer, Damaged> {
@@ -98,7 +113,11 @@ fn count(
             false => tally.add(&Segment::decode(&bytes)?)?,
         }
     }
-    let mut counter = Counter::new(analysis.window, analysis.sliding, analysis.limit);
+    let (window, sliding, limit) = (analysis.window, analysis.sliding, analysis.limit);
+    let mut counter = match detail {
+        Detail::Everything => Counter::new(window, sliding, limit),
+        Detail::Top => Counter::top_only(window, sliding, limit),
+    };
     tally.finish(&mut counter);
     let counted = counter.finish();
     Ok(Answer {

@@ -141,6 +141,9 @@ pub struct Counter {
     sliding: bool,
     limit: usize,
     top: BinaryHeap<Ranked>,
+    /// Whether every key's windows are kept (for peaks, the what-if and
+    /// the charts), or only the top list.
+    keep_series: bool,
     series: Vec<Series>,
 }
 
@@ -151,47 +154,41 @@ impl Counter {
             sliding,
             limit,
             top: BinaryHeap::new(),
+            keep_series: true,
             series: Vec::new(),
+        }
+    }
+
+    /// A counter that keeps only the top list: `series` stays empty.
+    pub fn top_only(window_seconds: u32, sliding: bool, limit: usize) -> Self {
+        Counter {
+            keep_series: false,
+            ..Counter::new(window_seconds, sliding, limit)
         }
     }
 
     /// Adds one key's (key and URI, for `ip-uri`) buckets.
     pub fn add(&mut self, key: &str, uri: Option<&str>, buckets: &[(i64, u64)]) {
+        let (top, limit, keep) = (&mut self.top, self.limit, self.keep_series);
         let mut windows = Vec::new();
         each_window(
             buckets,
             self.window_seconds,
             self.sliding,
             |start, count| {
-                windows.push((start, count));
+                offer(top, limit, key, uri, start, count);
+                if keep {
+                    windows.push((start, count));
+                }
             },
         );
-        for &(start, count) in &windows {
-            let full = self.top.len() >= self.limit;
-            // Most windows lose to the worst of a full list: decide before copying the key.
-            if full
-                && self
-                    .top
-                    .peek()
-                    .is_none_or(|worst| !ranks_before(count, start, key, uri, &worst.0))
-            {
-                continue;
-            }
-            if full {
-                self.top.pop();
-            }
-            self.top.push(Ranked(TopRow {
+        if keep {
+            self.series.push(Series {
                 key: key.to_owned(),
                 uri: uri.map(str::to_owned),
-                window_start: start,
-                count,
-            }));
+                windows,
+            });
         }
-        self.series.push(Series {
-            key: key.to_owned(),
-            uri: uri.map(str::to_owned),
-            windows,
-        });
     }
 
     pub fn finish(self) -> Counted {
@@ -202,6 +199,35 @@ impl Counter {
             series: self.series,
         }
     }
+}
+
+/// Puts a window in the top list if it ranks among the first `limit`.
+fn offer(
+    top: &mut BinaryHeap<Ranked>,
+    limit: usize,
+    key: &str,
+    uri: Option<&str>,
+    start: i64,
+    count: u64,
+) {
+    let full = top.len() >= limit;
+    // Most windows lose to the worst of a full list: decide before copying the key.
+    if full
+        && top
+            .peek()
+            .is_none_or(|worst| !ranks_before(count, start, key, uri, &worst.0))
+    {
+        return;
+    }
+    if full {
+        top.pop();
+    }
+    top.push(Ranked(TopRow {
+        key: key.to_owned(),
+        uri: uri.map(str::to_owned),
+        window_start: start,
+        count,
+    }));
 }
 
 /// (peak, key and URI with the smaller first, index): the larger, the busier.
@@ -306,6 +332,13 @@ mod tests {
         counter.add("a", None, &[(0, 5)]);
         counter.add("c", None, &[(6, 1)]);
         let counted = counter.finish();
+        let mut only = Counter::top_only(60, false, 3);
+        only.add("b", None, &[(0, 5), (6, 9)]);
+        only.add("a", None, &[(0, 5)]);
+        only.add("c", None, &[(6, 1)]);
+        let only = only.finish();
+        assert_eq!(only.top, counted.top, "the same list");
+        assert!(only.series.is_empty());
         let top: Vec<_> = counted
             .top
             .iter()
