@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod pages;
 pub mod roles;
+pub mod rules;
 pub mod sections;
 pub mod shell;
 pub mod targets;

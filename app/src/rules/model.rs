@@ -103,7 +103,10 @@ aws_enum!(
 pub enum RuleEntry {
     Rule(Box<Rule>),
     /// The JSON as it came, and why it did not read.
-    Verbatim { json: Value, reason: String },
+    Verbatim {
+        json: Value,
+        reason: String,
+    },
 }
 
 impl RuleEntry {
