@@ -3,6 +3,7 @@
 //! not. Pure: no I/O, compiled for the server and for the browser.
 
 pub mod model;
+pub mod validate;
 
 #[cfg(test)]
 mod round_trip;
