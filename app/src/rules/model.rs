@@ -240,12 +240,11 @@ fn serialize_one_of<T: OneOf, S: Serializer>(value: &T, serializer: S) -> Result
 
 fn deserialize_one_of<'de, T: OneOf, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
     let object = Other::deserialize(deserializer)?;
-    if object.len() == 1 {
-        if let Some((key, body)) = object.iter().next() {
-            if let Some(read) = T::known(key, body.clone()) {
-                return read.map_err(|e| D::Error::custom(format!("{key}: {e}")));
-            }
-        }
+    if object.len() == 1
+        && let Some((key, body)) = object.iter().next()
+        && let Some(read) = T::known(key, body.clone())
+    {
+        return read.map_err(|e| D::Error::custom(format!("{key}: {e}")));
     }
     Ok(T::other(object))
 }

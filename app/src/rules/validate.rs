@@ -151,13 +151,13 @@ impl Check {
                 format!("Limit is {}; WAF allows 10 to 2,000,000,000", rate.limit),
             );
         }
-        if let Some(window) = rate.evaluation_window_sec {
-            if !WINDOWS.contains(&window) {
-                self.error(
-                    &format!("{path}.EvaluationWindowSec"),
-                    format!("EvaluationWindowSec is {window}; WAF allows 60, 120, 300 or 600"),
-                );
-            }
+        if let Some(window) = rate.evaluation_window_sec
+            && !WINDOWS.contains(&window)
+        {
+            self.error(
+                &format!("{path}.EvaluationWindowSec"),
+                format!("EvaluationWindowSec is {window}; WAF allows 60, 120, 300 or 600"),
+            );
         }
         let keys = rate.custom_keys.as_deref().unwrap_or_default();
         let forwarded_key = keys.iter().any(|k| matches!(k, CustomKey::ForwardedIp(_)));
@@ -331,13 +331,13 @@ impl Check {
                         ),
                     );
                 }
-                if let FieldToMatch::SingleHeader(h) = &m.field_to_match {
-                    if !valid_header(&h.name) {
-                        self.error(
-                            &format!("{path}.FieldToMatch.SingleHeader.Name"),
-                            format!("{:?} is not a header name", h.name),
-                        );
-                    }
+                if let FieldToMatch::SingleHeader(h) = &m.field_to_match
+                    && !valid_header(&h.name)
+                {
+                    self.error(
+                        &format!("{path}.FieldToMatch.SingleHeader.Name"),
+                        format!("{:?} is not a header name", h.name),
+                    );
                 }
                 self.transformations(
                     &m.text_transformations,
@@ -427,15 +427,13 @@ impl Check {
                     format!("another rule is also named {name:?}; names must be unique"),
                 );
             }
-            if let Some(priority) = entry.priority() {
-                if let Some(other) = priorities.insert(priority, name) {
-                    self.error(
-                        "Priority",
-                        format!(
-                            "priority {priority} is also {other:?}'s; priorities must be unique"
-                        ),
-                    );
-                }
+            if let Some(priority) = entry.priority()
+                && let Some(other) = priorities.insert(priority, name)
+            {
+                self.error(
+                    "Priority",
+                    format!("priority {priority} is also {other:?}'s; priorities must be unique"),
+                );
             }
         }
         let mut typed: Vec<&Rule> = rules
@@ -494,18 +492,18 @@ impl Check {
         });
         if let Some(blanket) = blanket {
             for rule in &rules[blanket + 1..] {
-                if let Statement::RateBased(rate) = &rule.statement {
-                    if rate.scope_down_statement.is_some() {
-                        self.rule = rule.name.clone();
-                        self.warning(
-                            "Priority",
-                            format!(
-                                "this specific rate rule comes after the blanket rule {:?}, which \
-                                 blocks first: give it a lower priority number",
-                                rules[blanket].name
-                            ),
-                        );
-                    }
+                if let Statement::RateBased(rate) = &rule.statement
+                    && rate.scope_down_statement.is_some()
+                {
+                    self.rule = rule.name.clone();
+                    self.warning(
+                        "Priority",
+                        format!(
+                            "this specific rate rule comes after the blanket rule {:?}, which \
+                             blocks first: give it a lower priority number",
+                            rules[blanket].name
+                        ),
+                    );
                 }
             }
         }

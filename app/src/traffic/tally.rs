@@ -287,7 +287,10 @@ mod tests {
         Analysis::from_query(get, (at(1_000), at(1_200))).unwrap()
     }
 
-    fn counted(pairs: &[(&str, &str)]) -> Vec<(String, Option<String>, Vec<(i64, u64)>)> {
+    /// A key, its URI, and its windows.
+    type Keyed = (String, Option<String>, Vec<(i64, u64)>);
+
+    fn counted(pairs: &[(&str, &str)]) -> Vec<Keyed> {
         let analysis = analysis(pairs);
         let bytes = segment_bytes();
         let mut tally = Tally::new(&analysis);
