@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: TrafficCommand,
     },
+    /// Web ACL rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -162,6 +167,13 @@ impl AnalysisArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Check rules (a JSON array of rules, {"Rules": [...]} or get-web-acl output): print the
+    /// findings as JSON [{"severity", "rule", "path", "message"}]; exit 1 when one is an error.
+    Validate { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Check the hash chain: exit 0 when intact, 1 naming the first event changed, removed or reordered.
     Verify,
@@ -196,6 +208,9 @@ async fn main() -> ExitCode {
                 },
         } => generate_logs(&dir, start, hours, scale, seed),
         Command::Traffic { command } => traffic(&config, command).await,
+        Command::Rules {
+            command: RulesCommand::Validate { file },
+        } => validate_rules(&file),
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify_audit(&config).await,
@@ -380,6 +395,24 @@ async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String>
         println!();
     }
     Ok(())
+}
+
+/// Prints the findings; an error among them fails the command.
+fn validate_rules(file: &std::path::Path) -> Result<(), String> {
+    let shown = file.display();
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{shown}: {e}"))?;
+    let document: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
+    let rules = app::rules::rules_of(document).map_err(|e| format!("{shown}: {e}"))?;
+    let findings = app::rules::validate::validate(&rules);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&findings).map_err(|e| e.to_string())?
+    );
+    match app::rules::validate::has_errors(&findings) {
+        true => Err(format!("{shown}: the rules have errors (see above)")),
+        false => Ok(()),
+    }
 }
 
 /// One JSON object for scripts, or the text for people.

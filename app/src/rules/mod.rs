@@ -3,7 +3,30 @@
 //! not. Pure: no I/O, compiled for the server and for the browser.
 
 pub mod model;
+pub mod summary;
+pub mod templates;
 pub mod validate;
+
+use model::{RuleEntry, read_rules};
+use serde_json::Value;
+
+/// The rules in a JSON document as people have them at hand: an array of
+/// rules (the console's JSON editor), one rule, `{"Rules": [...]}`, or the
+/// output of `aws wafv2 get-web-acl` (`{"WebACL": {"Rules": [...]}}`).
+pub fn rules_of(document: Value) -> Result<Vec<RuleEntry>, String> {
+    let document = match document {
+        Value::Object(mut object) if object.contains_key("WebACL") => {
+            object.remove("WebACL").unwrap_or_default()
+        }
+        other => other,
+    };
+    match document {
+        Value::Object(mut object) if object.contains_key("Rules") => {
+            read_rules(object.remove("Rules").unwrap_or_default())
+        }
+        other => read_rules(other),
+    }
+}
 
 #[cfg(test)]
 mod round_trip;
