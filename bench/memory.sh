@@ -9,15 +9,8 @@ source "$(dirname "$0")/../scripts/lib.sh"
 trap cleanup EXIT
 SCALE=${1:-20}
 
-ensure_postgres
-[ -x /usr/bin/time ] || apt_install time
-step "Building gatehouse (release)"
-cargo build --release -p gatehouse >&2
-DATA=$GATEHOUSE_HOME/bench-logs-$SCALE
-if [ ! -d "$DATA" ]; then
-  step "Generating a day of logs at scale $SCALE into $DATA"
-  "$TARGET_DIR/release/gatehouse" logs generate "$DATA" --start 2026-11-22T00:00:00Z --scale "$SCALE" >&2
-fi
+bench_prepare "$SCALE"
+DATA=$BENCH_DATA
 export DATABASE_URL
 DATABASE_URL=$(database_url gatehouse_bench_memory fresh)
 "$TARGET_DIR/release/gatehouse" migrate >&2

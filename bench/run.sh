@@ -9,20 +9,13 @@ source "$(dirname "$0")/../scripts/lib.sh"
 trap cleanup EXIT
 SCALE=${1:-4}
 
-ensure_postgres
-[ -x /usr/bin/time ] || apt_install time
-step "Building gatehouse (release)"
-cargo build --release -p gatehouse >&2
+bench_prepare "$SCALE"
+DATA=$BENCH_DATA
 BENCH_VENV=$GATEHOUSE_HOME/bench-venv
 if [ ! -x "$BENCH_VENV/bin/python" ]; then
   step "Installing DuckDB (PyPI) into $BENCH_VENV"
   python3 -m venv "$BENCH_VENV"
   "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check 'duckdb>=1.1'
-fi
-DATA=$GATEHOUSE_HOME/bench-logs-$SCALE
-if [ ! -d "$DATA" ]; then
-  step "Generating a day of logs at scale $SCALE into $DATA"
-  "$TARGET_DIR/release/gatehouse" logs generate "$DATA" --start 2026-11-22T00:00:00Z --scale "$SCALE" >&2
 fi
 export DATABASE_URL
 DATABASE_URL=$(database_url gatehouse_bench fresh)

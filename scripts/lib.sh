@@ -191,3 +191,18 @@ ensure_end2end_deps() {
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2)
   fi
 }
+
+# For bench/: the release build, and a generated day of logs at scale $1
+# (kept under $GATEHOUSE_HOME for the next run); sets BENCH_DATA.
+bench_prepare() {
+  local scale=$1
+  ensure_postgres
+  [ -x /usr/bin/time ] || apt_install time
+  step "Building gatehouse (release)"
+  cargo build --release -p gatehouse >&2
+  BENCH_DATA=$GATEHOUSE_HOME/bench-logs-$scale
+  if [ ! -d "$BENCH_DATA" ]; then
+    step "Generating a day of logs at scale $scale into $BENCH_DATA"
+    "$TARGET_DIR/release/gatehouse" logs generate "$BENCH_DATA" --start 2026-11-22T00:00:00Z --scale "$scale" >&2
+  fi
+}

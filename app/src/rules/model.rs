@@ -275,6 +275,16 @@ macro_rules! one_of {
             }
         }
 
+        impl $name {
+            /// Its key in AWS's JSON, e.g. `RateBasedStatement`.
+            pub fn kind(&self) -> String {
+                match self.parts() {
+                    Ok((key, _)) => key.to_owned(),
+                    Err(object) => object.keys().next().cloned().unwrap_or_default(),
+                }
+            }
+        }
+
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serialize_one_of(self, serializer)
@@ -316,16 +326,6 @@ one_of!(Statement {
     Not(NotStatement) = "NotStatement",
     ManagedRuleGroup(ManagedRuleGroupStatement) = "ManagedRuleGroupStatement",
 });
-
-impl Statement {
-    /// The statement's key in AWS's JSON, e.g. `RateBasedStatement`.
-    pub fn kind(&self) -> String {
-        match self.parts() {
-            Ok((key, _)) => key.to_owned(),
-            Err(object) => object.keys().next().cloned().unwrap_or_default(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -447,16 +447,6 @@ one_of!(CustomKey {
     Ja4Fingerprint(FingerprintKey) = "JA4Fingerprint",
     Asn(Empty) = "ASN",
 });
-
-impl CustomKey {
-    /// The key's name in AWS's JSON, e.g. `Header`.
-    pub fn kind(&self) -> String {
-        match self.parts() {
-            Ok((key, _)) => key.to_owned(),
-            Err(object) => object.keys().next().cloned().unwrap_or_default(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -591,15 +581,6 @@ one_of!(RuleAction {
     Captcha(Empty) = "Captcha",
     Challenge(Empty) = "Challenge",
 });
-
-impl RuleAction {
-    pub fn kind(&self) -> String {
-        match self.parts() {
-            Ok((key, _)) => key.to_owned(),
-            Err(object) => object.keys().next().cloned().unwrap_or_default(),
-        }
-    }
-}
 
 /// `OverrideAction` of a rule group rule.
 #[derive(Debug, Clone, PartialEq)]

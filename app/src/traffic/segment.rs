@@ -22,11 +22,37 @@
 //! Strings are referred to by their index. Pure, no I/O; a damaged value
 //! is an error, never a panic.
 
+use foldhash::HashMap as FastMap;
+
 const MAGIC: &[u8; 4] = b"GHS1";
 const BUCKETS_MAGIC: &[u8; 4] = b"GHB1";
 
 /// No country: WAF could not resolve one.
 pub const NO_COUNTRY: u32 = u32::MAX;
+
+/// Strings numbered in the order they are first seen: a segment's string
+/// table, and the keys of an analysis.
+#[derive(Default)]
+pub struct Interner {
+    ids: FastMap<Box<str>, u32>,
+    strings: Vec<Box<str>>,
+}
+
+impl Interner {
+    pub fn id(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(text.into());
+        self.ids.insert(text.into(), id);
+        id
+    }
+
+    pub fn strings(&self) -> &[Box<str>] {
+        &self.strings
+    }
+}
 
 /// Requests in one second from one client IP to one URI with one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

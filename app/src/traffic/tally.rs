@@ -8,7 +8,7 @@
 //! array reads.
 
 use super::query::{Analysis, KeyBy, SLIDE_SECONDS, UriMatch};
-use super::segment::{Count, Damaged, IpBuckets, NO_COUNTRY, Segment};
+use super::segment::{Count, Damaged, Interner, IpBuckets, NO_COUNTRY, Segment};
 use super::windows::Counter;
 use foldhash::HashMap as FastMap;
 
@@ -25,8 +25,7 @@ pub struct Tally {
     method: Option<String>,
     country: Option<String>,
     /// Every key's text (client IP, address, country, or URI of `ip-uri`).
-    names: FastMap<Box<str>, u32>,
-    texts: Vec<Box<str>>,
+    names: Interner,
     /// (name, URI name or UNSET) → key id.
     pairs: FastMap<(u32, u32), u32>,
     keys: Vec<(u32, u32)>,
@@ -43,8 +42,7 @@ impl Tally {
             uri: analysis.uri.clone().map(|u| (u, analysis.uri_match)),
             method: analysis.method.clone(),
             country: analysis.country.clone(),
-            names: FastMap::default(),
-            texts: Vec::new(),
+            names: Interner::default(),
             pairs: FastMap::default(),
             keys: Vec::new(),
             buckets: Vec::new(),
@@ -168,8 +166,8 @@ impl Tally {
         if *slot != UNSET {
             return *slot;
         }
-        let name = self.name_id(name);
-        let uri = uri.map_or(UNSET, |u| self.name_id(u));
+        let name = self.names.id(name);
+        let uri = uri.map_or(UNSET, |u| self.names.id(u));
         let next = self.keys.len() as u32;
         let key = *self.pairs.entry((name, uri)).or_insert(next);
         if key == next {
@@ -178,16 +176,6 @@ impl Tally {
         }
         *slot = key;
         key
-    }
-
-    fn name_id(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.names.get(text) {
-            return id;
-        }
-        let id = self.texts.len() as u32;
-        self.texts.push(text.into());
-        self.names.insert(text.into(), id);
-        id
     }
 
     fn count(&mut self, key: u32, second: i64, requests: u32) {
@@ -204,7 +192,8 @@ impl Tally {
 
     /// Hands every key's buckets, ascending, to `counter`, keys in order.
     pub fn finish(mut self, counter: &mut Counter) {
-        let text = |id: u32| (id != UNSET).then(|| &*self.texts[id as usize]);
+        let texts = self.names.strings();
+        let text = |id: u32| (id != UNSET).then(|| &*texts[id as usize]);
         let mut order: Vec<usize> = (0..self.keys.len()).collect();
         order.sort_unstable_by(|&a, &b| {
             let (ka, kb) = (self.keys[a], self.keys[b]);

@@ -6,7 +6,7 @@
 
 use super::import::{Batch, FileStats};
 use super::record::{RecordView, first_address};
-use app::traffic::segment::{self, Count, Forwarded, IpBucket, NO_COUNTRY};
+use app::traffic::segment::{self, Count, Forwarded, Interner, IpBucket, NO_COUNTRY};
 use foldhash::HashMap as FastMap;
 use std::net::IpAddr;
 
@@ -99,7 +99,7 @@ impl Scanner {
             .chain(forwarded.iter().map(|f| f.second));
         let (first_second, last_second) =
             seconds.fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
-        let strings: Vec<&str> = self.strings.strings.iter().map(|s| &**s).collect();
+        let strings: Vec<&str> = self.strings.strings().iter().map(|s| &**s).collect();
         let by_ip = ip_buckets(&strings, &counts);
         let data = segment::encode(&strings, &mut counts, &mut forwarded);
         self.strings = Interner::default();
@@ -144,24 +144,6 @@ fn ip_buckets(strings: &[&str], counts: &[Count]) -> Vec<u8> {
 /// `2001:DB8::1` and `2001:db8::1` are one key.
 fn address_text(address: IpAddr) -> String {
     address.to_string()
-}
-
-#[derive(Default)]
-struct Interner {
-    ids: FastMap<Box<str>, u32>,
-    strings: Vec<Box<str>>,
-}
-
-impl Interner {
-    fn id(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(text) {
-            return id;
-        }
-        let id = self.strings.len() as u32;
-        self.strings.push(text.into());
-        self.ids.insert(text.into(), id);
-        id
-    }
 }
 
 #[cfg(test)]
