@@ -171,6 +171,17 @@ enum RulesCommand {
     /// Check rules (a JSON array of rules, {"Rules": [...]} or get-web-acl output): print the
     /// findings as JSON [{"severity", "rule", "path", "message"}]; exit 1 when one is an error.
     Validate { file: PathBuf },
+    /// The live rules of a web ACL: in plain words, or as AWS's JSON with --format json.
+    Show {
+        #[arg(long)]
+        web_acl: String,
+        /// REGIONAL or CLOUDFRONT.
+        #[arg(long, default_value = "REGIONAL")]
+        scope: String,
+        /// text, or json (the rules as the AWS console's JSON editor shows them).
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +222,14 @@ async fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Validate { file },
         } => validate_rules(&file),
+        Command::Rules {
+            command:
+                RulesCommand::Show {
+                    web_acl,
+                    scope,
+                    format,
+                },
+        } => show_rules(&config, &web_acl, &scope, &format).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify_audit(&config).await,
@@ -393,6 +412,46 @@ async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String>
     print!("{text}");
     if !text.ends_with('\n') {
         println!();
+    }
+    Ok(())
+}
+
+async fn show_rules(config: &Config, name: &str, scope: &str, format: &str) -> Result<(), String> {
+    if !matches!(format, "text" | "json") {
+        return Err(format!("--format {format:?}: use text or json"));
+    }
+    let aws = gatehouse::aws::sdk_config(&config.aws).await;
+    let client = aws_sdk_wafv2::Client::new(&aws);
+    let live = app::rules::live::rules(&client, scope, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    if format == "json" {
+        let json = app::rules::model::rules_json(&live.rules);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    println!(
+        "{} ({}), {} rules",
+        live.web_acl.name,
+        live.web_acl.scope,
+        live.rules.len()
+    );
+    for entry in &live.rules {
+        let priority = entry.priority().map_or("-".into(), |p| p.to_string());
+        let name = entry.name().unwrap_or("(no name)");
+        let (words, wcu) = match entry {
+            app::rules::model::RuleEntry::Rule(rule) => (
+                app::rules::summary::summary(rule),
+                app::rules::summary::wcu(rule).map_or("? WCU".into(), |w| format!("{w} WCU")),
+            ),
+            app::rules::model::RuleEntry::Verbatim { .. } => {
+                ("(not understood; kept as it is)".into(), "? WCU".into())
+            }
+        };
+        println!("{priority:>5}  {name}: {words} ({wcu})");
     }
     Ok(())
 }

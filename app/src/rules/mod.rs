@@ -2,6 +2,8 @@
 //! into a model the editor understands without ever losing what it does
 //! not. Pure: no I/O, compiled for the server and for the browser.
 
+#[cfg(feature = "ssr")]
+pub mod live;
 pub mod model;
 pub mod summary;
 pub mod templates;

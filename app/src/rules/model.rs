@@ -112,8 +112,17 @@ pub enum RuleEntry {
 impl RuleEntry {
     /// Reads one rule; never fails, so nothing is dropped.
     pub fn read(json: Value) -> RuleEntry {
-        match serde_json::from_value::<Rule>(json.clone()) {
-            Ok(rule) => RuleEntry::Rule(Box::new(rule)),
+        // Some writers (the emulator among them) spell an unset field as
+        // null; the typed fields cannot tell null from absent, so the nulls
+        // are noted here and put back on writing.
+        let mut without_nulls = json.clone();
+        let mut nulls = Vec::new();
+        strip_nulls(&mut without_nulls, "", &mut nulls);
+        match serde_json::from_value::<Rule>(without_nulls) {
+            Ok(mut rule) => {
+                rule.nulls = nulls;
+                RuleEntry::Rule(Box::new(rule))
+            }
             Err(error) => RuleEntry::Verbatim {
                 json,
                 reason: error.to_string(),
@@ -123,7 +132,7 @@ impl RuleEntry {
 
     pub fn to_json(&self) -> Value {
         match self {
-            RuleEntry::Rule(rule) => serde_json::to_value(rule).unwrap_or(Value::Null),
+            RuleEntry::Rule(rule) => rule.to_json(),
             RuleEntry::Verbatim { json, .. } => json.clone(),
         }
     }
@@ -147,9 +156,49 @@ impl RuleEntry {
 
 impl Serialize for RuleEntry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            RuleEntry::Rule(rule) => rule.serialize(serializer),
-            RuleEntry::Verbatim { json, .. } => json.serialize(serializer),
+        self.to_json().serialize(serializer)
+    }
+}
+
+/// Removes the null members of every object in `value`, noting each as a
+/// JSON pointer (RFC 6901).
+fn strip_nulls(value: &mut Value, at: &str, nulls: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            object.retain(|key, member| {
+                let keep = !member.is_null();
+                if !keep {
+                    nulls.push(format!(
+                        "{at}/{}",
+                        key.replace('~', "~0").replace('/', "~1")
+                    ));
+                }
+                keep
+            });
+            for (key, member) in object.iter_mut() {
+                let path = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                strip_nulls(member, &path, nulls);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                strip_nulls(item, &format!("{at}/{i}"), nulls);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Puts back the nulls `strip_nulls` noted, where the member is still
+/// absent and its object still there.
+fn restore_nulls(value: &mut Value, nulls: &[String]) {
+    for pointer in nulls {
+        let Some((parent, key)) = pointer.rsplit_once('/') else {
+            continue;
+        };
+        let key = key.replace("~1", "/").replace("~0", "~");
+        if let Some(Value::Object(object)) = value.pointer_mut(parent) {
+            object.entry(key).or_insert(Value::Null);
         }
     }
 }
@@ -190,6 +239,18 @@ pub struct Rule {
     pub visibility_config: VisibilityConfig,
     #[serde(flatten)]
     pub other: Other,
+    /// Members that were null as read (JSON pointers from the rule).
+    #[serde(skip)]
+    pub nulls: Vec<String>,
+}
+
+impl Rule {
+    /// The rule as AWS's JSON, with the nulls it was read with.
+    pub fn to_json(&self) -> Value {
+        let mut json = serde_json::to_value(self).unwrap_or(Value::Null);
+        restore_nulls(&mut json, &self.nulls);
+        json
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -129,6 +129,17 @@ fn rules() -> Value {
             "SomeFutureRuleField": {"Enabled": true}
         },
         {
+            "Name": "as-the-emulator-writes-it",
+            "Priority": 9,
+            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesAnonymousIpList",
+                "Version": null, "ScopeDownStatement": null}},
+            "Action": null,
+            "OverrideAction": {"Count": {}},
+            "RuleLabels": null,
+            "CaptchaConfig": null,
+            "VisibilityConfig": visibility("emulator")
+        },
+        {
             "Name": "no-visibility",
             "Priority": 8,
             "Statement": {"GeoMatchStatement": {"CountryCodes": ["KP"]}},
@@ -141,7 +152,7 @@ fn rules() -> Value {
 fn every_rule_reads_and_writes_back_exactly() {
     let json = rules();
     let read = read_rules(json.clone()).unwrap();
-    assert_eq!(read.len(), 9);
+    assert_eq!(read.len(), 10);
     assert_eq!(rules_json(&read), json);
     // Through text, as an editor would save it.
     let text = serde_json::to_string_pretty(&read).unwrap();
@@ -210,11 +221,26 @@ fn what_the_model_knows_is_typed_and_the_rest_kept() {
     assert_eq!(rule(7).statement.kind(), "SqliMatchStatement");
     assert!(matches!(rule(7).statement, Statement::Other(_)));
     assert!(rule(7).other.contains_key("SomeFutureRuleField"));
+    assert!(rule(8).action.is_none(), "null reads as unset");
     assert!(
-        matches!(&read[8], RuleEntry::Verbatim { reason, .. } if reason.contains("VisibilityConfig"))
+        matches!(&read[9], RuleEntry::Verbatim { reason, .. } if reason.contains("VisibilityConfig"))
     );
-    assert_eq!(read[8].name(), Some("no-visibility"));
-    assert_eq!(read[8].priority(), Some(8));
+    assert_eq!(read[9].name(), Some("no-visibility"));
+    assert_eq!(read[9].priority(), Some(8));
+}
+
+#[test]
+fn a_null_goes_once_a_value_is_set() {
+    let mut entry = RuleEntry::read(json!({
+        "Name": "r", "Priority": 0, "Action": null,
+        "Statement": {"GeoMatchStatement": {"CountryCodes": ["KP"]}},
+        "VisibilityConfig": {"SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": false, "MetricName": "r"}
+    }));
+    let RuleEntry::Rule(rule) = &mut entry else {
+        panic!("read")
+    };
+    rule.action = Some(RuleAction::Block(Empty::default()));
+    assert_eq!(entry.to_json()["Action"], json!({"Block": {}}));
 }
 
 #[test]

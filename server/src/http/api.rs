@@ -5,10 +5,12 @@
 use app::auth::User;
 use app::auth::caller::Caller;
 use app::auth::tokens::TokenUse;
+use app::roles::Role;
+use app::rules::live::{self, LiveError};
 use app::state::AppState;
 use axum::{
     Extension, Json,
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -55,5 +57,85 @@ pub async fn me(
     match api_user(&state, &caller, &headers).await {
         Ok(user) => Json(user).into_response(),
         Err(response) => response,
+    }
+}
+
+/// The caller, who must hold `role`: 403 (and no detail) otherwise.
+async fn api_user_with(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    role: Role,
+) -> Result<User, Response> {
+    let user = api_user(state, caller, headers).await?;
+    match user.has(role) {
+        true => Ok(user),
+        false => Err((
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({ "error": "forbidden" })),
+        )
+            .into_response()),
+    }
+}
+
+/// AWS's words go to the log; the caller gets what it can act on.
+fn live_error(error: LiveError) -> Response {
+    let (status, message) = match &error {
+        LiveError::Scope(_) | LiveError::NotFound(..) => (StatusCode::NOT_FOUND, error.to_string()),
+        LiveError::Aws(_) | LiveError::Unreadable(_) => {
+            tracing::warn!(%error, "reading web ACLs failed");
+            (
+                StatusCode::BAD_GATEWAY,
+                "AWS WAF could not be read; the server log has the details".to_owned(),
+            )
+        }
+    };
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// `GET /api/v1/web-acls`: `[{"name", "id", "arn", "scope"}]`, regional
+/// and CloudFront.
+pub async fn web_acls(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    let mut all = Vec::new();
+    for scope in ["REGIONAL", "CLOUDFRONT"] {
+        match live::web_acls(&state.aws.wafv2, scope).await {
+            Ok(found) => all.extend(found),
+            // CloudFront web ACLs live in us-east-1 only; elsewhere the
+            // list is refused, which is not an error of the console.
+            Err(error) if scope == "CLOUDFRONT" => {
+                tracing::debug!(%error, "no CloudFront web ACLs listed")
+            }
+            Err(error) => return live_error(error),
+        }
+    }
+    Json(all).into_response()
+}
+
+/// `GET /api/v1/web-acls/{scope}/{name}/rules`: the live rules as AWS's
+/// JSON (as the console's JSON editor shows them), with the lock token.
+pub async fn web_acl_rules(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((scope, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    match live::rules(&state.aws.wafv2, &scope, &name).await {
+        Ok(live) => Json(serde_json::json!({
+            "web_acl": live.web_acl,
+            "lock_token": live.lock_token,
+            "rules": app::rules::model::rules_json(&live.rules),
+        }))
+        .into_response(),
+        Err(error) => live_error(error),
     }
 }

@@ -28,6 +28,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/me", get(api::me))
+        .route("/api/v1/web-acls", get(api::web_acls))
+        .route(
+            "/api/v1/web-acls/{scope}/{name}/rules",
+            get(api::web_acl_rules),
+        )
         .route(
             "/audit/export.csv",
             get(|s, c, q| audit_export::export(audit_export::Format::Csv, s, c, q)),
