@@ -10,10 +10,13 @@
 
 use super::model::{RuleEntry, read_rules};
 use aws_sdk_wafv2::Client;
-use aws_sdk_wafv2::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_wafv2::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
 use aws_sdk_wafv2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_wafv2::error::BoxError;
 use aws_sdk_wafv2::types::Scope;
+use aws_smithy_types::body::SdkBody;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -36,6 +39,9 @@ pub struct LiveRules {
     pub web_acl: WebAclRef,
     pub lock_token: String,
     pub rules: Vec<RuleEntry>,
+    /// The whole `WebACL` object as AWS sent it (wire form, rules
+    /// included): an update keeps everything in it but the rules.
+    pub web_acl_json: Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,17 +119,128 @@ pub async fn rules(client: &Client, scope_text: &str, name: &str) -> Result<Live
         .ok_or_else(|| LiveError::Unreadable("no response body".into()))?;
     let mut document: Value =
         serde_json::from_slice(&raw).map_err(|e| LiveError::Unreadable(e.to_string()))?;
-    let mut wire_rules = document
+    let web_acl_json = document
         .get_mut("WebACL")
-        .and_then(|acl| acl.get_mut("Rules"))
         .map(Value::take)
+        .unwrap_or_default();
+    let mut rules = web_acl_json
+        .get("Rules")
+        .cloned()
         .unwrap_or(Value::Array(Vec::new()));
-    from_wire(&mut wire_rules);
+    from_wire(&mut rules);
     Ok(LiveRules {
         web_acl,
         lock_token: output.lock_token.unwrap_or_default(),
-        rules: read_rules(wire_rules).map_err(LiveError::Unreadable)?,
+        rules: read_rules(rules).map_err(LiveError::Unreadable)?,
+        web_acl_json,
     })
+}
+
+/// What `UpdateWebACL` takes besides name, scope, id, rules and the token:
+/// carried over from the web ACL as read, so a rules change changes nothing
+/// else.
+const CARRIED_OVER: [&str; 11] = [
+    "DefaultAction",
+    "Description",
+    "VisibilityConfig",
+    "DataProtectionConfig",
+    "CustomResponseBodies",
+    "CaptchaConfig",
+    "ChallengeConfig",
+    "TokenDomains",
+    "AssociationConfig",
+    "OnSourceDDoSProtectionConfig",
+    "ApplicationConfig",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// `WAFOptimisticLockException`: the web ACL changed since `base` was
+    /// read; nothing was written.
+    #[error("the web ACL changed since these rules were read; nothing was written")]
+    Stale,
+    /// AWS refused or could not be reached: AWS's words, for the log.
+    #[error("AWS WAF: {0}")]
+    Aws(String),
+}
+
+/// Writes `rules` to the web ACL `base` was read from, with `base`'s lock
+/// token, keeping every other setting of the web ACL as it was read. The
+/// request goes through the SDK; its body is the exact JSON (see
+/// [`ReplaceBody`]). Returns the web ACL's next lock token.
+pub async fn update_rules(
+    client: &Client,
+    base: &LiveRules,
+    rules: &[RuleEntry],
+) -> Result<String, UpdateError> {
+    let mut wire_rules = super::model::rules_json(rules);
+    to_wire(&mut wire_rules);
+    let mut body = serde_json::Map::new();
+    body.insert("Name".into(), Value::from(base.web_acl.name.clone()));
+    body.insert("Scope".into(), Value::from(base.web_acl.scope.clone()));
+    body.insert("Id".into(), Value::from(base.web_acl.id.clone()));
+    body.insert("LockToken".into(), Value::from(base.lock_token.clone()));
+    body.insert("Rules".into(), wire_rules);
+    for key in CARRIED_OVER {
+        if let Some(value) = base.web_acl_json.get(key).filter(|v| !v.is_null()) {
+            body.insert(key.into(), value.clone());
+        }
+    }
+    let body = serde_json::to_vec(&body).map_err(|e| UpdateError::Aws(e.to_string()))?;
+    // The typed input only has to pass the SDK's own checks: the body sent
+    // is the one above.
+    let scope = scope(&base.web_acl.scope).map_err(|e| UpdateError::Aws(e.to_string()))?;
+    let placeholder_visibility = aws_sdk_wafv2::types::VisibilityConfig::builder()
+        .sampled_requests_enabled(false)
+        .cloud_watch_metrics_enabled(false)
+        .metric_name("placeholder")
+        .build()
+        .map_err(|e| UpdateError::Aws(e.to_string()))?;
+    let placeholder_action = aws_sdk_wafv2::types::DefaultAction::builder()
+        .allow(aws_sdk_wafv2::types::AllowAction::builder().build())
+        .build();
+    let output = client
+        .update_web_acl()
+        .name(&base.web_acl.name)
+        .scope(scope)
+        .id(&base.web_acl.id)
+        .lock_token(&base.lock_token)
+        .default_action(placeholder_action)
+        .visibility_config(placeholder_visibility)
+        .customize()
+        .interceptor(ReplaceBody(body))
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(service) if service.is_waf_optimistic_lock_exception() => UpdateError::Stale,
+            _ => UpdateError::Aws(aws_sdk_wafv2::error::DisplayErrorContext(e).to_string()),
+        })?;
+    Ok(output.next_lock_token.unwrap_or_default())
+}
+
+/// Sends this body instead of the one the SDK serialized, before signing,
+/// so the signature covers it.
+#[derive(Debug, Clone)]
+struct ReplaceBody(Vec<u8>);
+
+impl Intercept for ReplaceBody {
+    fn name(&self) -> &'static str {
+        "ReplaceBody"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        *request.body_mut() = SdkBody::from(self.0.clone());
+        request
+            .headers_mut()
+            .insert("Content-Length", self.0.len().to_string());
+        Ok(())
+    }
 }
 
 /// Keeps the response body of the operation it is given to.
