@@ -3,7 +3,7 @@
 use crate::auth::User;
 use crate::error::AppError;
 use crate::pages::{
-    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, SignIn, Traffic, Unbuilt,
+    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Rules, SignIn, Traffic, Unbuilt,
 };
 use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
@@ -89,7 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-in/new-password") view=NewPassword />
                     <Route path=path!("/") view=|| guarded(Dashboard) />
                     <Route path=path!("/traffic") view=|| guarded(Traffic) />
-                    <Route path=path!("/rules") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/rules") view=|| guarded(Rules) />
                     <Route path=path!("/policies") view=|| guarded(Unbuilt) />
                     <Route path=path!("/vpn-countries") view=|| guarded(Unbuilt) />
                     <Route path=path!("/reviews") view=|| guarded(Unbuilt) />

@@ -1,0 +1,273 @@
+//! The Rate rules page: a web ACL's live rules in priority order, each said
+//! in plain words with its capacity cost, what validation and the lint find
+//! in them, and the templates to start a new rule from. The web ACL is in the
+//! query string (`?web_acl=shop&scope=REGIONAL`), so a link shows the same.
+
+use crate::error::AppError;
+use crate::rules::validate::{Finding, Severity};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebAclChoice {
+    pub name: String,
+    pub scope: String,
+}
+
+/// One live rule as the page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRow {
+    pub priority: Option<i64>,
+    pub name: String,
+    /// In plain words; for a rule the model keeps verbatim, says so.
+    pub summary: String,
+    pub wcu: Option<u32>,
+    /// The rule as AWS's JSON, pretty-printed.
+    pub json: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRow {
+    pub title: String,
+    pub json: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesView {
+    pub web_acls: Vec<WebAclChoice>,
+    /// The web ACL shown, if any exists.
+    pub chosen: Option<WebAclChoice>,
+    pub rules: Vec<RuleRow>,
+    pub findings: Vec<Finding>,
+    /// Capacity of the rules whose cost is known, and how many are not.
+    pub wcu: (u32, usize),
+    pub templates: Vec<TemplateRow>,
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn load_rules(
+    web_acl: Option<String>,
+    scope: Option<String>,
+) -> Result<RulesView, AppError> {
+    use crate::rules::model::{RuleEntry, rules_json};
+    use crate::rules::templates::Template;
+    use crate::rules::{live, summary, validate};
+    crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let waf = &state.aws.wafv2;
+    let aws_down = |e: live::LiveError| AppError::unavailable("AWS WAF", e);
+    let web_acls: Vec<WebAclChoice> = live::web_acls(waf, "REGIONAL")
+        .await
+        .map_err(aws_down)?
+        .into_iter()
+        .map(|a| WebAclChoice {
+            name: a.name,
+            scope: a.scope,
+        })
+        .collect();
+    let scope = scope
+        .unwrap_or_else(|| "REGIONAL".into())
+        .to_ascii_uppercase();
+    let chosen = match web_acl {
+        Some(name) => Some(WebAclChoice { name, scope }),
+        None => web_acls.first().cloned(),
+    };
+    let templates = Template::ALL
+        .into_iter()
+        .map(|t| TemplateRow {
+            title: t.title().to_owned(),
+            json: serde_json::to_string_pretty(&rules_json(&t.rules(0))).unwrap_or_default(),
+        })
+        .collect();
+    let Some(choice) = chosen else {
+        return Ok(RulesView {
+            web_acls,
+            chosen: None,
+            rules: Vec::new(),
+            findings: Vec::new(),
+            wcu: (0, 0),
+            templates,
+        });
+    };
+    let live = match live::rules(waf, &choice.scope, &choice.name).await {
+        Ok(live) => live,
+        Err(error @ (live::LiveError::NotFound(..) | live::LiveError::Scope(_))) => {
+            return Err(AppError::BadRequest(error.to_string()));
+        }
+        Err(error) => return Err(aws_down(error)),
+    };
+    let mut entries = live.rules.clone();
+    entries.sort_by_key(|r| r.priority().unwrap_or(i64::MAX));
+    let rules = entries
+        .iter()
+        .map(|entry| RuleRow {
+            priority: entry.priority(),
+            name: entry.name().unwrap_or("(no name)").to_owned(),
+            summary: match entry {
+                RuleEntry::Rule(rule) => summary::summary(rule),
+                RuleEntry::Verbatim { .. } => {
+                    "Not understood by Gatehouse; kept exactly as it is.".into()
+                }
+            },
+            wcu: match entry {
+                RuleEntry::Rule(rule) => summary::wcu(rule),
+                RuleEntry::Verbatim { .. } => None,
+            },
+            json: serde_json::to_string_pretty(&entry.to_json()).unwrap_or_default(),
+        })
+        .collect();
+    Ok(RulesView {
+        web_acls,
+        chosen: Some(choice),
+        rules,
+        findings: validate::validate(&live.rules),
+        wcu: summary::web_acl_wcu(&live.rules),
+        templates,
+    })
+}
+
+#[component]
+pub fn Rules() -> impl IntoView {
+    let query = use_query_map();
+    let data = Resource::new(
+        move || {
+            let q = query.get();
+            (q.get("web_acl"), q.get("scope"))
+        },
+        |(web_acl, scope)| load_rules(web_acl, scope),
+    );
+    view! {
+        <Title text="Rate rules" />
+        <h1>"Rate rules"</h1>
+        <p class="lead">
+            "The web ACL's rules as they are live in AWS WAF, in priority order and in plain words, "
+            "with what AWS would refuse and what a reviewer would question."
+        </p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <RulesBody view /> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RulesBody(view: RulesView) -> impl IntoView {
+    let RulesView {
+        web_acls,
+        chosen,
+        rules,
+        findings,
+        wcu,
+        templates,
+    } = view;
+    let chosen_name = chosen.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+    let picker = view! {
+        <form method="get" action="/rules" class="inline-form">
+            <label>
+                "Web ACL "
+                <select name="web_acl">
+                    {web_acls
+                        .iter()
+                        .map(|a| {
+                            let selected = a.name == chosen_name;
+                            view! { <option value=a.name.clone() selected=selected>{a.name.clone()}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <input type="hidden" name="scope" value="REGIONAL" />
+            <button type="submit">"Show"</button>
+        </form>
+    };
+    let Some(chosen) = chosen else {
+        return view! {
+            {picker}
+            <p role="status">"No web ACL in this account and region yet."</p>
+        }
+        .into_any();
+    };
+    let (known, unknown) = wcu;
+    let capacity = match unknown {
+        0 => format!("{known} WCU of the 1,500 a web ACL includes"),
+        n => format!("at least {known} WCU ({n} rules of unknown cost)"),
+    };
+    view! {
+        {picker}
+        <section aria-labelledby="live-heading">
+            <h2 id="live-heading">{format!("{} ({}): live rules", chosen.name, chosen.scope)}</h2>
+            <p data-testid="capacity">{capacity}</p>
+            <ol class="rules" data-testid="live-rules">
+                {rules
+                    .into_iter()
+                    .map(|r| {
+                        let priority = r.priority.map_or("–".into(), |p| p.to_string());
+                        let cost = r.wcu.map_or("? WCU".into(), |w| format!("{w} WCU"));
+                        view! {
+                            <li>
+                                <p>
+                                    <span class="priority">{priority}</span>" "
+                                    <strong>{r.name}</strong>": "{r.summary}" "
+                                    <span class="muted">{format!("({cost})")}</span>
+                                </p>
+                                <details>
+                                    <summary>"JSON"</summary>
+                                    <pre><code>{r.json}</code></pre>
+                                </details>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+            <Findings findings />
+        </section>
+        <section aria-labelledby="templates-heading">
+            <h2 id="templates-heading">"Templates"</h2>
+            <p>"Starting points from the AWS guidance on rate-based rules, each valid as it comes."</p>
+            {templates
+                .into_iter()
+                .map(|t| view! {
+                    <details>
+                        <summary>{t.title}</summary>
+                        <pre><code>{t.json}</code></pre>
+                    </details>
+                })
+                .collect_view()}
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn Findings(findings: Vec<Finding>) -> impl IntoView {
+    if findings.is_empty() {
+        return view! { <p role="status" data-testid="findings">"No problems found."</p> }
+            .into_any();
+    }
+    view! {
+        <ul data-testid="findings" class="findings">
+            {findings
+                .into_iter()
+                .map(|f| {
+                    let label = match f.severity {
+                        Severity::Error => "Error",
+                        Severity::Warning => "Warning",
+                    };
+                    view! {
+                        <li class=label.to_ascii_lowercase()>
+                            <strong>{label}</strong>" · "{f.rule}
+                            {(!f.path.is_empty()).then(|| view! { " · " <code>{f.path}</code> })}
+                            ": "{f.message}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+    .into_any()
+}
