@@ -30,10 +30,12 @@ pub enum Action {
     AccessDenied,
     CsrfRefused,
     LogsImported,
+    DraftSaved,
+    DraftDiscarded,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::SignOut,
@@ -41,6 +43,8 @@ impl Action {
         Action::AccessDenied,
         Action::CsrfRefused,
         Action::LogsImported,
+        Action::DraftSaved,
+        Action::DraftDiscarded,
     ];
 
     /// What the audit page calls it.
@@ -53,6 +57,8 @@ impl Action {
             Action::AccessDenied => "Access denied",
             Action::CsrfRefused => "Cross-site request refused",
             Action::LogsImported => "WAF logs imported",
+            Action::DraftSaved => "Rules draft saved",
+            Action::DraftDiscarded => "Rules draft discarded",
         }
     }
 
@@ -71,6 +77,8 @@ impl Action {
             Action::AccessDenied => "auth.access_denied",
             Action::CsrfRefused => "auth.csrf_refused",
             Action::LogsImported => "traffic.logs_imported",
+            Action::DraftSaved => "rules.draft_saved",
+            Action::DraftDiscarded => "rules.draft_discarded",
         }
     }
 }

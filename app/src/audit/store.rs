@@ -42,6 +42,11 @@ impl NewEvent {
         self
     }
 
+    pub fn before(mut self, before: serde_json::Value) -> Self {
+        self.before = Some(before);
+        self
+    }
+
     pub fn after(mut self, after: serde_json::Value) -> Self {
         self.after = Some(after);
         self

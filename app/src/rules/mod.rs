@@ -3,6 +3,8 @@
 //! not. Pure: no I/O, compiled for the server and for the browser.
 
 #[cfg(feature = "ssr")]
+pub mod drafts;
+#[cfg(feature = "ssr")]
 pub mod live;
 pub mod model;
 pub mod summary;
