@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { signIn } from "./auth";
+import { hydrated, signIn } from "./auth";
 
 test.beforeEach(async ({ page }) => {
   page.on("pageerror", (err) => {
@@ -28,6 +28,51 @@ test("the live rules of the demo web ACL read in plain words, with their cost an
   expect(json.Statement.RateBasedStatement.Limit).toBe(150);
 
   await expect(page.getByRole("region", { name: "Templates" }).locator("details")).toHaveCount(5);
+  await expect(page.getByRole("region", { name: "Edit" }), "viewers do not edit").toHaveCount(0);
+});
+
+test("an editor changes the blanket limit and the /login scope; the JSON, checks and diff follow; the draft is saved", async ({
+  page,
+}) => {
+  await signIn(page, "editor", "/rules?web_acl=shop&scope=REGIONAL");
+  await hydrated(page);
+  const editor = page.getByRole("region", { name: "Edit" });
+  const json = page.getByTestId("rules-json");
+  const findings = page.getByTestId("editor-findings");
+  const rules = async () => JSON.parse(await json.inputValue());
+  await expect(findings).toHaveText("No problems found.");
+
+  await editor.getByLabel("BlanketRule limit").fill("9000");
+  await editor.getByLabel("UriBasedRule path").fill("/signin");
+  const edited = await rules();
+  const blanket = edited.find((r: { Name: string }) => r.Name === "BlanketRule");
+  const login = edited.find((r: { Name: string }) => r.Name === "UriBasedRule");
+  expect(blanket.Statement.RateBasedStatement.Limit).toBe(9000);
+  expect(login.Statement.RateBasedStatement.ScopeDownStatement.ByteMatchStatement.SearchString).toBe("/signin");
+  const diff = page.getByTestId("diff");
+  await expect(diff).toContainText("BlanketRule: Statement.RateBasedStatement.Limit 7000 → 9000");
+  await expect(diff).toContainText('SearchString "/login" → "/signin"');
+
+  // Checked as you type, in the browser.
+  await editor.getByLabel("BlanketRule limit").fill("5");
+  await expect(findings).toContainText("Limit is 5; WAF allows 10 to 2,000,000,000");
+  await editor.getByLabel("BlanketRule limit").fill("9000");
+  await expect(findings).toHaveText("No problems found.");
+
+  // The JSON view leads the form as well.
+  const text = (await json.inputValue()).replace('"Limit": 150', '"Limit": 200');
+  await json.fill(text);
+  await expect(editor.getByLabel("UriBasedRule limit")).toHaveValue("200");
+  await json.fill("[{");
+  await expect(findings).toContainText("Not JSON");
+  await expect(page.getByRole("button", { name: "Save draft" })).toBeDisabled();
+  await json.fill(text);
+
+  await editor.getByLabel("Title").fill("Raise the blanket limit");
+  await page.getByRole("button", { name: "Save draft" }).click();
+  await expect(page.getByTestId("draft-saved")).toHaveText("Draft saved (no errors).");
+  await page.goto("/audit");
+  await expect(page.getByRole("table").getByText("Rules draft saved").first()).toBeVisible();
 });
 
 test("another web ACL is one choice away, and the link keeps it", async ({ page }) => {

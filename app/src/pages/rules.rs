@@ -3,6 +3,7 @@
 //! in them, and the templates to start a new rule from. The web ACL is in the
 //! query string (`?web_acl=shop&scope=REGIONAL`), so a link shows the same.
 
+use super::rule_editor::{EditorStart, RuleEditor};
 use crate::error::AppError;
 use crate::rules::validate::{Finding, Severity};
 use leptos::prelude::*;
@@ -44,6 +45,8 @@ pub struct RulesView {
     /// Capacity of the rules whose cost is known, and how many are not.
     pub wcu: (u32, usize),
     pub templates: Vec<TemplateRow>,
+    /// For editors: what the editor starts from.
+    pub editor: Option<EditorStart>,
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
@@ -54,7 +57,7 @@ pub async fn load_rules(
     use crate::rules::model::{RuleEntry, rules_json};
     use crate::rules::templates::Template;
     use crate::rules::{live, summary, validate};
-    crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let waf = &state.aws.wafv2;
     let aws_down = |e: live::LiveError| AppError::unavailable("AWS WAF", e);
@@ -89,6 +92,7 @@ pub async fn load_rules(
             findings: Vec::new(),
             wcu: (0, 0),
             templates,
+            editor: None,
         });
     };
     let live = match live::rules(waf, &choice.scope, &choice.name).await {
@@ -118,6 +122,11 @@ pub async fn load_rules(
             json: serde_json::to_string_pretty(&entry.to_json()).unwrap_or_default(),
         })
         .collect();
+    let editor = user.has(crate::roles::Role::Editor).then(|| EditorStart {
+        web_acl: choice.clone(),
+        base_lock_token: live.lock_token.clone(),
+        base_json: serde_json::to_string_pretty(&rules_json(&live.rules)).unwrap_or_default(),
+    });
     Ok(RulesView {
         web_acls,
         chosen: Some(choice),
@@ -125,6 +134,7 @@ pub async fn load_rules(
         findings: validate::validate(&live.rules),
         wcu: summary::web_acl_wcu(&live.rules),
         templates,
+        editor,
     })
 }
 
@@ -165,6 +175,7 @@ fn RulesBody(view: RulesView) -> impl IntoView {
         findings,
         wcu,
         templates,
+        editor,
     } = view;
     let chosen_name = chosen.as_ref().map(|c| c.name.clone()).unwrap_or_default();
     let picker = view! {
@@ -226,6 +237,7 @@ fn RulesBody(view: RulesView) -> impl IntoView {
             </ol>
             <Findings findings />
         </section>
+        {editor.map(|start| view! { <RuleEditor start /> })}
         <section aria-labelledby="templates-heading">
             <h2 id="templates-heading">"Templates"</h2>
             <p>"Starting points from the AWS guidance on rate-based rules, each valid as it comes."</p>

@@ -1,0 +1,372 @@
+//! The rules editor on the Rate rules page: a form for the rate-based
+//! rules' limits, windows and path scopes, and the JSON view of all the
+//! rules, kept in sync; validation, the lint and the diff against the live
+//! web ACL follow every change (the same Rust as the server's, run in the
+//! browser); "Save draft" stores the rules with the live state they were
+//! edited from. Editors only.
+
+use super::rules::WebAclChoice;
+use crate::error::AppError;
+use crate::rules::diff::{RuleChange, diff};
+use crate::rules::model::{FieldToMatch, RuleEntry, Statement, rules_json};
+use crate::rules::rules_of;
+use crate::rules::validate::{Finding, Severity, WINDOWS, validate};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the editor starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditorStart {
+    pub web_acl: WebAclChoice,
+    /// The LockToken of the live rules the editor opened with.
+    pub base_lock_token: String,
+    /// The live rules, as the console's JSON editor shows them.
+    pub base_json: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedDraft {
+    pub id: String,
+    pub errors: usize,
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn save_draft(
+    web_acl: String,
+    scope: String,
+    base_lock_token: String,
+    draft_id: Option<String>,
+    title: String,
+    rules: String,
+) -> Result<SavedDraft, AppError> {
+    use crate::rules::{drafts, live};
+    let user = crate::auth::caller::require(crate::roles::Role::Editor).await?;
+    let state = crate::state::app_state()?;
+    let document: serde_json::Value = serde_json::from_str(&rules)
+        .map_err(|e| AppError::BadRequest(format!("The rules are not JSON: {e}")))?;
+    let rules = rules_of(document).map_err(AppError::BadRequest)?;
+    let live = live::rules(&state.aws.wafv2, &scope, &web_acl)
+        .await
+        .map_err(|e| AppError::unavailable("AWS WAF", e))?;
+    if live.lock_token != base_lock_token {
+        return Err(AppError::Conflict(
+            "The web ACL changed since this page was opened. Reload to edit its current rules."
+                .into(),
+        ));
+    }
+    let actor = crate::auth::sign_in::actor(&user);
+    let client = crate::auth::caller::caller().client;
+    let failed = |e: drafts::DraftError| match e {
+        drafts::DraftError::NotFound => AppError::NotFound,
+        drafts::DraftError::Discarded | drafts::DraftError::NotAuthor(_) => {
+            AppError::Conflict(e.to_string())
+        }
+        other => AppError::internal("saving a rules draft", other),
+    };
+    let id = match draft_id.and_then(|id| id.parse::<uuid::Uuid>().ok()) {
+        Some(id) => {
+            drafts::update(&state.pool, id, &title, &rules, actor, client)
+                .await
+                .map_err(failed)?;
+            id
+        }
+        None => drafts::create(&state.pool, &live, &title, &rules, actor, client)
+            .await
+            .map_err(failed)?,
+    };
+    let errors = validate(&rules)
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    Ok(SavedDraft {
+        id: id.to_string(),
+        errors,
+    })
+}
+
+/// The rules as the editor shows them: parsed from the JSON view, or why not.
+fn parse(text: &str) -> Result<Vec<RuleEntry>, String> {
+    let document: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("Not JSON: {e}"))?;
+    rules_of(document)
+}
+
+fn pretty(rules: &[RuleEntry]) -> String {
+    serde_json::to_string_pretty(&rules_json(rules)).unwrap_or_default()
+}
+
+#[component]
+pub fn RuleEditor(start: EditorStart) -> impl IntoView {
+    let base = parse(&start.base_json).unwrap_or_default();
+    // The source of truth is the JSON text; the textarea shows `shown`,
+    // which only the form rewrites, so typing in it keeps the caret.
+    let text = RwSignal::new(start.base_json.clone());
+    let shown = RwSignal::new(start.base_json.clone());
+    let parsed = Memo::new(move |_| parse(&text.get()));
+    let edit = move |change: &dyn Fn(&mut Vec<RuleEntry>)| {
+        if let Ok(mut rules) = parsed.get_untracked() {
+            change(&mut rules);
+            let json = pretty(&rules);
+            text.set(json.clone());
+            shown.set(json);
+        }
+    };
+    let rows = move || {
+        parsed
+            .get()
+            .map(|rules| {
+                rules
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| match r {
+                        RuleEntry::Rule(rule)
+                            if matches!(rule.statement, Statement::RateBased(_)) =>
+                        {
+                            Some((i, rule.name.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let findings = Memo::new(move |_| match parsed.get() {
+        Ok(rules) => Ok(validate(&rules)),
+        Err(e) => Err(e),
+    });
+    let changes = Memo::new(move |_| {
+        parsed
+            .get()
+            .map(|rules| diff(&base, &rules))
+            .unwrap_or_default()
+    });
+    let title = RwSignal::new(String::new());
+    let draft_id = RwSignal::new(None::<String>);
+    let save = ServerAction::<SaveDraft>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            draft_id.set(Some(saved.id));
+        }
+    });
+    let web_acl = start.web_acl.clone();
+    let base_lock_token = start.base_lock_token.clone();
+    view! {
+        <section aria-labelledby="editor-heading" class="editor">
+            <h2 id="editor-heading">"Edit"</h2>
+            <div class="editor-form" data-testid="rule-form">
+                <For each=rows key=|row| row.clone() let((index, name))>
+                    <RateRuleRow index name parsed edit />
+                </For>
+            </div>
+            <label class="block">
+                "JSON"
+                <textarea
+                    rows="18"
+                    spellcheck="false"
+                    data-testid="rules-json"
+                    prop:value=move || shown.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))
+                ></textarea>
+            </label>
+            <EditorFindings findings />
+            <Diff changes />
+            <div class="save">
+                <label>
+                    "Title "
+                    <input type="text" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev)) />
+                </label>
+                <button
+                    type="button"
+                    disabled=move || parsed.get().is_err() || save.pending().get()
+                    on:click=move |_| {
+                        save.dispatch(SaveDraft {
+                            web_acl: web_acl.name.clone(),
+                            scope: web_acl.scope.clone(),
+                            base_lock_token: base_lock_token.clone(),
+                            draft_id: draft_id.get_untracked(),
+                            title: title.get_untracked(),
+                            rules: text.get_untracked(),
+                        });
+                    }
+                >
+                    "Save draft"
+                </button>
+                {move || match save.value().get() {
+                    Some(Ok(saved)) => view! {
+                        <p role="status" data-testid="draft-saved">
+                            {format!("Draft saved ({}).", match saved.errors {
+                                0 => "no errors".to_owned(),
+                                n => format!("{n} errors to fix before it can be applied"),
+                            })}
+                        </p>
+                    }.into_any(),
+                    Some(Err(error)) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    None => ().into_any(),
+                }}
+            </div>
+        </section>
+    }
+}
+
+/// The form row of one rate-based rule: limit, window, and the path it is
+/// scoped to, when it is scoped by path.
+#[component]
+fn RateRuleRow(
+    index: usize,
+    name: String,
+    parsed: Memo<Result<Vec<RuleEntry>, String>>,
+    edit: impl Fn(&dyn Fn(&mut Vec<RuleEntry>)) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let rate = move || {
+        parsed.get().ok().and_then(|rules| match rules.get(index) {
+            Some(RuleEntry::Rule(rule)) => match &rule.statement {
+                Statement::RateBased(rate) => Some((**rate).clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    let with_rate = move |change: Box<dyn Fn(&mut crate::rules::model::RateBasedStatement)>| {
+        edit(&|rules: &mut Vec<RuleEntry>| {
+            if let Some(RuleEntry::Rule(rule)) = rules.get_mut(index)
+                && let Statement::RateBased(rate) = &mut rule.statement
+            {
+                change(rate);
+            }
+        })
+    };
+    let path = move || {
+        rate().and_then(|r| match r.scope_down_statement {
+            Some(Statement::ByteMatch(m))
+                if matches!(m.field_to_match, FieldToMatch::UriPath(_)) =>
+            {
+                Some(m.search_string)
+            }
+            _ => None,
+        })
+    };
+    let label = name.clone();
+    let path_label = format!("{name} path");
+    view! {
+        <fieldset data-rule=name.clone()>
+            <legend>{label}</legend>
+            <label>
+                "Limit "
+                <input
+                    type="number"
+                    min="10"
+                    max="2000000000"
+                    aria-label=format!("{name} limit")
+                    prop:value=move || rate().map(|r| r.limit.to_string()).unwrap_or_default()
+                    on:input=move |ev| {
+                        if let Ok(limit) = event_target_value(&ev).trim().parse::<i64>() {
+                            with_rate(Box::new(move |r| r.limit = limit));
+                        }
+                    }
+                />
+            </label>
+            <label>
+                " in any "
+                <select
+                    aria-label=format!("{name} window")
+                    prop:value=move || rate().and_then(|r| r.evaluation_window_sec).unwrap_or(300).to_string()
+                    on:change=move |ev| {
+                        if let Ok(window) = event_target_value(&ev).parse::<i64>() {
+                            with_rate(Box::new(move |r| r.evaluation_window_sec = Some(window)));
+                        }
+                    }
+                >
+                    {WINDOWS
+                        .iter()
+                        .map(|w| view! { <option value=w.to_string()>{format!("{} s", w)}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            {move || path().map(|_| view! {
+                <label>
+                    " for paths starting with "
+                    <input
+                        type="text"
+                        aria-label=path_label.clone()
+                        prop:value=move || path().unwrap_or_default()
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            with_rate(Box::new(move |r| {
+                                if let Some(Statement::ByteMatch(m)) = &mut r.scope_down_statement {
+                                    m.search_string = text.clone();
+                                }
+                            }));
+                        }
+                    />
+                </label>
+            })}
+        </fieldset>
+    }
+}
+
+#[component]
+fn EditorFindings(findings: Memo<Result<Vec<Finding>, String>>) -> impl IntoView {
+    view! {
+        <div data-testid="editor-findings" aria-live="polite">
+            {move || match findings.get() {
+                Err(problem) => view! { <p class="error" role="alert">{problem}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p>"No problems found."</p> }.into_any(),
+                Ok(list) => view! {
+                    <ul class="findings">
+                        {list
+                            .into_iter()
+                            .map(|f| {
+                                let label = match f.severity {
+                                    Severity::Error => "Error",
+                                    Severity::Warning => "Warning",
+                                };
+                                view! { <li>{format!("{label} · {} · {}: {}", f.rule, f.path, f.message)}</li> }
+                            })
+                            .collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn Diff(changes: Memo<Vec<RuleChange>>) -> impl IntoView {
+    view! {
+        <div data-testid="diff">
+            <h3>"Changes against the live web ACL"</h3>
+            {move || {
+                let changes = changes.get();
+                if changes.is_empty() {
+                    return view! { <p>"No changes."</p> }.into_any();
+                }
+                let json = serde_json::to_string_pretty(&changes).unwrap_or_default();
+                view! {
+                    <ul>
+                        {changes
+                            .into_iter()
+                            .map(|c| match c {
+                                RuleChange::Added { name, .. } => view! { <li>{format!("{name}: added")}</li> }.into_any(),
+                                RuleChange::Removed { name, .. } => view! { <li>{format!("{name}: removed")}</li> }.into_any(),
+                                RuleChange::Changed { name, fields, .. } => view! {
+                                    <li>
+                                        {format!("{name}: ")}
+                                        {fields
+                                            .into_iter()
+                                            .map(|f| format!("{} {} → {}", f.path, f.before, f.after))
+                                            .collect::<Vec<_>>()
+                                            .join("; ")}
+                                    </li>
+                                }.into_any(),
+                            })
+                            .collect_view()}
+                    </ul>
+                    <details>
+                        <summary>"As JSON"</summary>
+                        <pre><code>{json}</code></pre>
+                    </details>
+                }.into_any()
+            }}
+        </div>
+    }
+}
