@@ -99,19 +99,7 @@ pub async fn update(
     client: Client,
 ) -> Result<(), DraftError> {
     let mut tx = pool.begin().await?;
-    let current = sqlx::query!(
-        "SELECT author, status, rules, web_acl_name FROM rule_drafts WHERE id = $1 FOR UPDATE",
-        id
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(DraftError::NotFound)?;
-    if current.status != "open" {
-        return Err(DraftError::Discarded);
-    }
-    if current.author != username(&actor) {
-        return Err(DraftError::NotAuthor(current.author));
-    }
+    let current = lock_own_open(&mut tx, id, &actor).await?;
     sqlx::query!(
         "UPDATE rule_drafts SET title = $2, rules = $3, updated_at = now() WHERE id = $1",
         id,
@@ -139,19 +127,7 @@ pub async fn discard(
     client: Client,
 ) -> Result<(), DraftError> {
     let mut tx = pool.begin().await?;
-    let current = sqlx::query!(
-        "SELECT author, status, web_acl_name FROM rule_drafts WHERE id = $1 FOR UPDATE",
-        id
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(DraftError::NotFound)?;
-    if current.status != "open" {
-        return Err(DraftError::Discarded);
-    }
-    if current.author != username(&actor) {
-        return Err(DraftError::NotAuthor(current.author));
-    }
+    let current = lock_own_open(&mut tx, id, &actor).await?;
     sqlx::query!(
         "UPDATE rule_drafts SET status = 'discarded', updated_at = now() WHERE id = $1",
         id
@@ -165,6 +141,38 @@ pub async fn discard(
         .map_err(|e| DraftError::Audit(e.to_string()))?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What a change to a draft needs of it.
+struct Locked {
+    rules: Value,
+    web_acl_name: String,
+}
+
+/// Locks draft `id` for the rest of the transaction, if it is open and
+/// `actor` wrote it.
+async fn lock_own_open(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    actor: &Actor,
+) -> Result<Locked, DraftError> {
+    let row = sqlx::query!(
+        "SELECT author, status, rules, web_acl_name FROM rule_drafts WHERE id = $1 FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(DraftError::NotFound)?;
+    if row.status != "open" {
+        return Err(DraftError::Discarded);
+    }
+    if row.author != username(actor) {
+        return Err(DraftError::NotAuthor(row.author));
+    }
+    Ok(Locked {
+        rules: row.rules,
+        web_acl_name: row.web_acl_name,
+    })
 }
 
 /// The open drafts, most recently saved first.
