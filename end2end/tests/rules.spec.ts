@@ -83,3 +83,43 @@ test("another web ACL is one choice away, and the link keeps it", async ({ page 
   await expect(page.getByRole("region", { name: "vpn-geo (REGIONAL): live rules" })).toBeVisible();
   await expect(page.getByTestId("live-rules").locator(":scope > li").first()).toBeVisible();
 });
+
+test("a saved draft is listed, reopens as saved, takes a new order and a template, and is discarded", async ({ page }) => {
+  const shop = "/rules?web_acl=shop&scope=REGIONAL";
+  await signIn(page, "editor", shop);
+  await hydrated(page);
+  const editor = page.getByRole("region", { name: "Edit" });
+  await editor.getByLabel("BlanketRule limit").fill("8000");
+  await editor.getByLabel("Title").fill("Drafted");
+  await page.getByRole("button", { name: "Save draft" }).click();
+  await expect(page.getByTestId("draft-saved")).toBeVisible();
+
+  await page.goto(shop);
+  await page.getByRole("region", { name: "Drafts" }).getByRole("link", { name: "Drafted" }).click();
+  await expect(page).toHaveURL(/draft=/);
+  await hydrated(page);
+  await expect(editor.getByLabel("BlanketRule limit")).toHaveValue("8000");
+  await expect(editor.getByLabel("Title")).toHaveValue("Drafted");
+
+  // A new order: the blanket rule before the /login rule, which the lint questions.
+  await editor.getByRole("button", { name: "Move BlanketRule up" }).click();
+  const order = page.getByTestId("priorities").locator("li");
+  await expect(order.nth(1)).toContainText("1 BlanketRule");
+  await expect(order.nth(2)).toContainText("2 UriBasedRule");
+  await expect(page.getByTestId("diff")).toContainText("BlanketRule: Priority 2 → 1");
+  await expect(page.getByTestId("editor-findings")).toContainText(
+    'this specific rate rule comes after the blanket rule "BlanketRule"',
+  );
+
+  await editor.getByLabel("Template").selectOption({ label: "Limit for some countries" });
+  await editor.getByRole("button", { name: "Add to the draft" }).click();
+  await expect(page.getByTestId("diff")).toContainText("rate-limit-countries: added");
+  expect(await page.getByTestId("rules-json").inputValue()).toContain('"CountryCodes"');
+  await page.getByRole("button", { name: "Save draft" }).click();
+  await expect(page.getByTestId("draft-saved")).toBeVisible();
+
+  await page.getByRole("button", { name: "Discard draft" }).click();
+  await expect(page.getByTestId("draft-discarded")).toHaveText("Draft discarded.");
+  await page.goto(shop);
+  await expect(page.getByRole("link", { name: "Drafted" })).toHaveCount(0);
+});

@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::rules::diff::{RuleChange, diff};
 use crate::rules::model::{FieldToMatch, RuleEntry, Statement, rules_json};
 use crate::rules::rules_of;
+use crate::rules::templates::Template;
 use crate::rules::validate::{Finding, Severity, WINDOWS, validate};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -20,8 +21,20 @@ pub struct EditorStart {
     pub web_acl: WebAclChoice,
     /// The LockToken of the live rules the editor opened with.
     pub base_lock_token: String,
-    /// The live rules, as the console's JSON editor shows them.
+    /// The live rules, as the console's JSON editor shows them (for a
+    /// reopened draft, those it was drafted on).
     pub base_json: String,
+    /// A reopened draft.
+    pub draft: Option<OpenDraft>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDraft {
+    pub id: String,
+    pub title: String,
+    pub rules_json: String,
+    /// The web ACL changed since the draft was made.
+    pub stale: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +97,25 @@ pub async fn save_draft(
     })
 }
 
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn discard_draft(id: String) -> Result<(), AppError> {
+    use crate::rules::drafts;
+    let user = crate::auth::caller::require(crate::roles::Role::Editor).await?;
+    let state = crate::state::app_state()?;
+    let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
+    let actor = crate::auth::sign_in::actor(&user);
+    let client = crate::auth::caller::caller().client;
+    drafts::discard(&state.pool, id, actor, client)
+        .await
+        .map_err(|e| match e {
+            drafts::DraftError::NotFound => AppError::NotFound,
+            drafts::DraftError::Discarded | drafts::DraftError::NotAuthor(_) => {
+                AppError::Conflict(e.to_string())
+            }
+            other => AppError::internal("discarding a rules draft", other),
+        })
+}
+
 /// The rules as the editor shows them: parsed from the JSON view, or why not.
 fn parse(text: &str) -> Result<Vec<RuleEntry>, String> {
     let document: serde_json::Value =
@@ -98,10 +130,14 @@ fn pretty(rules: &[RuleEntry]) -> String {
 #[component]
 pub fn RuleEditor(start: EditorStart) -> impl IntoView {
     let base = parse(&start.base_json).unwrap_or_default();
+    let initial = start
+        .draft
+        .as_ref()
+        .map_or_else(|| start.base_json.clone(), |d| d.rules_json.clone());
     // The source of truth is the JSON text; the textarea shows `shown`,
     // which only the form rewrites, so typing in it keeps the caret.
-    let text = RwSignal::new(start.base_json.clone());
-    let shown = RwSignal::new(start.base_json.clone());
+    let text = RwSignal::new(initial.clone());
+    let shown = RwSignal::new(initial);
     let parsed = Memo::new(move |_| parse(&text.get()));
     let edit = move |change: &dyn Fn(&mut Vec<RuleEntry>)| {
         if let Ok(mut rules) = parsed.get_untracked() {
@@ -140,9 +176,34 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
             .map(|rules| diff(&base, &rules))
             .unwrap_or_default()
     });
-    let title = RwSignal::new(String::new());
-    let draft_id = RwSignal::new(None::<String>);
+    let title = RwSignal::new(
+        start
+            .draft
+            .as_ref()
+            .map(|d| d.title.clone())
+            .unwrap_or_default(),
+    );
+    let draft_id = RwSignal::new(start.draft.as_ref().map(|d| d.id.clone()));
+    let stale = start.draft.as_ref().is_some_and(|d| d.stale);
     let save = ServerAction::<SaveDraft>::new();
+    let discard = ServerAction::<DiscardDraft>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = discard.value().get() {
+            draft_id.set(None);
+        }
+    });
+    let template = RwSignal::new(0usize);
+    let add_template = move |_| {
+        let chosen = Template::ALL[template.get_untracked().min(Template::ALL.len() - 1)];
+        edit(&|rules: &mut Vec<RuleEntry>| {
+            let next = rules
+                .iter()
+                .filter_map(RuleEntry::priority)
+                .max()
+                .map_or(0, |p| p + 1);
+            rules.extend(chosen.rules(next));
+        });
+    };
     Effect::new(move |_| {
         if let Some(Ok(saved)) = save.value().get() {
             draft_id.set(Some(saved.id));
@@ -153,6 +214,13 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
     view! {
         <section aria-labelledby="editor-heading" class="editor">
             <h2 id="editor-heading">"Edit"</h2>
+            {stale.then(|| view! {
+                <p class="error" role="alert">
+                    "The web ACL changed since this draft was made: it cannot be saved as it is. "
+                    "Start a new draft from the live rules."
+                </p>
+            })}
+            <Priorities parsed edit />
             <div class="editor-form" data-testid="rule-form">
                 <For each=rows key=|row| row.clone() let((index, name))>
                     <RateRuleRow index name parsed edit />
@@ -168,6 +236,19 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
                     on:input=move |ev| text.set(event_target_value(&ev))
                 ></textarea>
             </label>
+            <div class="inline-form">
+                <label>
+                    "Template "
+                    <select on:change=move |ev| template.set(event_target_value(&ev).parse().unwrap_or(0))>
+                        {Template::ALL
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| view! { <option value=i.to_string()>{t.title()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <button type="button" on:click=add_template>"Add to the draft"</button>
+            </div>
             <EditorFindings findings />
             <Diff changes />
             <div class="save">
@@ -191,6 +272,16 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
                 >
                     "Save draft"
                 </button>
+                {move || draft_id.get().map(|id| view! {
+                    <button type="button" on:click=move |_| { discard.dispatch(DiscardDraft { id: id.clone() }); }>
+                        "Discard draft"
+                    </button>
+                })}
+                {move || match discard.value().get() {
+                    Some(Ok(())) => view! { <p role="status" data-testid="draft-discarded">"Draft discarded."</p> }.into_any(),
+                    Some(Err(error)) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    None => ().into_any(),
+                }}
                 {move || match save.value().get() {
                     Some(Ok(saved)) => view! {
                         <p role="status" data-testid="draft-saved">
@@ -205,6 +296,78 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
                 }}
             </div>
         </section>
+    }
+}
+
+/// Every rule in priority order, each movable up or down (which swaps its
+/// priority with its neighbour's).
+#[component]
+fn Priorities(
+    parsed: Memo<Result<Vec<RuleEntry>, String>>,
+    edit: impl Fn(&dyn Fn(&mut Vec<RuleEntry>)) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    // (position in the rules, name), by priority.
+    let order = move || {
+        let mut rules: Vec<(usize, i64, String)> = parsed
+            .get()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    i,
+                    r.priority().unwrap_or(i64::MAX),
+                    r.name().unwrap_or("(no name)").to_owned(),
+                )
+            })
+            .collect();
+        rules.sort_by_key(|r| r.1);
+        rules
+    };
+    let swap = move |a: usize, b: usize| {
+        edit(&|rules: &mut Vec<RuleEntry>| {
+            let (pa, pb) = (rules[a].priority(), rules[b].priority());
+            if let (Some(pa), Some(pb)) = (pa, pb) {
+                set_priority(&mut rules[a], pb);
+                set_priority(&mut rules[b], pa);
+            }
+        })
+    };
+    view! {
+        <ol class="priorities" data-testid="priorities">
+            {move || {
+                let order = order();
+                order
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (index, priority, name))| {
+                        let up = k.checked_sub(1).map(|j| order[j].0);
+                        let down = order.get(k + 1).map(|next| next.0);
+                        let index = *index;
+                        view! {
+                            <li>
+                                {format!("{priority} {name} ")}
+                                <button type="button" aria-label=format!("Move {name} up") disabled=up.is_none()
+                                    on:click=move |_| { if let Some(j) = up { swap(index, j) } }>"↑"</button>
+                                <button type="button" aria-label=format!("Move {name} down") disabled=down.is_none()
+                                    on:click=move |_| { if let Some(j) = down { swap(index, j) } }>"↓"</button>
+                            </li>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </ol>
+    }
+}
+
+fn set_priority(entry: &mut RuleEntry, priority: i64) {
+    match entry {
+        RuleEntry::Rule(rule) => rule.priority = priority,
+        RuleEntry::Verbatim { json, .. } => {
+            if let Some(object) = json.as_object_mut() {
+                object.insert("Priority".into(), priority.into());
+            }
+        }
     }
 }
 

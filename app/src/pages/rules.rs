@@ -11,6 +11,17 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
+/// An open draft as the page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftRow {
+    pub id: String,
+    pub web_acl_name: String,
+    pub web_acl_scope: String,
+    pub title: String,
+    pub author: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebAclChoice {
     pub name: String,
@@ -47,16 +58,19 @@ pub struct RulesView {
     pub templates: Vec<TemplateRow>,
     /// For editors: what the editor starts from.
     pub editor: Option<EditorStart>,
+    /// The open drafts of this web ACL.
+    pub drafts: Vec<DraftRow>,
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn load_rules(
     web_acl: Option<String>,
     scope: Option<String>,
+    draft: Option<String>,
 ) -> Result<RulesView, AppError> {
     use crate::rules::model::{RuleEntry, rules_json};
     use crate::rules::templates::Template;
-    use crate::rules::{live, summary, validate};
+    use crate::rules::{drafts, live, summary, validate};
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let waf = &state.aws.wafv2;
@@ -93,6 +107,7 @@ pub async fn load_rules(
             wcu: (0, 0),
             templates,
             editor: None,
+            drafts: Vec::new(),
         });
     };
     let live = match live::rules(waf, &choice.scope, &choice.name).await {
@@ -122,11 +137,46 @@ pub async fn load_rules(
             json: serde_json::to_string_pretty(&entry.to_json()).unwrap_or_default(),
         })
         .collect();
-    let editor = user.has(crate::roles::Role::Editor).then(|| EditorStart {
-        web_acl: choice.clone(),
-        base_lock_token: live.lock_token.clone(),
-        base_json: serde_json::to_string_pretty(&rules_json(&live.rules)).unwrap_or_default(),
-    });
+    let pretty =
+        |rules: &[RuleEntry]| serde_json::to_string_pretty(&rules_json(rules)).unwrap_or_default();
+    let open_drafts: Vec<DraftRow> = drafts::list(&state.pool)
+        .await
+        .map_err(|e| AppError::internal("listing rules drafts", e))?
+        .into_iter()
+        .filter(|d| d.web_acl_name == choice.name && d.web_acl_scope == choice.scope)
+        .collect();
+    let reopened = match draft.as_deref().map(str::parse::<uuid::Uuid>) {
+        None => None,
+        Some(Err(_)) => return Err(AppError::NotFound),
+        Some(Ok(id)) => match drafts::get(&state.pool, id).await {
+            Ok(found) if found.open => Some(found),
+            Ok(_) => return Err(AppError::BadRequest("That draft was discarded.".into())),
+            Err(drafts::DraftError::NotFound) => return Err(AppError::NotFound),
+            Err(e) => return Err(AppError::internal("reading a rules draft", e)),
+        },
+    };
+    let editor = user
+        .has(crate::roles::Role::Editor)
+        .then(|| match &reopened {
+            // A reopened draft is edited against the live state it was drafted on.
+            Some(found) => EditorStart {
+                web_acl: choice.clone(),
+                base_lock_token: found.base.lock_token.clone(),
+                base_json: pretty(&found.base.rules),
+                draft: Some(super::rule_editor::OpenDraft {
+                    id: found.id.to_string(),
+                    title: found.title.clone(),
+                    rules_json: pretty(&found.rules),
+                    stale: found.base.lock_token != live.lock_token,
+                }),
+            },
+            None => EditorStart {
+                web_acl: choice.clone(),
+                base_lock_token: live.lock_token.clone(),
+                base_json: pretty(&live.rules),
+                draft: None,
+            },
+        });
     Ok(RulesView {
         web_acls,
         chosen: Some(choice),
@@ -135,6 +185,7 @@ pub async fn load_rules(
         wcu: summary::web_acl_wcu(&live.rules),
         templates,
         editor,
+        drafts: open_drafts,
     })
 }
 
@@ -144,9 +195,9 @@ pub fn Rules() -> impl IntoView {
     let data = Resource::new(
         move || {
             let q = query.get();
-            (q.get("web_acl"), q.get("scope"))
+            (q.get("web_acl"), q.get("scope"), q.get("draft"))
         },
-        |(web_acl, scope)| load_rules(web_acl, scope),
+        |(web_acl, scope, draft)| load_rules(web_acl, scope, draft),
     );
     view! {
         <Title text="Rate rules" />
@@ -176,6 +227,7 @@ fn RulesBody(view: RulesView) -> impl IntoView {
         wcu,
         templates,
         editor,
+        drafts,
     } = view;
     let chosen_name = chosen.as_ref().map(|c| c.name.clone()).unwrap_or_default();
     let picker = view! {
@@ -237,6 +289,7 @@ fn RulesBody(view: RulesView) -> impl IntoView {
             </ol>
             <Findings findings />
         </section>
+        <Drafts drafts web_acl=chosen.clone() />
         {editor.map(|start| view! { <RuleEditor start /> })}
         <section aria-labelledby="templates-heading">
             <h2 id="templates-heading">"Templates"</h2>
@@ -280,6 +333,39 @@ fn Findings(findings: Vec<Finding>) -> impl IntoView {
                 })
                 .collect_view()}
         </ul>
+    }
+    .into_any()
+}
+
+#[component]
+fn Drafts(drafts: Vec<DraftRow>, web_acl: WebAclChoice) -> impl IntoView {
+    if drafts.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section aria-labelledby="drafts-heading">
+            <h2 id="drafts-heading">"Drafts"</h2>
+            <ul data-testid="drafts">
+                {drafts
+                    .into_iter()
+                    .map(|d| {
+                        let href = format!(
+                            "/rules?web_acl={}&scope={}&draft={}",
+                            crate::url::encode(&web_acl.name),
+                            crate::url::encode(&web_acl.scope),
+                            d.id
+                        );
+                        let title = if d.title.is_empty() { "(untitled)".to_owned() } else { d.title };
+                        view! {
+                            <li>
+                                <a href=href>{title}</a>
+                                {format!(" · {} · saved {}", d.author, d.updated_at.format("%Y-%m-%d %H:%M UTC"))}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
     }
     .into_any()
 }

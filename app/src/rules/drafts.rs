@@ -6,21 +6,10 @@
 use super::live::{LiveRules, WebAclRef};
 use super::model::{RuleEntry, read_rules, rules_json};
 use crate::audit::{self, Action, Actor, Client, NewEvent};
-use chrono::{DateTime, Utc};
+pub use crate::pages::DraftRow;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
-
-/// A draft as the Rate rules page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DraftRow {
-    pub id: String,
-    pub web_acl_name: String,
-    pub web_acl_scope: String,
-    pub title: String,
-    pub author: String,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// A draft with everything it carries.
 #[derive(Debug, Clone, PartialEq)]
