@@ -111,6 +111,18 @@ test("a saved draft is listed, reopens as saved, takes a new order and a templat
     'this specific rate rule comes after the blanket rule "BlanketRule"',
   );
 
+  // What the rule counts per, and what it does, from the form too.
+  await editor.getByLabel("BlanketRule key").selectOption("FORWARDED_IP");
+  await expect(editor.getByLabel("BlanketRule header")).toHaveValue("X-Forwarded-For");
+  await editor.getByLabel("BlanketRule header").fill("True-Client-IP");
+  await editor.getByLabel("BlanketRule action").selectOption("Count");
+  const blanket = JSON.parse(await page.getByTestId("rules-json").inputValue()).find(
+    (r: { Name: string }) => r.Name === "BlanketRule",
+  );
+  expect(blanket.Statement.RateBasedStatement.AggregateKeyType).toBe("FORWARDED_IP");
+  expect(blanket.Statement.RateBasedStatement.ForwardedIPConfig.HeaderName).toBe("True-Client-IP");
+  expect(blanket.Action).toEqual({ Count: {} });
+
   await editor.getByLabel("Template").selectOption({ label: "Limit for some countries" });
   await editor.getByRole("button", { name: "Add to the draft" }).click();
   await expect(page.getByTestId("diff")).toContainText("rate-limit-countries: added");

@@ -8,7 +8,10 @@
 use super::rules::WebAclChoice;
 use crate::error::AppError;
 use crate::rules::diff::{RuleChange, diff};
-use crate::rules::model::{FieldToMatch, RuleEntry, Statement, rules_json};
+use crate::rules::model::{
+    AggregateKeyType, Empty, FallbackBehavior, FieldToMatch, ForwardedIpConfig, RateBasedStatement,
+    RuleAction, RuleEntry, Statement, rules_json,
+};
 use crate::rules::rules_of;
 use crate::rules::templates::Template;
 use crate::rules::validate::{Finding, Severity, WINDOWS, validate};
@@ -371,8 +374,9 @@ fn set_priority(entry: &mut RuleEntry, priority: i64) {
     }
 }
 
-/// The form row of one rate-based rule: limit, window, and the path it is
-/// scoped to, when it is scoped by path.
+/// The form row of one rate-based rule: limit, what it counts per (and the
+/// forwarded-IP header), window, the path it is scoped to when it is scoped
+/// by path, and the action.
 #[component]
 fn RateRuleRow(
     index: usize,
@@ -398,6 +402,25 @@ fn RateRuleRow(
             }
         })
     };
+    let with_rule = move |change: Box<dyn Fn(&mut crate::rules::model::Rule)>| {
+        edit(&|rules: &mut Vec<RuleEntry>| {
+            if let Some(RuleEntry::Rule(rule)) = rules.get_mut(index) {
+                change(rule);
+            }
+        })
+    };
+    let action = move || {
+        parsed.get().ok().and_then(|rules| match rules.get(index) {
+            Some(RuleEntry::Rule(rule)) => rule.action.as_ref().map(RuleAction::kind),
+            _ => None,
+        })
+    };
+    let key_type = move || rate().map(|r| r.aggregate_key_type.as_str().to_owned());
+    let header = move || {
+        rate()
+            .and_then(|r| r.forwarded_ip_config)
+            .map(|c| c.header_name)
+    };
     let path = move || {
         rate().and_then(|r| match r.scope_down_statement {
             Some(Statement::ByteMatch(m))
@@ -410,6 +433,7 @@ fn RateRuleRow(
     };
     let label = name.clone();
     let path_label = format!("{name} path");
+    let header_label = format!("{name} header");
     view! {
         <fieldset data-rule=name.clone()>
             <legend>{label}</legend>
@@ -428,6 +452,40 @@ fn RateRuleRow(
                     }
                 />
             </label>
+            <label>
+                " per "
+                <select
+                    aria-label=format!("{name} key")
+                    prop:value=move || key_type().unwrap_or_default()
+                    on:change=move |ev| {
+                        let chosen = AggregateKeyType::from_text(&event_target_value(&ev));
+                        with_rate(Box::new(move |r| set_key_type(r, chosen.clone())));
+                    }
+                >
+                    <option value="IP">"client IP"</option>
+                    <option value="FORWARDED_IP">"forwarded IP"</option>
+                    <option value="CONSTANT">"all requests together"</option>
+                    <option value="CUSTOM_KEYS" disabled=true>"custom keys (in the JSON)"</option>
+                </select>
+            </label>
+            {move || header().map(|_| view! {
+                <label>
+                    " from header "
+                    <input
+                        type="text"
+                        aria-label=header_label.clone()
+                        prop:value=move || header().unwrap_or_default()
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            with_rate(Box::new(move |r| {
+                                if let Some(config) = &mut r.forwarded_ip_config {
+                                    config.header_name = text.clone();
+                                }
+                            }));
+                        }
+                    />
+                </label>
+            })}
             <label>
                 " in any "
                 <select
@@ -463,8 +521,51 @@ fn RateRuleRow(
                     />
                 </label>
             })}
+            <label>
+                " then "
+                <select
+                    aria-label=format!("{name} action")
+                    prop:value=move || action().unwrap_or_default()
+                    on:change=move |ev| {
+                        let chosen = event_target_value(&ev);
+                        with_rule(Box::new(move |rule| {
+                            rule.action = match chosen.as_str() {
+                                "Count" => Some(RuleAction::Count(Empty::default())),
+                                "Captcha" => Some(RuleAction::Captcha(Empty::default())),
+                                "Challenge" => Some(RuleAction::Challenge(Empty::default())),
+                                _ => Some(RuleAction::Block(Empty::default())),
+                            };
+                        }));
+                    }
+                >
+                    <option value="Block">"Block"</option>
+                    <option value="Count">"Count"</option>
+                    <option value="Captcha">"CAPTCHA"</option>
+                    <option value="Challenge">"Challenge"</option>
+                </select>
+            </label>
         </fieldset>
     }
+}
+
+/// Changes how a rate rule groups requests, with the forwarded-IP header
+/// it then needs (X-Forwarded-For unless one is set), or without it.
+fn set_key_type(rate: &mut RateBasedStatement, key_type: AggregateKeyType) {
+    if key_type == AggregateKeyType::ForwardedIp {
+        if rate.forwarded_ip_config.is_none() {
+            rate.forwarded_ip_config = Some(ForwardedIpConfig {
+                header_name: "X-Forwarded-For".into(),
+                fallback_behavior: FallbackBehavior::NoMatch,
+                other: Default::default(),
+            });
+        }
+    } else {
+        rate.forwarded_ip_config = None;
+    }
+    if key_type != AggregateKeyType::CustomKeys {
+        rate.custom_keys = None;
+    }
+    rate.aggregate_key_type = key_type;
 }
 
 #[component]
