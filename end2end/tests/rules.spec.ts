@@ -77,9 +77,9 @@ test("an editor changes the blanket limit and the /login scope; the JSON, checks
 
 test("another web ACL is one choice away, and the link keeps it", async ({ page }) => {
   await signIn(page, "viewer", "/rules");
-  await page.getByLabel("Web ACL").selectOption("vpn-geo");
+  await page.getByLabel("Web ACL").selectOption({ label: "vpn-geo" });
   await page.getByRole("button", { name: "Show" }).click();
-  await expect(page).toHaveURL(/web_acl=vpn-geo/);
+  await expect(page).toHaveURL(/vpn-geo/);
   await expect(page.getByRole("region", { name: "vpn-geo (REGIONAL): live rules" })).toBeVisible();
   await expect(page.getByTestId("live-rules").locator(":scope > li").first()).toBeVisible();
 });

@@ -1,7 +1,8 @@
 //! The Rate rules page: a web ACL's live rules in priority order, each said
 //! in plain words with its capacity cost, what validation and the lint find
 //! in them, and the templates to start a new rule from. The web ACL is in the
-//! query string (`?web_acl=shop&scope=REGIONAL`), so a link shows the same.
+//! query string (`?web_acl=shop&scope=REGIONAL`, or the picker's
+//! `?acl=REGIONAL/shop`), so a link shows the same.
 
 use super::rule_editor::{EditorStart, RuleEditor};
 use crate::error::AppError;
@@ -75,9 +76,14 @@ pub async fn load_rules(
     let state = crate::state::app_state()?;
     let waf = &state.aws.wafv2;
     let aws_down = |e: live::LiveError| AppError::unavailable("AWS WAF", e);
-    let web_acls: Vec<WebAclChoice> = live::web_acls(waf, "REGIONAL")
-        .await
-        .map_err(aws_down)?
+    let mut found = live::web_acls(waf, "REGIONAL").await.map_err(aws_down)?;
+    // CloudFront web ACLs are listed only in us-east-1; elsewhere the list
+    // is refused, which is no fault of the console.
+    match live::web_acls(waf, "CLOUDFRONT").await {
+        Ok(cloudfront) => found.extend(cloudfront),
+        Err(error) => tracing::debug!(%error, "no CloudFront web ACLs listed"),
+    }
+    let web_acls: Vec<WebAclChoice> = found
         .into_iter()
         .map(|a| WebAclChoice {
             name: a.name,
@@ -195,7 +201,13 @@ pub fn Rules() -> impl IntoView {
     let data = Resource::new(
         move || {
             let q = query.get();
-            (q.get("web_acl"), q.get("scope"), q.get("draft"))
+            // The picker sends `acl=SCOPE/NAME`; links carry web_acl and scope.
+            let picked = q.get("acl").and_then(|acl| {
+                acl.split_once('/')
+                    .map(|(scope, name)| (Some(name.to_owned()), Some(scope.to_owned())))
+            });
+            let (web_acl, scope) = picked.unwrap_or_else(|| (q.get("web_acl"), q.get("scope")));
+            (web_acl, scope, q.get("draft"))
         },
         |(web_acl, scope, draft)| load_rules(web_acl, scope, draft),
     );
@@ -229,22 +241,26 @@ fn RulesBody(view: RulesView) -> impl IntoView {
         editor,
         drafts,
     } = view;
-    let chosen_name = chosen.as_ref().map(|c| c.name.clone()).unwrap_or_default();
     let picker = view! {
         <form method="get" action="/rules" class="inline-form">
             <label>
                 "Web ACL "
-                <select name="web_acl">
+                <select name="acl">
                     {web_acls
                         .iter()
                         .map(|a| {
-                            let selected = a.name == chosen_name;
-                            view! { <option value=a.name.clone() selected=selected>{a.name.clone()}</option> }
+                            let selected = chosen.as_ref() == Some(a);
+                            let label = match a.scope.as_str() {
+                                "CLOUDFRONT" => format!("{} (CloudFront)", a.name),
+                                _ => a.name.clone(),
+                            };
+                            view! {
+                                <option value=format!("{}/{}", a.scope, a.name) selected=selected>{label}</option>
+                            }
                         })
                         .collect_view()}
                 </select>
             </label>
-            <input type="hidden" name="scope" value="REGIONAL" />
             <button type="submit">"Show"</button>
         </form>
     };
