@@ -7,7 +7,6 @@ mod common;
 use app::audit::{self, Action, Actor, Client, NewEvent};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor, PgPool};
-use std::process::Command;
 
 fn event(n: usize) -> NewEvent {
     NewEvent::new(
@@ -46,10 +45,9 @@ async fn tamper(pool: &PgPool, sql: &str) {
 }
 
 fn verify_cli(pool: &PgPool) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let output = common::gatehouse()
         .args(["audit", "verify"])
         .env("DATABASE_URL", common::database_url(pool))
-        .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     let text = format!(

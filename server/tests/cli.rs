@@ -3,17 +3,9 @@
 
 mod common;
 
+use common::gatehouse;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::process::Command;
-
-fn gatehouse() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    command
-        .env_remove("GATEHOUSE_CONFIG")
-        .env("RUST_LOG", "warn");
-    command
-}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn demo_json_prints_the_url_and_one_sign_in_per_user(

@@ -53,7 +53,7 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
     .await
     .unwrap();
 
-    let listed = drafts::list(&pool).await.unwrap();
+    let listed = drafts::list(&pool, "shop", "REGIONAL").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         (
@@ -113,7 +113,12 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
     drafts::discard(&pool, id, actor("alice"), Client::default())
         .await
         .unwrap();
-    assert!(drafts::list(&pool).await.unwrap().is_empty());
+    assert!(
+        drafts::list(&pool, "shop", "REGIONAL")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(!drafts::get(&pool, id).await.unwrap().open);
     assert!(matches!(
         drafts::update(&pool, id, "again", &nine, actor("alice"), Client::default()).await,

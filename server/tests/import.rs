@@ -466,7 +466,7 @@ async fn an_s3_prefix_imports_from_the_command_line(_: PgPoolOptions, options: P
             format!("s3://{bucket}/{}", key("20"))
         ]
     );
-    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let missing = common::gatehouse()
         .args(["logs", "import", &format!("s3://{bucket}/nothing-here/")])
         .env("DATABASE_URL", common::database_url(&pool))
         .output()

@@ -1,6 +1,8 @@
 //! `gatehouse rules validate`: what a person checking a rules file sees.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
 use serde_json::{Value, json};
 use std::process::Output;
 
@@ -8,11 +10,9 @@ fn validate(content: &str) -> (Output, Value) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rules.json");
     std::fs::write(&path, content).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let output = common::gatehouse()
         .args(["rules", "validate"])
         .arg(&path)
-        .env_remove("GATEHOUSE_CONFIG")
-        .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     let findings = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);

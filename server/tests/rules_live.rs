@@ -108,7 +108,7 @@ async fn the_demo_web_acl_reads_exactly_as_aws_holds_it(
     }
 
     // The command line prints the same JSON.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let output = common::gatehouse()
         .args([
             "rules",
             "show",
@@ -119,9 +119,7 @@ async fn the_demo_web_acl_reads_exactly_as_aws_holds_it(
             "--format",
             "json",
         ])
-        .env_remove("GATEHOUSE_CONFIG")
         .env("AWS_REGION", REGION)
-        .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     assert!(
@@ -133,9 +131,8 @@ async fn the_demo_web_acl_reads_exactly_as_aws_holds_it(
         serde_json::from_slice::<Value>(&output.stdout).unwrap(),
         raw
     );
-    let text = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let text = common::gatehouse()
         .args(["rules", "show", "--web-acl", "shop"])
-        .env_remove("GATEHOUSE_CONFIG")
         .env("AWS_REGION", REGION)
         .output()
         .unwrap();

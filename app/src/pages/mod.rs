@@ -17,7 +17,7 @@ pub use error_page::ErrorPage;
 pub use forbidden::Forbidden;
 pub use not_found::NotFound;
 pub use rule_editor::{DiscardDraft, SaveDraft};
-pub use rules::{DraftRow, LoadRules, Rules};
+pub use rules::{LoadRules, Rules};
 pub use sign_in::{NewPassword, SignIn};
 pub use traffic::{LoadTraffic, Traffic};
 pub use unbuilt::Unbuilt;

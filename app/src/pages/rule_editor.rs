@@ -393,21 +393,19 @@ fn RateRuleRow(
             _ => None,
         })
     };
-    let with_rate = move |change: Box<dyn Fn(&mut crate::rules::model::RateBasedStatement)>| {
-        edit(&|rules: &mut Vec<RuleEntry>| {
-            if let Some(RuleEntry::Rule(rule)) = rules.get_mut(index)
-                && let Statement::RateBased(rate) = &mut rule.statement
-            {
-                change(rate);
-            }
-        })
-    };
     let with_rule = move |change: Box<dyn Fn(&mut crate::rules::model::Rule)>| {
         edit(&|rules: &mut Vec<RuleEntry>| {
             if let Some(RuleEntry::Rule(rule)) = rules.get_mut(index) {
                 change(rule);
             }
         })
+    };
+    let with_rate = move |change: Box<dyn Fn(&mut RateBasedStatement)>| {
+        with_rule(Box::new(move |rule| {
+            if let Statement::RateBased(rate) = &mut rule.statement {
+                change(rate);
+            }
+        }))
     };
     let action = move || {
         parsed.get().ok().and_then(|rules| match rules.get(index) {
@@ -468,24 +466,16 @@ fn RateRuleRow(
                     <option value="CUSTOM_KEYS" disabled=true>"custom keys (in the JSON)"</option>
                 </select>
             </label>
-            {move || header().map(|_| view! {
-                <label>
-                    " from header "
-                    <input
-                        type="text"
-                        aria-label=header_label.clone()
-                        prop:value=move || header().unwrap_or_default()
-                        on:input=move |ev| {
-                            let text = event_target_value(&ev);
-                            with_rate(Box::new(move |r| {
-                                if let Some(config) = &mut r.forwarded_ip_config {
-                                    config.header_name = text.clone();
-                                }
-                            }));
-                        }
-                    />
-                </label>
-            })}
+            <TextField
+                label=" from header "
+                aria=header_label
+                value=header
+                set=move |text: String| with_rate(Box::new(move |r| {
+                    if let Some(config) = &mut r.forwarded_ip_config {
+                        config.header_name = text.clone();
+                    }
+                }))
+            />
             <label>
                 " in any "
                 <select
@@ -503,24 +493,16 @@ fn RateRuleRow(
                         .collect_view()}
                 </select>
             </label>
-            {move || path().map(|_| view! {
-                <label>
-                    " for paths starting with "
-                    <input
-                        type="text"
-                        aria-label=path_label.clone()
-                        prop:value=move || path().unwrap_or_default()
-                        on:input=move |ev| {
-                            let text = event_target_value(&ev);
-                            with_rate(Box::new(move |r| {
-                                if let Some(Statement::ByteMatch(m)) = &mut r.scope_down_statement {
-                                    m.search_string = text.clone();
-                                }
-                            }));
-                        }
-                    />
-                </label>
-            })}
+            <TextField
+                label=" for paths starting with "
+                aria=path_label
+                value=path
+                set=move |text: String| with_rate(Box::new(move |r| {
+                    if let Some(Statement::ByteMatch(m)) = &mut r.scope_down_statement {
+                        m.search_string = text.clone();
+                    }
+                }))
+            />
             <label>
                 " then "
                 <select
@@ -545,6 +527,31 @@ fn RateRuleRow(
                 </select>
             </label>
         </fieldset>
+    }
+}
+
+/// A text field of the rule form, there while `value` has a value.
+#[component]
+fn TextField(
+    label: &'static str,
+    aria: String,
+    value: impl Fn() -> Option<String> + Copy + Send + Sync + 'static,
+    set: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        value().map(|_| {
+            view! {
+                <label>
+                    {label}
+                    <input
+                        type="text"
+                        aria-label=aria.clone()
+                        prop:value=move || value().unwrap_or_default()
+                        on:input=move |ev| set(event_target_value(&ev))
+                    />
+                </label>
+            }
+        })
     }
 }
 

@@ -6,22 +6,12 @@
 
 use super::rule_editor::{EditorStart, RuleEditor};
 use crate::error::AppError;
+use crate::rules::DraftRow;
 use crate::rules::validate::{Finding, Severity};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
-
-/// An open draft as the page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DraftRow {
-    pub id: String,
-    pub web_acl_name: String,
-    pub web_acl_scope: String,
-    pub title: String,
-    pub author: String,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebAclChoice {
@@ -76,26 +66,25 @@ pub async fn load_rules(
     let state = crate::state::app_state()?;
     let waf = &state.aws.wafv2;
     let aws_down = |e: live::LiveError| AppError::unavailable("AWS WAF", e);
-    let mut found = live::web_acls(waf, "REGIONAL").await.map_err(aws_down)?;
-    // CloudFront web ACLs are listed only in us-east-1; elsewhere the list
-    // is refused, which is no fault of the console.
-    match live::web_acls(waf, "CLOUDFRONT").await {
-        Ok(cloudfront) => found.extend(cloudfront),
-        Err(error) => tracing::debug!(%error, "no CloudFront web ACLs listed"),
-    }
-    let web_acls: Vec<WebAclChoice> = found
-        .into_iter()
-        .map(|a| WebAclChoice {
-            name: a.name,
-            scope: a.scope,
-        })
-        .collect();
+    let found = live::all_web_acls(waf).await.map_err(aws_down)?;
+    let choice_of = |a: &live::WebAclRef| WebAclChoice {
+        name: a.name.clone(),
+        scope: a.scope.clone(),
+    };
+    let web_acls: Vec<WebAclChoice> = found.iter().map(choice_of).collect();
     let scope = scope
         .unwrap_or_else(|| "REGIONAL".into())
         .to_ascii_uppercase();
     let chosen = match web_acl {
-        Some(name) => Some(WebAclChoice { name, scope }),
-        None => web_acls.first().cloned(),
+        Some(name) => Some(
+            found
+                .into_iter()
+                .find(|a| a.name == name && a.scope == scope)
+                .ok_or_else(|| {
+                    AppError::BadRequest(live::LiveError::NotFound(name, scope).to_string())
+                })?,
+        ),
+        None => found.into_iter().next(),
     };
     let templates = Template::ALL
         .into_iter()
@@ -104,7 +93,7 @@ pub async fn load_rules(
             json: serde_json::to_string_pretty(&rules_json(&t.rules(0))).unwrap_or_default(),
         })
         .collect();
-    let Some(choice) = chosen else {
+    let Some(acl) = chosen else {
         return Ok(RulesView {
             web_acls,
             chosen: None,
@@ -116,13 +105,8 @@ pub async fn load_rules(
             drafts: Vec::new(),
         });
     };
-    let live = match live::rules(waf, &choice.scope, &choice.name).await {
-        Ok(live) => live,
-        Err(error @ (live::LiveError::NotFound(..) | live::LiveError::Scope(_))) => {
-            return Err(AppError::BadRequest(error.to_string()));
-        }
-        Err(error) => return Err(aws_down(error)),
-    };
+    let choice = choice_of(&acl);
+    let live = live::rules_of(waf, acl).await.map_err(aws_down)?;
     let mut entries = live.rules.clone();
     entries.sort_by_key(|r| r.priority().unwrap_or(i64::MAX));
     let rules = entries
@@ -145,12 +129,9 @@ pub async fn load_rules(
         .collect();
     let pretty =
         |rules: &[RuleEntry]| serde_json::to_string_pretty(&rules_json(rules)).unwrap_or_default();
-    let open_drafts: Vec<DraftRow> = drafts::list(&state.pool)
+    let open_drafts = drafts::list(&state.pool, &choice.name, &choice.scope)
         .await
-        .map_err(|e| AppError::internal("listing rules drafts", e))?
-        .into_iter()
-        .filter(|d| d.web_acl_name == choice.name && d.web_acl_scope == choice.scope)
-        .collect();
+        .map_err(|e| AppError::internal("listing rules drafts", e))?;
     let reopened = match draft.as_deref().map(str::parse::<uuid::Uuid>) {
         None => None,
         Some(Err(_)) => return Err(AppError::NotFound),

@@ -3,10 +3,10 @@
 //! the whole web ACL), which is what a change request will carry and apply.
 //! Saving and discarding are audited in the same transaction.
 
+use super::DraftRow;
 use super::live::{LiveRules, WebAclRef};
 use super::model::{RuleEntry, read_rules, rules_json};
 use crate::audit::{self, Action, Actor, Client, NewEvent};
-pub use crate::pages::DraftRow;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -71,10 +71,7 @@ pub async fn create(
     let event = NewEvent::new(Action::DraftSaved, Some(actor), client)
         .target(format!("web ACL {} draft {id}", base.web_acl.name))
         .after(serde_json::json!({"title": title, "rules": rules_json(rules)}));
-    audit::record(&mut tx, event)
-        .await
-        .map_err(|e| DraftError::Audit(e.to_string()))?;
-    tx.commit().await?;
+    record_and_commit(tx, event).await?;
     Ok(id)
 }
 
@@ -101,10 +98,7 @@ pub async fn update(
         .target(format!("web ACL {} draft {id}", current.web_acl_name))
         .before(serde_json::json!({"rules": current.rules}))
         .after(serde_json::json!({"title": title, "rules": rules_json(rules)}));
-    audit::record(&mut tx, event)
-        .await
-        .map_err(|e| DraftError::Audit(e.to_string()))?;
-    tx.commit().await?;
+    record_and_commit(tx, event).await?;
     Ok(())
 }
 
@@ -125,6 +119,16 @@ pub async fn discard(
     .await?;
     let event = NewEvent::new(Action::DraftDiscarded, Some(actor), client)
         .target(format!("web ACL {} draft {id}", current.web_acl_name));
+    record_and_commit(tx, event).await?;
+    Ok(())
+}
+
+/// Writes the audit event of a change in its transaction, then commits both;
+/// if the event cannot be written, nothing is.
+async fn record_and_commit(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    event: NewEvent,
+) -> Result<(), DraftError> {
     audit::record(&mut tx, event)
         .await
         .map_err(|e| DraftError::Audit(e.to_string()))?;
@@ -164,12 +168,16 @@ async fn lock_own_open(
     })
 }
 
-/// The open drafts, most recently saved first.
-pub async fn list(pool: &PgPool) -> Result<Vec<DraftRow>, DraftError> {
+/// The open drafts of one web ACL, most recently saved first.
+pub async fn list(pool: &PgPool, web_acl: &str, scope: &str) -> Result<Vec<DraftRow>, DraftError> {
     Ok(sqlx::query_as!(
         DraftRow,
         r#"SELECT id::text AS "id!", web_acl_name, web_acl_scope, title, author, updated_at
-           FROM rule_drafts WHERE status = 'open' ORDER BY updated_at DESC, id"#
+           FROM rule_drafts
+           WHERE status = 'open' AND web_acl_name = $1 AND web_acl_scope = $2
+           ORDER BY updated_at DESC, id"#,
+        web_acl,
+        scope
     )
     .fetch_all(pool)
     .await?)

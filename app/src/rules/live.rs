@@ -96,6 +96,18 @@ pub async fn web_acls(client: &Client, scope_text: &str) -> Result<Vec<WebAclRef
     }
 }
 
+/// The regional web ACLs and the CloudFront ones. CloudFront web ACLs are
+/// listed only in us-east-1; elsewhere that list is refused, which is no
+/// fault of the console, so only the regional list can fail this.
+pub async fn all_web_acls(client: &Client) -> Result<Vec<WebAclRef>, LiveError> {
+    let mut all = web_acls(client, "REGIONAL").await?;
+    match web_acls(client, "CLOUDFRONT").await {
+        Ok(cloudfront) => all.extend(cloudfront),
+        Err(error) => tracing::debug!(%error, "no CloudFront web ACLs listed"),
+    }
+    Ok(all)
+}
+
 /// The rules of the web ACL named `name`, exactly as AWS holds them.
 pub async fn rules(client: &Client, scope_text: &str, name: &str) -> Result<LiveRules, LiveError> {
     let web_acl = web_acls(client, scope_text)
@@ -103,10 +115,15 @@ pub async fn rules(client: &Client, scope_text: &str, name: &str) -> Result<Live
         .into_iter()
         .find(|acl| acl.name == name)
         .ok_or_else(|| LiveError::NotFound(name.to_owned(), scope_text.to_ascii_uppercase()))?;
+    rules_of(client, web_acl).await
+}
+
+/// The rules of a web ACL already found with [`web_acls`].
+pub async fn rules_of(client: &Client, web_acl: WebAclRef) -> Result<LiveRules, LiveError> {
     let body = KeepBody::default();
     let output = client
         .get_web_acl()
-        .scope(scope(scope_text)?)
+        .scope(scope(&web_acl.scope)?)
         .name(&web_acl.name)
         .id(&web_acl.id)
         .customize()

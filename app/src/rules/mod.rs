@@ -13,7 +13,19 @@ pub mod templates;
 pub mod validate;
 
 use model::{RuleEntry, read_rules};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// An open draft of a web ACL's rules, as the Rate rules page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftRow {
+    pub id: String,
+    pub web_acl_name: String,
+    pub web_acl_scope: String,
+    pub title: String,
+    pub author: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
 
 /// The rules in a JSON document as people have them at hand: an array of
 /// rules (the console's JSON editor), one rule, `{"Rules": [...]}`, or the

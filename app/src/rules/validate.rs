@@ -416,12 +416,12 @@ impl Check {
     /// Names and priorities unique; labels matched after they are added;
     /// the lint on order.
     fn across(&mut self, rules: &[RuleEntry]) {
-        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut names: HashSet<&str> = HashSet::new();
         let mut priorities: HashMap<i64, &str> = HashMap::new();
         for entry in rules {
             let Some(name) = entry.name() else { continue };
             self.rule = name.to_owned();
-            if names.insert(name, 0).is_some() {
+            if !names.insert(name) {
                 self.error(
                     "Name",
                     format!("another rule is also named {name:?}; names must be unique"),

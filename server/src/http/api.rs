@@ -103,19 +103,10 @@ pub async fn web_acls(
     if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
         return response;
     }
-    let mut all = Vec::new();
-    for scope in ["REGIONAL", "CLOUDFRONT"] {
-        match live::web_acls(&state.aws.wafv2, scope).await {
-            Ok(found) => all.extend(found),
-            // CloudFront web ACLs live in us-east-1 only; elsewhere the
-            // list is refused, which is not an error of the console.
-            Err(error) if scope == "CLOUDFRONT" => {
-                tracing::debug!(%error, "no CloudFront web ACLs listed")
-            }
-            Err(error) => return live_error(error),
-        }
+    match live::all_web_acls(&state.aws.wafv2).await {
+        Ok(all) => Json(all).into_response(),
+        Err(error) => live_error(error),
     }
-    Json(all).into_response()
 }
 
 /// `GET /api/v1/web-acls/{scope}/{name}/rules`: the live rules as AWS's

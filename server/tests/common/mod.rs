@@ -176,13 +176,21 @@ pub async fn get_as(state: &AppState, path: &str, cookie: &str) -> Reply {
     send(state, request.body(Body::empty()).unwrap()).await
 }
 
+/// The `gatehouse` binary as a script runs it: no configuration file from
+/// the environment, quiet logs.
+pub fn gatehouse() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .env_remove("GATEHOUSE_CONFIG")
+        .env("RUST_LOG", "warn");
+    command
+}
+
 /// Runs the `gatehouse` binary on the database at `database_url` and reads
 /// its standard output as one JSON value; fails the test if it fails.
 pub fn gatehouse_json(database_url: &str, args: &[String]) -> serde_json::Value {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let output = gatehouse()
         .args(args)
-        .env_remove("GATEHOUSE_CONFIG")
-        .env("RUST_LOG", "warn")
         .env("DATABASE_URL", database_url)
         .output()
         .unwrap();
