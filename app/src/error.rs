@@ -17,6 +17,10 @@ pub enum AppError {
     Unauthorized,
     #[error("Your role does not allow this.")]
     Forbidden,
+    /// Refused for who is asking, whatever their role (e.g. approving one's
+    /// own change request); says why.
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Conflict(String),
     /// A dependency (PostgreSQL, AWS) did not answer; the message names which.
@@ -63,7 +67,7 @@ mod server {
                 AppError::NotFound => StatusCode::NOT_FOUND,
                 AppError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-                AppError::Forbidden => StatusCode::FORBIDDEN,
+                AppError::Forbidden | AppError::Refused(_) => StatusCode::FORBIDDEN,
                 AppError::Conflict(_) => StatusCode::CONFLICT,
                 AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,

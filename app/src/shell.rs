@@ -3,7 +3,8 @@
 use crate::auth::User;
 use crate::error::AppError;
 use crate::pages::{
-    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Rules, SignIn, Traffic, Unbuilt,
+    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Review, Reviews, Rules, SignIn,
+    Traffic, Unbuilt,
 };
 use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
@@ -92,7 +93,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/rules") view=|| guarded(Rules) />
                     <Route path=path!("/policies") view=|| guarded(Unbuilt) />
                     <Route path=path!("/vpn-countries") view=|| guarded(Unbuilt) />
-                    <Route path=path!("/reviews") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/reviews") view=|| guarded(Reviews) />
+                    <Route path=path!("/reviews/:id") view=|| guarded(Review) />
                     <Route path=path!("/audit") view=|| guarded(Audit) />
                     <Route path=path!("/settings") view=|| guarded(Unbuilt) />
                 </Routes>

@@ -13,6 +13,14 @@ pub struct AppState {
     pub pool: PgPool,
     pub aws: AwsClients,
     pub auth: AuthState,
+    pub changes: ChangePolicy,
+}
+
+/// How change requests are reviewed.
+#[derive(Clone, Copy, Debug)]
+pub struct ChangePolicy {
+    /// Approvals needed, each from someone other than the author.
+    pub required_approvals: i32,
 }
 
 /// How people sign in: the user pool (when one is configured or

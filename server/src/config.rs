@@ -34,6 +34,7 @@ pub struct Config {
     pub aws: AwsConfig,
     pub cognito: CognitoConfig,
     pub sessions: SessionConfig,
+    pub changes: ChangesConfig,
     /// Filter for the log, in `tracing` syntax. Env: `RUST_LOG`.
     pub log: String,
 }
@@ -62,6 +63,14 @@ pub struct CognitoConfig {
     pub redirect_uri: Option<String>,
     /// The Cognito group that grants each role.
     pub groups: app::auth::RoleGroups,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesConfig {
+    /// Approvals a change request needs, each from an approver other than
+    /// its author, before it can be applied (at least 1).
+    pub required_approvals: std::num::NonZeroU32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +129,9 @@ impl Default for Config {
                 max_failures_per_username: 5,
                 max_failures_per_ip: 20,
                 lockout_minutes: 15,
+            },
+            changes: ChangesConfig {
+                required_approvals: std::num::NonZeroU32::MIN,
             },
             log: "info,gatehouse=debug,app=debug".into(),
         }

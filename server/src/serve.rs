@@ -4,7 +4,7 @@
 use crate::config::Config;
 use app::auth::sessions::SessionPolicy;
 use app::auth::tokens::{PoolSettings, Verifier};
-use app::state::{AppState, AuthState, AwsClients, CognitoPool, HostedUi};
+use app::state::{AppState, AuthState, AwsClients, ChangePolicy, CognitoPool, HostedUi};
 use app::targets::TargetKind;
 use leptos::prelude::LeptosOptions;
 use std::time::Duration;
@@ -50,7 +50,15 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
         pool,
         aws: AwsClients::new(&sdk, Duration::from_secs(config.aws.probe_timeout_secs)),
         auth,
+        changes: change_policy(config),
     })
+}
+
+pub fn change_policy(config: &Config) -> ChangePolicy {
+    ChangePolicy {
+        required_approvals: i32::try_from(config.changes.required_approvals.get())
+            .unwrap_or(i32::MAX),
+    }
 }
 
 /// The user pool people sign in with: the configured one, else the one
@@ -149,6 +157,20 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 pub async fn run(config: Config) -> Result<(), StartError> {
     let state = state(&config).await?;
+    // An apply cut off by a crash or restart is settled from the web ACL as
+    // AWS holds it; in the background, so an unreachable AWS does not hold
+    // up start-up.
+    let (pool, waf) = (state.pool.clone(), state.aws.wafv2.clone());
+    tokio::spawn(async move {
+        match app::changes::apply::settle_interrupted(&pool, &waf, chrono::TimeDelta::zero()).await {
+            Ok(settled) => {
+                for (id, outcome) in settled {
+                    tracing::info!(change = %id, ?outcome, "settled an interrupted apply");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot settle interrupted applies"),
+        }
+    });
     let listener = tokio::net::TcpListener::bind(config.site_addr)
         .await
         .map_err(|source| StartError::Listen {

@@ -6,7 +6,9 @@
 mod common;
 
 use app::audit::{Actor, Client};
-use app::rules::drafts::{self, DraftError};
+use app::changes::Status;
+use app::changes::store::{self, ChangeError};
+use app::rules::drafts;
 use app::rules::live;
 use app::rules::model::{RuleEntry, Statement, rules_json};
 use gatehouse::demo;
@@ -69,8 +71,8 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
             "shop"
         )
     );
-    let draft = drafts::get(&pool, id).await.unwrap();
-    assert!(draft.open);
+    let draft = store::get(&pool, id).await.unwrap();
+    assert_eq!(draft.status, Status::Draft);
     assert_eq!(
         draft.base.lock_token, base.lock_token,
         "the base LockToken is kept"
@@ -80,13 +82,13 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
         rules_json(&base.rules),
         "and the base rules"
     );
-    assert_eq!(rules_json(&draft.rules), rules_json(&nine));
+    assert_eq!(rules_json(&draft.content), rules_json(&nine));
 
     // Only the author edits it.
     let ten = with_blanket_limit(&base.rules, 10_000);
     assert!(matches!(
         drafts::update(&pool, id, "mine now", &ten, actor("bob"), Client::default()).await,
-        Err(DraftError::NotAuthor(author)) if author == "alice"
+        Err(ChangeError::Refused(why)) if why.contains("alice")
     ));
     drafts::update(
         &pool,
@@ -98,19 +100,20 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
     )
     .await
     .unwrap();
-    let draft = drafts::get(&pool, id).await.unwrap();
+    let draft = store::get(&pool, id).await.unwrap();
     assert_eq!(
-        (draft.title.as_str(), rules_json(&draft.rules)),
+        (draft.title.as_str(), rules_json(&draft.content)),
         ("Raise it more", rules_json(&ten))
     );
 
     // What it carries is what an apply needs: AWS takes it.
-    let next = live::update_rules(&aws.wafv2, &draft.base, &draft.rules)
+    let next = live::update_rules(&aws.wafv2, &draft.base, &draft.content)
         .await
-        .unwrap();
+        .unwrap()
+        .next_lock_token;
     assert_ne!(next, base.lock_token);
 
-    drafts::discard(&pool, id, actor("alice"), Client::default())
+    store::withdraw(&pool, id, actor("alice"), Client::default())
         .await
         .unwrap();
     assert!(
@@ -119,10 +122,10 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
             .unwrap()
             .is_empty()
     );
-    assert!(!drafts::get(&pool, id).await.unwrap().open);
+    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::Withdrawn);
     assert!(matches!(
         drafts::update(&pool, id, "again", &nine, actor("alice"), Client::default()).await,
-        Err(DraftError::Discarded)
+        Err(ChangeError::Conflict(_))
     ));
     let actions = common::audit_actions(&pool).await;
     let saved = actions.iter().filter(|a| *a == "rules.draft_saved").count();

@@ -178,7 +178,8 @@ async fn an_edited_web_acl_is_accepted_by_update_web_acl_and_a_stale_edit_is_ref
 
     let next = live::update_rules(&aws.wafv2, &base, &edited)
         .await
-        .unwrap();
+        .unwrap()
+        .next_lock_token;
     assert!(!next.is_empty() && next != base.lock_token);
     let after = live::rules(&aws.wafv2, "REGIONAL", "shop").await.unwrap();
     // The emulator spells the fields a new rule leaves unset as null.
@@ -234,7 +235,7 @@ async fn an_edited_web_acl_is_accepted_by_update_web_acl_and_a_stale_edit_is_ref
     other.truncate(1);
     assert!(matches!(
         live::update_rules(&aws.wafv2, &base, &other).await,
-        Err(live::UpdateError::Stale)
+        Err(live::UpdateError::Stale { .. })
     ));
     let still = live::rules(&aws.wafv2, "REGIONAL", "shop").await.unwrap();
     assert_eq!(rules_json(&still.rules), rules_json(&after.rules));

@@ -32,10 +32,24 @@ pub enum Action {
     LogsImported,
     DraftSaved,
     DraftDiscarded,
+    ChangeSubmitted,
+    ChangeEdited,
+    EvidenceAttached,
+    ChangeCommented,
+    ChangeApproved,
+    ChangeRejected,
+    ChangeWithdrawn,
+    ChangeRefused,
+    ChangeRebased,
+    ChangeApplyStarted,
+    ChangeApplied,
+    ChangeStale,
+    ChangeApplyFailed,
+    ChangeApplySettled,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 23] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::SignOut,
@@ -45,6 +59,20 @@ impl Action {
         Action::LogsImported,
         Action::DraftSaved,
         Action::DraftDiscarded,
+        Action::ChangeSubmitted,
+        Action::ChangeEdited,
+        Action::EvidenceAttached,
+        Action::ChangeCommented,
+        Action::ChangeApproved,
+        Action::ChangeRejected,
+        Action::ChangeWithdrawn,
+        Action::ChangeRefused,
+        Action::ChangeRebased,
+        Action::ChangeApplyStarted,
+        Action::ChangeApplied,
+        Action::ChangeStale,
+        Action::ChangeApplyFailed,
+        Action::ChangeApplySettled,
     ];
 
     /// What the audit page calls it.
@@ -59,6 +87,20 @@ impl Action {
             Action::LogsImported => "WAF logs imported",
             Action::DraftSaved => "Rules draft saved",
             Action::DraftDiscarded => "Rules draft discarded",
+            Action::ChangeSubmitted => "Change request submitted",
+            Action::ChangeEdited => "Change request edited",
+            Action::EvidenceAttached => "Evidence attached",
+            Action::ChangeCommented => "Comment added",
+            Action::ChangeApproved => "Change request approved",
+            Action::ChangeRejected => "Change request rejected",
+            Action::ChangeWithdrawn => "Change request withdrawn",
+            Action::ChangeRefused => "Change request step refused",
+            Action::ChangeRebased => "Change request rebased",
+            Action::ChangeApplyStarted => "Apply started",
+            Action::ChangeApplied => "Change applied to AWS",
+            Action::ChangeStale => "Change went stale",
+            Action::ChangeApplyFailed => "Apply failed",
+            Action::ChangeApplySettled => "Interrupted apply settled",
         }
     }
 
@@ -79,6 +121,20 @@ impl Action {
             Action::LogsImported => "traffic.logs_imported",
             Action::DraftSaved => "rules.draft_saved",
             Action::DraftDiscarded => "rules.draft_discarded",
+            Action::ChangeSubmitted => "changes.submitted",
+            Action::ChangeEdited => "changes.edited",
+            Action::EvidenceAttached => "changes.evidence_attached",
+            Action::ChangeCommented => "changes.commented",
+            Action::ChangeApproved => "changes.approved",
+            Action::ChangeRejected => "changes.rejected",
+            Action::ChangeWithdrawn => "changes.withdrawn",
+            Action::ChangeRefused => "changes.refused",
+            Action::ChangeRebased => "changes.rebased",
+            Action::ChangeApplyStarted => "changes.apply_started",
+            Action::ChangeApplied => "changes.applied",
+            Action::ChangeStale => "changes.stale",
+            Action::ChangeApplyFailed => "changes.apply_failed",
+            Action::ChangeApplySettled => "changes.apply_settled",
         }
     }
 }

@@ -3,7 +3,10 @@
 
 use crate::error::AppError;
 use crate::health::{HealthReport, Probe, Status};
+use crate::changes::{ChangeRow, Drift};
 use crate::targets::ManagedTarget;
+use super::review::DriftView;
+use super::reviews::ChangeTable;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
@@ -14,17 +17,35 @@ pub struct Overview {
     /// Separate from `health` so the page can still say what is wrong when
     /// the database is the thing that is down.
     pub targets: Result<Vec<ManagedTarget>, AppError>,
+    /// Change requests waiting for the signed-in person's review.
+    pub waiting: Result<Vec<ChangeRow>, AppError>,
+    /// Each managed web ACL against what Gatehouse last applied to it.
+    pub drift: Result<Vec<Drift>, AppError>,
 }
 
 #[server]
 pub async fn load_overview() -> Result<Overview, AppError> {
-    crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
-    let (health, targets) = tokio::join!(
+    let (health, targets, waiting) = tokio::join!(
         crate::health::check(&state),
-        crate::targets::list(&state.pool)
+        crate::targets::list(&state.pool),
+        crate::changes::store::waiting_for(&state.pool, &user.username)
     );
-    Ok(Overview { health, targets })
+    let waiting = match user.has(crate::roles::Role::Approver) {
+        true => waiting.map_err(AppError::from),
+        false => Ok(Vec::new()),
+    };
+    let drift = match &targets {
+        Ok(targets) => crate::changes::drift::drift(&state.pool, &state.aws.wafv2, targets).await,
+        Err(error) => Err(error.clone()),
+    };
+    Ok(Overview {
+        health,
+        targets,
+        waiting,
+        drift,
+    })
 }
 
 #[component]
@@ -47,6 +68,30 @@ pub fn Dashboard() -> impl IntoView {
                     match overview.await {
                         Ok(o) => view! { <HealthView report=o.health /> }.into_any(),
                         Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="panel" aria-labelledby="waiting-heading">
+            <h2 id="waiting-heading">"Waiting for your review"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await.map(|o| o.waiting) {
+                        Ok(Ok(rows)) if rows.is_empty() => view! { <p role="status">"Nothing waits for you."</p> }.into_any(),
+                        Ok(Ok(rows)) => view! { <ChangeTable rows /> }.into_any(),
+                        Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="panel" aria-labelledby="drift-heading">
+            <h2 id="drift-heading">"Drift"</h2>
+            <p class="muted">"Each managed web ACL's live rules against the version Gatehouse last applied."</p>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await.map(|o| o.drift) {
+                        Ok(Ok(drift)) => view! { <DriftView drift /> }.into_any(),
+                        Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }
                 })}
             </Transition>

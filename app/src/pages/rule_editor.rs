@@ -72,23 +72,12 @@ pub async fn save_draft(
     }
     let actor = crate::auth::sign_in::actor(&user);
     let client = crate::auth::caller::caller().client;
-    let failed = |e: drafts::DraftError| match e {
-        drafts::DraftError::NotFound => AppError::NotFound,
-        drafts::DraftError::Discarded | drafts::DraftError::NotAuthor(_) => {
-            AppError::Conflict(e.to_string())
-        }
-        other => AppError::internal("saving a rules draft", other),
-    };
     let id = match draft_id.and_then(|id| id.parse::<uuid::Uuid>().ok()) {
         Some(id) => {
-            drafts::update(&state.pool, id, &title, &rules, actor, client)
-                .await
-                .map_err(failed)?;
+            drafts::update(&state.pool, id, &title, &rules, actor, client).await?;
             id
         }
-        None => drafts::create(&state.pool, &live, &title, &rules, actor, client)
-            .await
-            .map_err(failed)?,
+        None => drafts::create(&state.pool, &live, &title, &rules, actor, client).await?,
     };
     let errors = validate(&rules)
         .iter()
@@ -102,21 +91,12 @@ pub async fn save_draft(
 
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn discard_draft(id: String) -> Result<(), AppError> {
-    use crate::rules::drafts;
     let user = crate::auth::caller::require(crate::roles::Role::Editor).await?;
     let state = crate::state::app_state()?;
     let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
     let actor = crate::auth::sign_in::actor(&user);
     let client = crate::auth::caller::caller().client;
-    drafts::discard(&state.pool, id, actor, client)
-        .await
-        .map_err(|e| match e {
-            drafts::DraftError::NotFound => AppError::NotFound,
-            drafts::DraftError::Discarded | drafts::DraftError::NotAuthor(_) => {
-                AppError::Conflict(e.to_string())
-            }
-            other => AppError::internal("discarding a rules draft", other),
-        })
+    Ok(crate::changes::store::withdraw(&state.pool, id, actor, client).await?)
 }
 
 /// The rules as the editor shows them: parsed from the JSON view, or why not.

@@ -131,16 +131,20 @@ pub async fn load_rules(
         |rules: &[RuleEntry]| serde_json::to_string_pretty(&rules_json(rules)).unwrap_or_default();
     let open_drafts = drafts::list(&state.pool, &choice.name, &choice.scope)
         .await
-        .map_err(|e| AppError::internal("listing rules drafts", e))?;
+        .map_err(AppError::from)?;
     let reopened = match draft.as_deref().map(str::parse::<uuid::Uuid>) {
         None => None,
         Some(Err(_)) => return Err(AppError::NotFound),
-        Some(Ok(id)) => match drafts::get(&state.pool, id).await {
-            Ok(found) if found.open => Some(found),
-            Ok(_) => return Err(AppError::BadRequest("That draft was discarded.".into())),
-            Err(drafts::DraftError::NotFound) => return Err(AppError::NotFound),
-            Err(e) => return Err(AppError::internal("reading a rules draft", e)),
-        },
+        Some(Ok(id)) => {
+            let found = crate::changes::store::get(&state.pool, id).await?;
+            if !found.status.editable() {
+                return Err(AppError::BadRequest(format!(
+                    "That change request is {}: it can no longer be edited.",
+                    found.status.label().to_lowercase()
+                )));
+            }
+            Some(found)
+        }
     };
     let editor = user
         .has(crate::roles::Role::Editor)
@@ -153,7 +157,7 @@ pub async fn load_rules(
                 draft: Some(super::rule_editor::OpenDraft {
                     id: found.id.to_string(),
                     title: found.title.clone(),
-                    rules_json: pretty(&found.rules),
+                    rules_json: pretty(&found.content),
                     stale: found.base.lock_token != live.lock_token,
                 }),
             },

@@ -71,12 +71,22 @@ fn panel_of(get: &impl Fn(&str) -> Option<String>) -> Result<Panel, String> {
 
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, AppError> {
-    use crate::traffic::{charts, store};
     crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
-    let imports = store::imports(&state.pool, 20).await?;
+    traffic_view(&state.pool, &query).await
+}
+
+/// The page for the analysis in `query` (a link's query string, or the
+/// form's fields).
+#[cfg(feature = "ssr")]
+pub async fn traffic_view(
+    pool: &sqlx::PgPool,
+    query: &[(String, String)],
+) -> Result<TrafficView, AppError> {
+    use crate::traffic::{charts, store};
+    let imports = store::imports(pool, 20).await?;
     let now = chrono::Utc::now();
-    let default_range = match store::span(&state.pool).await? {
+    let default_range = match store::span(pool).await? {
         // Whole minutes around the last day of what was imported (imports
         // of other years would otherwise stretch the charts flat).
         Some((first, last)) => {
@@ -120,7 +130,7 @@ pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, A
             });
         }
     };
-    let answer = store::answer(&state.pool, &analysis, store::Detail::Everything).await?;
+    let answer = store::answer(pool, &analysis, store::Detail::Everything).await?;
     let recommendation = answer.recommendation(panel.basis, panel.buffer_percent, panel.what_if);
     let line = recommendation.what_if.limit;
     let charts = [

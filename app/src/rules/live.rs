@@ -175,21 +175,42 @@ pub enum UpdateError {
     /// `WAFOptimisticLockException`: the web ACL changed since `base` was
     /// read; nothing was written.
     #[error("the web ACL changed since these rules were read; nothing was written")]
-    Stale,
-    /// AWS refused or could not be reached: AWS's words, for the log.
-    #[error("AWS WAF: {0}")]
-    Aws(String),
+    Stale { request_id: Option<String> },
+    /// AWS answered with another error: nothing was written. AWS's words,
+    /// for the log and the audit trail.
+    #[error("AWS WAF refused: {message}")]
+    Refused {
+        message: String,
+        request_id: Option<String>,
+    },
+    /// No answer (timeout, connection lost): the update may or may not have
+    /// been made.
+    #[error("AWS WAF did not answer: {0}")]
+    Unanswered(String),
+}
+
+/// An update AWS made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub next_lock_token: String,
+    pub request_id: Option<String>,
 }
 
 /// Writes `rules` to the web ACL `base` was read from, with `base`'s lock
 /// token, keeping every other setting of the web ACL as it was read. The
 /// request goes through the SDK; its body is the exact JSON (see
-/// [`ReplaceBody`]). Returns the web ACL's next lock token.
+/// [`ReplaceBody`]).
 pub async fn update_rules(
     client: &Client,
     base: &LiveRules,
     rules: &[RuleEntry],
-) -> Result<String, UpdateError> {
+) -> Result<Pushed, UpdateError> {
+    use aws_sdk_wafv2::error::SdkError;
+    use aws_sdk_wafv2::operation::RequestId;
+    let refused = |message: String| UpdateError::Refused {
+        message,
+        request_id: None,
+    };
     let mut wire_rules = super::model::rules_json(rules);
     to_wire(&mut wire_rules);
     let mut body = serde_json::Map::new();
@@ -203,16 +224,16 @@ pub async fn update_rules(
             body.insert(key.into(), value.clone());
         }
     }
-    let body = serde_json::to_vec(&body).map_err(|e| UpdateError::Aws(e.to_string()))?;
+    let body = serde_json::to_vec(&body).map_err(|e| refused(e.to_string()))?;
     // The typed input only has to pass the SDK's own checks: the body sent
     // is the one above.
-    let scope = scope(&base.web_acl.scope).map_err(|e| UpdateError::Aws(e.to_string()))?;
+    let scope = scope(&base.web_acl.scope).map_err(|e| refused(e.to_string()))?;
     let placeholder_visibility = aws_sdk_wafv2::types::VisibilityConfig::builder()
         .sampled_requests_enabled(false)
         .cloud_watch_metrics_enabled(false)
         .metric_name("placeholder")
         .build()
-        .map_err(|e| UpdateError::Aws(e.to_string()))?;
+        .map_err(|e| refused(e.to_string()))?;
     let placeholder_action = aws_sdk_wafv2::types::DefaultAction::builder()
         .allow(aws_sdk_wafv2::types::AllowAction::builder().build())
         .build();
@@ -228,11 +249,23 @@ pub async fn update_rules(
         .interceptor(ReplaceBody(body))
         .send()
         .await
-        .map_err(|e| match e.as_service_error() {
-            Some(service) if service.is_waf_optimistic_lock_exception() => UpdateError::Stale,
-            _ => UpdateError::Aws(aws_sdk_wafv2::error::DisplayErrorContext(e).to_string()),
+        .map_err(|e| {
+            let request_id = e.request_id().map(str::to_owned);
+            match &e {
+                SdkError::ServiceError(service) if service.err().is_waf_optimistic_lock_exception() => {
+                    UpdateError::Stale { request_id }
+                }
+                SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => UpdateError::Refused {
+                    message: aws_sdk_wafv2::error::DisplayErrorContext(&e).to_string(),
+                    request_id,
+                },
+                _ => UpdateError::Unanswered(aws_sdk_wafv2::error::DisplayErrorContext(&e).to_string()),
+            }
         })?;
-    Ok(output.next_lock_token.unwrap_or_default())
+    Ok(Pushed {
+        request_id: output.request_id().map(str::to_owned),
+        next_lock_token: output.next_lock_token.unwrap_or_default(),
+    })
 }
 
 /// Sends this body instead of the one the SDK serialized, before signing,

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod drafts;
 #[cfg(feature = "ssr")]
 pub mod live;
+pub mod merge;
 pub mod model;
 pub mod summary;
 pub mod templates;

@@ -59,6 +59,7 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
         pool,
         aws,
         auth,
+        changes: gatehouse::serve::change_policy(&config),
     }
 }
 

@@ -1,0 +1,78 @@
+//! Evidence for a change request: a traffic analysis, given as the link the
+//! Traffic page shares, run when it is attached and kept as it was then (what
+//! it found and its top-keys chart), so the review shows what the author saw.
+
+use super::Evidence;
+use crate::error::AppError;
+use crate::pages::traffic::traffic_view;
+use sqlx::PgPool;
+
+/// Runs the analysis a Traffic page link names and freezes what it found.
+pub async fn traffic_analysis(
+    pool: &PgPool,
+    link: &str,
+    attached_by: &str,
+) -> Result<Evidence, AppError> {
+    let link = link.trim();
+    let not_a_link = || {
+        AppError::BadRequest(
+            "Paste the \"Link to this analysis\" of the Traffic page (it starts with /traffic?)."
+                .into(),
+        )
+    };
+    // The link as shown (`/traffic?…`) or whole (`http://host/traffic?…`).
+    let path_start = match link.find("://") {
+        Some(scheme_end) => link[scheme_end + 3..]
+            .find('/')
+            .map(|i| scheme_end + 3 + i)
+            .ok_or_else(not_a_link)?,
+        None => 0,
+    };
+    let (path, query) = link[path_start..]
+        .split_once('?')
+        .ok_or_else(not_a_link)?;
+    if path != "/traffic" || query.len() > 4096 {
+        return Err(not_a_link());
+    }
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let view = traffic_view(pool, &pairs).await?;
+    let analysis = view
+        .analysis
+        .map_err(|why| AppError::BadRequest(format!("That analysis cannot be run: {why}")))?;
+    let result = view.result.ok_or(AppError::Internal)?;
+    let peaks = &result.recommendation.peaks;
+    let top = match result.top.first() {
+        Some(row) => format!(
+            "the busiest key, {}, made {} requests in one {} s window",
+            row.key, row.count, analysis.window
+        ),
+        None => "no requests matched".to_owned(),
+    };
+    let what_if = &result.recommendation.what_if;
+    let summary = format!(
+        "{} from {} to {}: {top}. Peaks of {} keys: p50 {} · p99 {} · max {}. \
+         Recommended limit {} ({} + {} %). A limit of {} would have blocked {} keys.",
+        analysis.by.label(),
+        crate::traffic::query::rfc3339(analysis.from),
+        crate::traffic::query::rfc3339(analysis.to),
+        peaks.keys,
+        peaks.p50,
+        peaks.p99,
+        peaks.max,
+        result.recommendation.recommended,
+        result.recommendation.basis.as_str(),
+        result.recommendation.buffer_percent,
+        what_if.limit,
+        what_if.keys,
+    );
+    let [chart, _, _] = result.charts;
+    Ok(Evidence {
+        link: format!("/traffic?{query}"),
+        summary,
+        chart,
+        attached_by: attached_by.to_owned(),
+        attached_at: chrono::Utc::now(),
+    })
+}

@@ -1,0 +1,401 @@
+//! Change requests (SPEC §6): nothing reaches AWS but through one. A draft
+//! becomes a change request; it is reviewed by link, approved by someone
+//! other than its author (approvals bound to the exact content), applied
+//! with the token of the live state it was based on, and every step is an
+//! audit event written in the same transaction as the step.
+//!
+//! This module holds what the pages, the API and the command line share;
+//! the store and the apply are server-only.
+
+use crate::rules::diff::RuleChange;
+use crate::rules::model::RuleEntry;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+pub mod apply;
+#[cfg(feature = "ssr")]
+pub mod drift;
+#[cfg(feature = "ssr")]
+pub mod evidence;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod view;
+
+/// Where a change request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Draft,
+    InReview,
+    Approved,
+    /// Being pushed to AWS; settled on the next attempt or at start-up if
+    /// the push was interrupted.
+    Applying,
+    Applied,
+    Rejected,
+    Withdrawn,
+    Failed,
+    /// The live state moved since the change was based on it; nothing was
+    /// overwritten.
+    Stale,
+}
+
+impl Status {
+    pub const ALL: [Status; 9] = [
+        Status::Draft,
+        Status::InReview,
+        Status::Approved,
+        Status::Applying,
+        Status::Applied,
+        Status::Rejected,
+        Status::Withdrawn,
+        Status::Failed,
+        Status::Stale,
+    ];
+
+    /// The value stored in `change_requests.status` and used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::InReview => "in_review",
+            Status::Approved => "approved",
+            Status::Applying => "applying",
+            Status::Applied => "applied",
+            Status::Rejected => "rejected",
+            Status::Withdrawn => "withdrawn",
+            Status::Failed => "failed",
+            Status::Stale => "stale",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// What the pages call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Draft => "Draft",
+            Status::InReview => "In review",
+            Status::Approved => "Approved",
+            Status::Applying => "Being applied",
+            Status::Applied => "Applied",
+            Status::Rejected => "Rejected",
+            Status::Withdrawn => "Withdrawn",
+            Status::Failed => "Failed",
+            Status::Stale => "Stale",
+        }
+    }
+
+    /// Whether the content may still be edited (which sends it back to
+    /// review).
+    pub fn editable(self) -> bool {
+        matches!(self, Status::Draft | Status::InReview | Status::Approved)
+    }
+}
+
+/// A change request as the reviews list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    pub id: String,
+    pub title: String,
+    pub author: String,
+    pub status: Status,
+    /// What it changes, e.g. `web ACL shop (REGIONAL)`.
+    pub target: String,
+    pub approvals: i64,
+    pub required_approvals: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the reviews list and `GET /api/v1/changes` filter by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeFilter {
+    pub status: Option<Status>,
+    /// Exact username.
+    pub author: Option<String>,
+    /// Part of the target's name.
+    pub target: Option<String>,
+}
+
+impl ChangeFilter {
+    /// Reads the filter from query parameters; blanks mean no filter.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let text = |key: &str| {
+            get(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(ChangeFilter {
+            status: text("status")
+                .map(|s| {
+                    Status::parse(&s).ok_or_else(|| {
+                        let known: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                        format!("status: {s:?} is not one of {}", known.join(", "))
+                    })
+                })
+                .transpose()?,
+            author: text("author"),
+            target: text("target"),
+        })
+    }
+}
+
+/// Evidence attached to a change request: a traffic analysis, frozen when
+/// attached (its link still opens it live).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// `/traffic?…`: the whole analysis.
+    pub link: String,
+    /// What it found, in words.
+    pub summary: String,
+    /// The top-keys chart as it was when attached (SVG drawn by the server).
+    pub chart: String,
+    pub attached_by: String,
+    pub attached_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub author: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub approver: String,
+    pub approved_at: DateTime<Utc>,
+    /// Of the content as it is now; an approval of earlier content is shown
+    /// but does not count.
+    pub current: bool,
+}
+
+/// One step of the timeline: an audit event of the change request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub at: DateTime<Utc>,
+    pub actor: Option<String>,
+    /// The audit action's label.
+    pub what: String,
+    pub aws_request_id: Option<String>,
+    pub audit_id: i64,
+}
+
+/// The changes between two versions of a web ACL's rules: per rule in plain
+/// words, and structured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesDiff {
+    pub changes: Vec<RuleChange>,
+    /// One line per changed rule.
+    pub words: Vec<String>,
+}
+
+impl RulesDiff {
+    /// The changes from `before` to `after`.
+    pub fn of(before: &[RuleEntry], after: &[RuleEntry]) -> RulesDiff {
+        let changes = crate::rules::diff::diff(before, after);
+        let words = changes.iter().map(in_words).collect();
+        RulesDiff { changes, words }
+    }
+}
+
+/// One rule's change in a line: what a new rule does, which values of a
+/// changed one move.
+fn in_words(change: &RuleChange) -> String {
+    let plain = |json: &serde_json::Value| match RuleEntry::read(json.clone()) {
+        RuleEntry::Rule(rule) => crate::rules::summary::summary(&rule),
+        RuleEntry::Verbatim { .. } => "a rule Gatehouse keeps as it is".to_owned(),
+    };
+    let show = |value: &serde_json::Value| match value {
+        serde_json::Value::Null => "(none)".to_owned(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    match change {
+        RuleChange::Added { name, after } => format!("{name} is added: {}", plain(after)),
+        RuleChange::Removed { name, before } => format!("{name} is removed (it was: {})", plain(before)),
+        RuleChange::Changed { name, fields, after, .. } => {
+            let moves: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{} {} → {}", f.path, show(&f.before), show(&f.after)))
+                .collect();
+            format!("{name}: {}. Now: {}", moves.join("; "), plain(after))
+        }
+    }
+}
+
+/// The live state found when the change went stale, against the change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaleView {
+    /// From the live rules to the change's.
+    pub diff: RulesDiff,
+    /// The live rules, as JSON.
+    pub live_json: String,
+}
+
+/// What the signed-in person may do with a change request now. The server
+/// checks each again when it is asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowed {
+    pub edit: bool,
+    pub submit: bool,
+    pub attach: bool,
+    pub approve: bool,
+    pub reject: bool,
+    pub apply: bool,
+    pub withdraw: bool,
+    pub rebase: bool,
+    pub rollback: bool,
+}
+
+/// A change request, whole, as the review page and
+/// `GET /api/v1/changes/{id}` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    pub author: String,
+    pub status: Status,
+    pub target_name: String,
+    pub target_scope: String,
+    pub created_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub applied_at: Option<DateTime<Utc>>,
+    pub applied_by: Option<String>,
+    pub aws_request_id: Option<String>,
+    /// Why the apply failed, in words for the console.
+    pub failure: Option<String>,
+    pub content_hash: String,
+    pub required_approvals: i32,
+    /// From the live state it is based on to what it proposes.
+    pub diff: RulesDiff,
+    pub base_json: String,
+    pub content_json: String,
+    pub stale: Option<StaleView>,
+    pub evidence: Vec<Evidence>,
+    pub comments: Vec<Comment>,
+    pub approvals: Vec<Approval>,
+    pub timeline: Vec<Step>,
+    pub rollback_of: Option<String>,
+}
+
+impl ChangeView {
+    /// Approvals of the content as it is now.
+    pub fn current_approvals(&self) -> usize {
+        self.approvals.iter().filter(|a| a.current).count()
+    }
+
+    /// What `user` may do with it now.
+    pub fn allowed(&self, user: &crate::auth::User) -> Allowed {
+        use crate::roles::Role;
+        let author = self.author == user.username;
+        let editor = user.has(Role::Editor);
+        let approver = user.has(Role::Approver);
+        let approved_by_user = self
+            .approvals
+            .iter()
+            .any(|a| a.current && a.approver == user.username);
+        let reviewable = matches!(self.status, Status::InReview | Status::Approved);
+        Allowed {
+            edit: author && editor && self.status.editable(),
+            submit: author && editor && self.status == Status::Draft,
+            attach: author && editor && self.status.editable(),
+            approve: approver && !author && reviewable && !approved_by_user,
+            reject: approver && !author && (reviewable || self.status == Status::Stale),
+            apply: matches!(self.status, Status::Approved | Status::Applying)
+                && (approver || (author && editor)),
+            withdraw: author
+                && matches!(
+                    self.status,
+                    Status::Draft
+                        | Status::InReview
+                        | Status::Approved
+                        | Status::Stale
+                        | Status::Failed
+                ),
+            rebase: author && editor && self.status == Status::Stale,
+            rollback: editor && self.status == Status::Applied,
+        }
+    }
+}
+
+/// A managed web ACL's live rules against the last version Gatehouse
+/// applied to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub web_acl: String,
+    pub scope: String,
+    /// The last change request applied to it.
+    pub last_applied: Option<LastApplied>,
+    pub state: DriftState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastApplied {
+    pub id: String,
+    pub title: String,
+    pub applied_by: Option<String>,
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DriftState {
+    /// Live equals the last applied version.
+    InSync,
+    /// Live differs: from the last applied version to live.
+    Drifted(RulesDiff),
+    /// Nothing applied through Gatehouse yet: nothing to compare with.
+    NeverApplied,
+    /// The web ACL could not be read (why, for the console).
+    Unreadable(String),
+}
+
+/// The audit target of change request `id`; its timeline is every event
+/// whose target starts with it.
+pub fn audit_target(id: &str, target_scope: &str, target_name: &str) -> String {
+    format!("change request {id} · web ACL {target_scope}/{target_name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::Value::from(status.as_str())
+            );
+        }
+        assert_eq!(Status::parse("open"), None);
+    }
+
+    #[test]
+    fn filters_read_from_the_query_string() {
+        let filter = ChangeFilter::from_query(|k| match k {
+            "status" => Some("in_review".into()),
+            "author" => Some(" ".into()),
+            "target" => Some("shop".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            filter,
+            ChangeFilter {
+                status: Some(Status::InReview),
+                author: None,
+                target: Some("shop".into())
+            }
+        );
+        let bad = ChangeFilter::from_query(|k| (k == "status").then(|| "done".into()));
+        assert!(bad.unwrap_err().starts_with("status: \"done\" is not one of draft"));
+    }
+}

@@ -1,0 +1,510 @@
+//! A change request's review, at its own link (`/reviews/{id}`): what it
+//! changes (per rule in plain words, and as JSON), the evidence, comments,
+//! approvals and the timeline, and the steps the signed-in person may take.
+//! Opening it changes nothing; every step is checked again on the server.
+
+use crate::changes::{Allowed, ChangeView, DriftState, RulesDiff, Status};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewView {
+    pub change: ChangeView,
+    pub allowed: Allowed,
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn load_review(id: String) -> Result<ReviewView, AppError> {
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
+    let change = crate::changes::store::get(&state.pool, id).await?;
+    // A draft is its author's until submitted.
+    if change.status == Status::Draft && change.author != user.username {
+        return Err(AppError::NotFound);
+    }
+    let change = crate::changes::view::view(&state.pool, change).await?;
+    let allowed = change.allowed(&user);
+    Ok(ReviewView { change, allowed })
+}
+
+/// A step taken on a change request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    Describe,
+    Attach,
+    Submit,
+    Comment,
+    Approve,
+    Reject,
+    Apply,
+    Withdraw,
+    Rebase,
+    Rollback,
+}
+
+/// What a step came to, for the page to say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stepped {
+    pub message: String,
+    /// A change request the step made (a rollback), to open.
+    pub opened: Option<String>,
+}
+
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, AppError> {
+    use crate::changes::apply::{self, Applier, Outcome};
+    use crate::changes::{evidence, store};
+    use crate::roles::Role;
+    let needed = match step {
+        Step::Comment => Role::Viewer,
+        Step::Approve | Step::Reject => Role::Approver,
+        _ => Role::Editor,
+    };
+    let user = crate::auth::caller::require(needed).await?;
+    let state = crate::state::app_state()?;
+    let pool = &state.pool;
+    let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
+    let actor = crate::auth::sign_in::actor(&user);
+    let client = crate::auth::caller::caller().client;
+    let said = |message: &str| {
+        Ok(Stepped {
+            message: message.to_owned(),
+            opened: None,
+        })
+    };
+    let live = || async {
+        let change = store::get(pool, id).await?;
+        crate::rules::live::rules_of(&state.aws.wafv2, change.base.web_acl)
+            .await
+            .map_err(|e| AppError::unavailable("AWS WAF", e))
+    };
+    match step {
+        Step::Describe => {
+            store::describe(pool, id, &text, actor, client).await?;
+            said("Description saved.")
+        }
+        Step::Attach => {
+            let found = evidence::traffic_analysis(pool, &text, &user.username).await?;
+            store::attach(pool, id, found, actor, client).await?;
+            said("Analysis attached.")
+        }
+        Step::Submit => {
+            let now = live().await?;
+            store::submit(
+                pool,
+                id,
+                &now.lock_token,
+                state.changes.required_approvals,
+                actor,
+                client,
+            )
+            .await?;
+            said("Submitted for review. Share this page's link with an approver.")
+        }
+        Step::Comment => {
+            store::comment(pool, id, &text, actor, client).await?;
+            said("Comment added.")
+        }
+        Step::Approve => match store::approve(pool, id, actor, client).await? {
+            Status::Approved => said("Approved: it can be applied."),
+            _ => said("Approval recorded; it needs more before it can be applied."),
+        },
+        Step::Reject => {
+            store::reject(pool, id, &text, actor, client).await?;
+            said("Rejected.")
+        }
+        Step::Withdraw => {
+            store::withdraw(pool, id, actor, client).await?;
+            said("Withdrawn.")
+        }
+        Step::Apply => {
+            let by = Applier {
+                actor,
+                client,
+                approver: user.has(Role::Approver),
+            };
+            match apply::apply(pool, &state.aws.wafv2, id, &by).await? {
+                Outcome::Applied { .. } => said("Applied: AWS WAF holds the new rules."),
+                Outcome::AlreadyApplied => said("It had already been applied; nothing was pushed again."),
+                Outcome::Stale => said(
+                    "Not applied: the web ACL was changed elsewhere since this change was based on it. \
+                     Nothing was overwritten; the author can rebase it.",
+                ),
+                Outcome::Failed => said("AWS WAF refused the update. Nothing was changed."),
+                Outcome::NotTaken => said("The earlier apply never reached AWS; it can be applied again."),
+            }
+        }
+        Step::Rebase => {
+            let now = live().await?;
+            let conflicts = store::rebase(pool, id, &now, actor, client).await?;
+            match conflicts.is_empty() {
+                true => said("Rebased onto the live rules; it needs approval again."),
+                false => said(&format!(
+                    "Rebased onto the live rules; it needs approval again. Both sides changed: {}",
+                    conflicts.join("; ")
+                )),
+            }
+        }
+        Step::Rollback => {
+            let now = live().await?;
+            let new =
+                store::rollback(pool, id, &now, state.changes.required_approvals, actor, client)
+                    .await?;
+            Ok(Stepped {
+                message: "A change request restoring the rules before this one is open for review."
+                    .into(),
+                opened: Some(new.to_string()),
+            })
+        }
+    }
+}
+
+#[component]
+pub fn Review() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.get().get("id").unwrap_or_default();
+    let step = ServerAction::<TakeStep>::new();
+    let data = Resource::new(
+        move || (id(), step.version().get()),
+        |(id, _)| load_review(id),
+    );
+    view! {
+        <Title text="Review" />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(review) => view! { <ReviewBody review step /> }.into_any(),
+                    Err(AppError::NotFound) => view! {
+                        <h1>"Review"</h1>
+                        <p class="error" role="alert">"No such change request."</p>
+                    }.into_any(),
+                    Err(error) => view! {
+                        <h1>"Review"</h1>
+                        <p class="error" role="alert">{error.to_string()}</p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>) -> impl IntoView {
+    let ReviewView { change, allowed } = review;
+    let title = if change.title.is_empty() {
+        "(untitled)".to_owned()
+    } else {
+        change.title.clone()
+    };
+    let approvals = format!(
+        "{} of {} approvals",
+        change.current_approvals(),
+        change.required_approvals
+    );
+    let by = match change.submitted_at {
+        Some(at) => format!(
+            "by {} · submitted {}",
+            change.author,
+            at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        None => format!("by {} · not submitted yet", change.author),
+    };
+    let applied = change.applied_at.map(|at| {
+        format!(
+            "Applied {} by {}{}.",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            change.applied_by.clone().unwrap_or_else(|| "Gatehouse (settled)".into()),
+            change
+                .aws_request_id
+                .as_ref()
+                .map(|r| format!(" (AWS request {r})"))
+                .unwrap_or_default()
+        )
+    });
+    let edit_link = format!(
+        "/rules?web_acl={}&scope={}&draft={}",
+        crate::url::encode(&change.target_name),
+        crate::url::encode(&change.target_scope),
+        change.id
+    );
+    let id = change.id.clone();
+    view! {
+        <h1>{title}</h1>
+        <p class="status-line">
+            <span class=format!("status {}", change.status.as_str()) data-testid="change-status">
+                {change.status.label()}
+            </span>
+            {format!(" · web ACL {} ({}) · {by} · {approvals}", change.target_name, change.target_scope)}
+        </p>
+        {change.rollback_of.clone().map(|of| view! {
+            <p>"Restores the rules from before " <a href=format!("/reviews/{of}")>"this change request"</a>"."</p>
+        })}
+        {applied.map(|text| view! { <p role="status" data-testid="applied">{text}</p> })}
+        {change.failure.clone().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+        {change.stale.clone().map(|stale| view! {
+            <section class="panel stale" aria-labelledby="stale-heading">
+                <h2 id="stale-heading">"The web ACL changed elsewhere"</h2>
+                <p>
+                    "Since this change was based on it, the web ACL was changed outside this review. "
+                    "Nothing was overwritten. Against the live rules, this change would now:"
+                </p>
+                <DiffView diff=stale.diff />
+                <details><summary>"The live rules"</summary><pre><code>{stale.live_json}</code></pre></details>
+            </section>
+        })}
+        <StepResult step />
+        <Steps id=id.clone() allowed step edit_link description=change.description.clone() />
+        <section aria-labelledby="summary-heading">
+            <h2 id="summary-heading">"Summary"</h2>
+            {if change.description.is_empty() {
+                view! { <p class="muted">"No description."</p> }.into_any()
+            } else {
+                view! { <p class="description" data-testid="description">{change.description.clone()}</p> }.into_any()
+            }}
+        </section>
+        <section aria-labelledby="diff-heading">
+            <h2 id="diff-heading">"What it changes"</h2>
+            <DiffView diff=change.diff.clone() />
+            <details><summary>"Rules before (JSON)"</summary><pre><code>{change.base_json.clone()}</code></pre></details>
+            <details><summary>"Rules after (JSON)"</summary><pre><code data-testid="content-json">{change.content_json.clone()}</code></pre></details>
+        </section>
+        <Evidence change=change.clone() />
+        <Comments change=change.clone() id=id.clone() step />
+        <section aria-labelledby="approvals-heading">
+            <h2 id="approvals-heading">"Approvals"</h2>
+            {if change.approvals.is_empty() {
+                view! { <p class="muted">"None yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul data-testid="approvals">
+                        {change.approvals.iter().map(|a| view! {
+                            <li>
+                                {format!("{} · {}", a.approver, a.approved_at.format("%Y-%m-%d %H:%M UTC"))}
+                                {(!a.current).then_some(" (of earlier content: does not count)")}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+        <section aria-labelledby="timeline-heading">
+            <h2 id="timeline-heading">"Timeline"</h2>
+            <ol class="timeline" data-testid="timeline">
+                {change.timeline.iter().map(|s| view! {
+                    <li>
+                        <time datetime=s.at.to_rfc3339()>{s.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
+                        {format!(" · {} · {}", s.what, s.actor.clone().unwrap_or_else(|| "Gatehouse".into()))}
+                        {s.aws_request_id.clone().map(|r| format!(" · AWS request {r}"))}
+                    </li>
+                }).collect_view()}
+            </ol>
+            <p><a href=format!("/audit?target={}", crate::url::encode(&format!("change request {}", change.id)))>"In the audit trail"</a></p>
+        </section>
+    }
+}
+
+/// A diff per rule in plain words, with the structured form as JSON.
+#[component]
+pub fn DiffView(diff: RulesDiff) -> impl IntoView {
+    if diff.words.is_empty() {
+        return view! { <p>"No changes."</p> }.into_any();
+    }
+    let json = serde_json::to_string_pretty(&diff.changes).unwrap_or_default();
+    view! {
+        <ul data-testid="change-words">
+            {diff.words.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+        </ul>
+        <details><summary>"As JSON"</summary><pre><code>{json}</code></pre></details>
+    }
+    .into_any()
+}
+
+#[component]
+fn StepResult(step: ServerAction<TakeStep>) -> impl IntoView {
+    move || match step.value().get() {
+        Some(Ok(done)) => view! {
+            <p role="status" class="notice" data-testid="step-result">
+                {done.message}
+                {done.opened.map(|id| view! { " " <a href=format!("/reviews/{id}")>"Open it"</a> })}
+            </p>
+        }
+        .into_any(),
+        Some(Err(error)) => view! { <p class="error" role="alert" data-testid="step-result">{error.to_string()}</p> }.into_any(),
+        None => ().into_any(),
+    }
+}
+
+/// The buttons and fields of the steps the signed-in person may take.
+#[component]
+fn Steps(
+    id: String,
+    allowed: Allowed,
+    step: ServerAction<TakeStep>,
+    edit_link: String,
+    description: String,
+) -> impl IntoView {
+    let id = StoredValue::new(id);
+    let take = move |s: Step, text: String| {
+        step.dispatch(TakeStep {
+            id: id.get_value(),
+            step: s,
+            text,
+        });
+    };
+    let description = RwSignal::new(description);
+    let link = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let busy = move || step.pending().get();
+    let button = move |shown: bool, label: &'static str, s: Step| {
+        shown.then(|| view! {
+            <button type="button" disabled=busy on:click=move |_| take(s, String::new())>{label}</button>
+        })
+    };
+    let any = allowed != Allowed::default();
+    view! {
+        <section aria-labelledby="steps-heading" class="panel steps" hidden=!any>
+            <h2 id="steps-heading">"Steps"</h2>
+            {allowed.edit.then(|| view! {
+                <div class="step">
+                    <label class="block">
+                        "Description"
+                        <textarea rows="4" prop:value=move || description.get()
+                            on:input=move |ev| description.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <button type="button" disabled=busy on:click=move |_| take(Step::Describe, description.get_untracked())>
+                        "Save description"
+                    </button>
+                    " "<a href=edit_link.clone()>"Edit the rules"</a>
+                </div>
+            })}
+            {allowed.attach.then(|| view! {
+                <div class="step inline-form">
+                    <label>
+                        "Traffic analysis link "
+                        <input type="text" size="50" placeholder="/traffic?from=…" prop:value=move || link.get()
+                            on:input=move |ev| link.set(event_target_value(&ev)) />
+                    </label>
+                    <button type="button" disabled=busy on:click=move |_| take(Step::Attach, link.get_untracked())>
+                        "Attach as evidence"
+                    </button>
+                </div>
+            })}
+            <div class="step inline-form">
+                {button(allowed.submit, "Submit for review", Step::Submit)}
+                {button(allowed.approve, "Approve", Step::Approve)}
+                {button(allowed.apply, "Apply to AWS", Step::Apply)}
+                {button(allowed.rebase, "Rebase onto the live rules", Step::Rebase)}
+                {button(allowed.rollback, "Roll back: restore the state before this change", Step::Rollback)}
+                {button(allowed.withdraw, "Withdraw", Step::Withdraw)}
+            </div>
+            {allowed.reject.then(|| view! {
+                <div class="step inline-form">
+                    <label>
+                        "Reason "
+                        <input type="text" size="40" prop:value=move || reason.get()
+                            on:input=move |ev| reason.set(event_target_value(&ev)) />
+                    </label>
+                    <button type="button" disabled=busy on:click=move |_| take(Step::Reject, reason.get_untracked())>
+                        "Reject"
+                    </button>
+                </div>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Evidence(change: ChangeView) -> impl IntoView {
+    view! {
+        <section aria-labelledby="evidence-heading">
+            <h2 id="evidence-heading">"Evidence"</h2>
+            {if change.evidence.is_empty() {
+                view! { <p class="muted">"None attached."</p> }.into_any()
+            } else {
+                change.evidence.into_iter().map(|e| view! {
+                    <figure class="evidence" data-testid="evidence">
+                        <figcaption>
+                            <p>{e.summary}</p>
+                            <p class="muted">
+                                {format!("Attached by {} at {}. ", e.attached_by, e.attached_at.format("%Y-%m-%d %H:%M UTC"))}
+                                <a href=e.link>"Open the analysis as it is now"</a>
+                            </p>
+                        </figcaption>
+                        // Drawn by the server with plotters, which escapes the text it draws.
+                        <div class="chart" inner_html=e.chart></div>
+                    </figure>
+                }).collect_view().into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Comments(change: ChangeView, id: String, step: ServerAction<TakeStep>) -> impl IntoView {
+    let body = RwSignal::new(String::new());
+    view! {
+        <section aria-labelledby="comments-heading">
+            <h2 id="comments-heading">"Comments"</h2>
+            <ul class="comments" data-testid="comments">
+                {change.comments.into_iter().map(|c| view! {
+                    <li>
+                        <p class="muted">{format!("{} · {}", c.author, c.created_at.format("%Y-%m-%d %H:%M UTC"))}</p>
+                        <p class="description">{c.body}</p>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <label class="block">
+                "Comment"
+                <textarea rows="3" prop:value=move || body.get()
+                    on:input=move |ev| body.set(event_target_value(&ev))></textarea>
+            </label>
+            <button type="button" disabled=move || step.pending().get() on:click=move |_| {
+                step.dispatch(TakeStep { id: id.clone(), step: Step::Comment, text: body.get_untracked() });
+                body.set(String::new());
+            }>"Add comment"</button>
+        </section>
+    }
+}
+
+/// The dashboard's drift panel: each managed web ACL against what
+/// Gatehouse last applied to it.
+#[component]
+pub fn DriftView(drift: Vec<crate::changes::Drift>) -> impl IntoView {
+    if drift.is_empty() {
+        return view! { <p>"No managed web ACLs."</p> }.into_any();
+    }
+    view! {
+        <ul class="drift" data-testid="drift">
+            {drift.into_iter().map(|d| {
+                let last = d.last_applied.clone().map(|l| view! {
+                    " Last change through Gatehouse: "
+                    <a href=format!("/reviews/{}", l.id)>{l.title}</a>
+                    {format!(
+                        " by {} at {}.",
+                        l.applied_by.unwrap_or_else(|| "Gatehouse".into()),
+                        l.applied_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+                    )}
+                });
+                let state = match d.state {
+                    DriftState::InSync => view! { <span class="badge ok">"In sync"</span> }.into_any(),
+                    DriftState::NeverApplied => view! { <span class="muted">"Nothing applied through Gatehouse yet."</span> }.into_any(),
+                    DriftState::Unreadable(why) => view! { <span class="error">{why}</span> }.into_any(),
+                    DriftState::Drifted(diff) => view! {
+                        <span class="badge down">"Changed outside Gatehouse"</span>
+                        <DiffView diff />
+                    }.into_any(),
+                };
+                view! {
+                    <li>
+                        <strong>{format!("{} ({})", d.web_acl, d.scope)}</strong>": " {state} {last}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
