@@ -215,7 +215,8 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     assert_eq!(limit_of(&restored.rules, "BlanketRule"), before);
 
     // Changed outside Gatehouse: drift shows what moved.
-    let elsewhere = with_limit(&restored.rules, "UriBasedRule", 99);
+    let login = limit_of(&restored.rules, "UriBasedRule");
+    let elsewhere = with_limit(&restored.rules, "UriBasedRule", login + 1);
     live::update_rules(&aws.wafv2, &restored, &elsewhere)
         .await
         .unwrap();
