@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Change requests, as JSON.
+    Changes {
+        #[command(subcommand)]
+        command: ChangesCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -185,6 +190,25 @@ enum RulesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ChangesCommand {
+    /// Change requests (drafts left out), most recently changed first: a JSON array of
+    /// {"id", "title", "author", "status", "target", "approvals", "required_approvals", "updated_at"}.
+    List {
+        /// draft, in_review, approved, applying, applied, rejected, withdrawn, failed or stale.
+        #[arg(long)]
+        status: Option<String>,
+        /// Exact username.
+        #[arg(long)]
+        author: Option<String>,
+        /// Part of the target's name.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// One change request, whole (diff, evidence, comments, approvals, timeline), as JSON.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Check the hash chain: exit 0 when intact, 1 naming the first event changed, removed or reordered.
     Verify,
@@ -230,6 +254,7 @@ async fn main() -> ExitCode {
                     format,
                 },
         } => show_rules(&config, &web_acl, &scope, &format).await,
+        Command::Changes { command } => changes(&config, command).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify_audit(&config).await,
@@ -257,6 +282,45 @@ async fn migrate(config: &Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     eprintln!("migrations applied");
+    Ok(())
+}
+
+/// Reads change requests and nothing else: no migrations, no AWS.
+async fn changes(config: &Config, command: ChangesCommand) -> Result<(), String> {
+    use app::changes::{ChangeFilter, store, view};
+    let pool = gatehouse::db::connect(&config.database_url, 2)
+        .await
+        .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+    let json = match command {
+        ChangesCommand::List {
+            status,
+            author,
+            target,
+        } => {
+            let pairs = [("status", status), ("author", author), ("target", target)];
+            let filter = ChangeFilter::from_query(|key| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .and_then(|(_, v)| v.clone())
+            })?;
+            let rows = store::list(&pool, &filter, "")
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_string_pretty(&rows)
+        }
+        ChangesCommand::Show { id } => {
+            let id = id
+                .parse::<uuid::Uuid>()
+                .map_err(|_| format!("{id:?} is not a change request id"))?;
+            let change = store::get(&pool, id).await.map_err(|e| e.to_string())?;
+            let shown = view::view(&pool, change)
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_string_pretty(&shown)
+        }
+    };
+    println!("{}", json.map_err(|e| e.to_string())?);
     Ok(())
 }
 

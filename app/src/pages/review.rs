@@ -3,7 +3,7 @@
 //! approvals and the timeline, and the steps the signed-in person may take.
 //! Opening it changes nothing; every step is checked again on the server.
 
-use crate::changes::{Allowed, ChangeView, DriftState, RulesDiff, Status};
+use crate::changes::{Allowed, ChangeView, DriftState, RulesDiff};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -23,7 +23,7 @@ pub async fn load_review(id: String) -> Result<ReviewView, AppError> {
     let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
     let change = crate::changes::store::get(&state.pool, id).await?;
     // A draft is its author's until submitted.
-    if change.status == Status::Draft && change.author != user.username {
+    if change.status == crate::changes::Status::Draft && change.author != user.username {
         return Err(AppError::NotFound);
     }
     let change = crate::changes::view::view(&state.pool, change).await?;
@@ -110,7 +110,7 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
             said("Comment added.")
         }
         Step::Approve => match store::approve(pool, id, actor, client).await? {
-            Status::Approved => said("Approved: it can be applied."),
+            crate::changes::Status::Approved => said("Approved: it can be applied."),
             _ => said("Approval recorded; it needs more before it can be applied."),
         },
         Step::Reject => {

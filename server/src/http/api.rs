@@ -3,6 +3,8 @@
 //! missing, invalid, expired or forged token gets 401 and no reason.
 
 use app::auth::User;
+use app::changes::{ChangeFilter, Status};
+use app::error::AppError;
 use app::auth::caller::Caller;
 use app::auth::tokens::TokenUse;
 use app::roles::Role;
@@ -128,5 +130,61 @@ pub async fn web_acl_rules(
         }))
         .into_response(),
         Err(error) => live_error(error),
+    }
+}
+
+/// `GET /api/v1/changes?status=&author=&target=`: change requests, most
+/// recently changed first (drafts only the caller's own).
+pub async fn changes(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let user = match api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let filter = ChangeFilter::from_query(|key| {
+        query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    });
+    let filter = match filter {
+        Ok(filter) => filter,
+        Err(problem) => return AppError::BadRequest(problem).into_response(),
+    };
+    match app::changes::store::list(&state.pool, &filter, &user.username).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(error) => AppError::from(error).into_response(),
+    }
+}
+
+/// `GET /api/v1/changes/{id}`: one change request, whole (diff, evidence,
+/// comments, approvals, timeline).
+pub async fn change(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let user = match api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let Ok(id) = id.parse::<uuid::Uuid>() else {
+        return AppError::NotFound.into_response();
+    };
+    let found = match app::changes::store::get(&state.pool, id).await {
+        Ok(change) if change.status == Status::Draft && change.author != user.username => {
+            return AppError::NotFound.into_response();
+        }
+        Ok(change) => app::changes::view::view(&state.pool, change).await,
+        Err(error) => Err(error),
+    };
+    match found {
+        Ok(view) => Json(view).into_response(),
+        Err(error) => AppError::from(error).into_response(),
     }
 }
