@@ -314,9 +314,7 @@ async fn changes(config: &Config, command: ChangesCommand) -> Result<(), String>
                 .parse::<uuid::Uuid>()
                 .map_err(|_| format!("{id:?} is not a change request id"))?;
             let change = store::get(&pool, id).await.map_err(|e| e.to_string())?;
-            let shown = view::view(&pool, change)
-                .await
-                .map_err(|e| e.to_string())?;
+            let shown = view::view(&pool, change).await.map_err(|e| e.to_string())?;
             serde_json::to_string_pretty(&shown)
         }
     };

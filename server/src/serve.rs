@@ -162,7 +162,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // up start-up.
     let (pool, waf) = (state.pool.clone(), state.aws.wafv2.clone());
     tokio::spawn(async move {
-        match app::changes::apply::settle_interrupted(&pool, &waf, chrono::TimeDelta::zero()).await {
+        match app::changes::apply::settle_interrupted(&pool, &waf, chrono::TimeDelta::zero()).await
+        {
             Ok(settled) => {
                 for (id, outcome) in settled {
                     tracing::info!(change = %id, ?outcome, "settled an interrupted apply");

@@ -119,7 +119,10 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     let before = limit_of(&base.rules, "BlanketRule");
     let raised = with_limit(&base.rules, "BlanketRule", before + 2000);
     let id = proposed(&pool, &base, &raised).await;
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::InReview);
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::InReview
+    );
 
     store::comment(
         &pool,
@@ -136,7 +139,11 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
         matches!(&own, Err(ChangeError::Refused(why)) if why.contains("own change request")),
         "{own:?}"
     );
-    assert_eq!(count(&pool, "changes.refused").await, 1, "the refusal is audited");
+    assert_eq!(
+        count(&pool, "changes.refused").await,
+        1,
+        "the refusal is audited"
+    );
     assert_eq!(
         store::approve(&pool, id, actor("bob"), Client::default())
             .await
@@ -152,7 +159,10 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     assert_eq!(limit_of(&now.rules, "BlanketRule"), before + 2000);
     let applied = store::get(&pool, id).await.unwrap();
     assert_eq!(applied.status, Status::Applied);
-    assert_eq!(applied.applied_token.as_deref(), Some(now.lock_token.as_str()));
+    assert_eq!(
+        applied.applied_token.as_deref(),
+        Some(now.lock_token.as_str())
+    );
     assert_eq!(applied.applied_by.as_deref(), Some("bob"));
     assert!(
         matches!(&outcome, Outcome::Applied { request_id: Some(r) } if Some(r) == applied.aws_request_id.as_ref()),
@@ -226,7 +236,11 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     };
     assert_eq!(found[0].last_applied.as_ref().unwrap().id, back.to_string());
     assert_eq!(diff.changes.len(), 1);
-    assert!(diff.words[0].starts_with("UriBasedRule: Statement.RateBasedStatement.Limit"), "{:?}", diff.words);
+    assert!(
+        diff.words[0].starts_with("UriBasedRule: Statement.RateBasedStatement.Limit"),
+        "{:?}",
+        diff.words
+    );
 }
 
 async fn gatehouse_verify(pool: &PgPool) -> Result<u64, String> {
@@ -241,11 +255,19 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
     let pool = common::pool(options).await;
     let (aws, base) = shop("us-west-2").await;
     let before = limit_of(&base.rules, "BlanketRule");
-    let id = proposed(&pool, &base, &with_limit(&base.rules, "BlanketRule", before + 1000)).await;
+    let id = proposed(
+        &pool,
+        &base,
+        &with_limit(&base.rules, "BlanketRule", before + 1000),
+    )
+    .await;
     store::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::Approved);
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::Approved
+    );
 
     // Someone other than the author cannot edit it.
     let other = drafts::update(
@@ -274,7 +296,10 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
     assert_eq!(approvals.len(), 1);
     assert!(!approvals[0].current, "the approval was of other content");
     let refused = apply::apply(&pool, &aws.wafv2, id, &approver("bob")).await;
-    assert!(matches!(refused, Err(ChangeError::Conflict(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ChangeError::Conflict(_))),
+        "{refused:?}"
+    );
     assert_eq!(
         live_rules(&aws).await.lock_token,
         base.lock_token,
@@ -284,10 +309,19 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
     store::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
-    store::describe(&pool, id, "For the sale.", actor("alice"), Client::default())
-        .await
-        .unwrap();
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::InReview);
+    store::describe(
+        &pool,
+        id,
+        "For the sale.",
+        actor("alice"),
+        Client::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::InReview
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -299,7 +333,12 @@ async fn a_change_made_out_of_band_makes_it_stale_and_survives_the_rebase(
     let (aws, base) = shop("us-east-2").await;
     let blanket = limit_of(&base.rules, "BlanketRule");
     let login = limit_of(&base.rules, "UriBasedRule");
-    let id = proposed(&pool, &base, &with_limit(&base.rules, "BlanketRule", blanket + 2000)).await;
+    let id = proposed(
+        &pool,
+        &base,
+        &with_limit(&base.rules, "BlanketRule", blanket + 2000),
+    )
+    .await;
     store::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
@@ -314,8 +353,16 @@ async fn a_change_made_out_of_band_makes_it_stale_and_survives_the_rebase(
         .unwrap();
     assert_eq!(outcome, Outcome::Stale);
     let now = live_rules(&aws).await;
-    assert_eq!(limit_of(&now.rules, "UriBasedRule"), login + 7, "the other change survives");
-    assert_eq!(limit_of(&now.rules, "BlanketRule"), blanket, "nothing was overwritten");
+    assert_eq!(
+        limit_of(&now.rules, "UriBasedRule"),
+        login + 7,
+        "the other change survives"
+    );
+    assert_eq!(
+        limit_of(&now.rules, "BlanketRule"),
+        blanket,
+        "nothing was overwritten"
+    );
     let stale = store::get(&pool, id).await.unwrap();
     assert_eq!(stale.status, Status::Stale);
     assert_eq!(
@@ -356,7 +403,12 @@ async fn two_applies_at_once_push_once(_: PgPoolOptions, options: PgConnectOptio
     let pool = common::pool(options).await;
     let (aws, base) = shop("eu-west-2").await;
     let before = limit_of(&base.rules, "BlanketRule");
-    let id = proposed(&pool, &base, &with_limit(&base.rules, "BlanketRule", before + 500)).await;
+    let id = proposed(
+        &pool,
+        &base,
+        &with_limit(&base.rules, "BlanketRule", before + 500),
+    )
+    .await;
     store::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
@@ -399,7 +451,12 @@ async fn nothing_is_pushed_when_the_audit_trail_cannot_be_written(
     let pool = common::pool(options).await;
     let (aws, base) = shop("ap-southeast-1").await;
     let before = limit_of(&base.rules, "BlanketRule");
-    let id = proposed(&pool, &base, &with_limit(&base.rules, "BlanketRule", before + 300)).await;
+    let id = proposed(
+        &pool,
+        &base,
+        &with_limit(&base.rules, "BlanketRule", before + 300),
+    )
+    .await;
     store::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
@@ -422,7 +479,10 @@ async fn nothing_is_pushed_when_the_audit_trail_cannot_be_written(
     let now = live_rules(&aws).await;
     assert_eq!(now.lock_token, base.lock_token, "AWS is unchanged");
     assert_eq!(limit_of(&now.rules, "BlanketRule"), before);
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::Approved);
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::Approved
+    );
 
     sqlx::raw_sql("DROP TRIGGER refuse_apply_events ON audit_events")
         .execute(&pool)
@@ -442,7 +502,12 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
     let pool = common::pool(options).await;
     let (aws, base) = shop("ap-southeast-2").await;
     let before = limit_of(&base.rules, "BlanketRule");
-    let id = proposed(&pool, &base, &with_limit(&base.rules, "BlanketRule", before + 100)).await;
+    let id = proposed(
+        &pool,
+        &base,
+        &with_limit(&base.rules, "BlanketRule", before + 100),
+    )
+    .await;
     store::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
@@ -457,7 +522,10 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
     live::update_rules(&aws.wafv2, &change.base, &change.content)
         .await
         .unwrap();
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::Applying);
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::Applying
+    );
     // Someone presses Apply meanwhile: under way, nothing pushed twice.
     assert!(matches!(
         apply::apply(&pool, &aws.wafv2, id, &approver("carol")).await,
@@ -468,14 +536,25 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
         .await
         .unwrap();
     assert_eq!(settled.len(), 1);
-    assert!(matches!(settled[0].1, Ok(Outcome::Applied { .. })), "{settled:?}");
+    assert!(
+        matches!(settled[0].1, Ok(Outcome::Applied { .. })),
+        "{settled:?}"
+    );
     let now = live_rules(&aws).await;
     let applied = store::get(&pool, id).await.unwrap();
     assert_eq!(applied.status, Status::Applied);
-    assert_eq!(applied.applied_token.as_deref(), Some(now.lock_token.as_str()));
+    assert_eq!(
+        applied.applied_token.as_deref(),
+        Some(now.lock_token.as_str())
+    );
 
     // Crash after the claim, before the push.
-    let next = proposed(&pool, &now, &with_limit(&now.rules, "BlanketRule", before + 200)).await;
+    let next = proposed(
+        &pool,
+        &now,
+        &with_limit(&now.rules, "BlanketRule", before + 200),
+    )
+    .await;
     store::approve(&pool, next, actor("bob"), Client::default())
         .await
         .unwrap();
@@ -489,7 +568,10 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
         .await
         .unwrap();
     assert_eq!(settled[0].1, Ok(Outcome::NotTaken));
-    assert_eq!(store::get(&pool, next).await.unwrap().status, Status::Approved);
+    assert_eq!(
+        store::get(&pool, next).await.unwrap().status,
+        Status::Approved
+    );
     assert_eq!(live_rules(&aws).await.lock_token, now.lock_token);
     assert!(matches!(
         apply::apply(&pool, &aws.wafv2, next, &approver("bob")).await,

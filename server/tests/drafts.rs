@@ -122,7 +122,10 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::Withdrawn);
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::Withdrawn
+    );
     assert!(matches!(
         drafts::update(&pool, id, "again", &nine, actor("alice"), Client::default()).await,
         Err(ChangeError::Conflict(_))

@@ -51,9 +51,16 @@ async fn in_review(state: &AppState, author: &str) -> uuid::Uuid {
     )
     .await
     .unwrap();
-    store::submit(&state.pool, id, &base.lock_token, 1, actor, Client::default())
-        .await
-        .unwrap();
+    store::submit(
+        &state.pool,
+        id,
+        &base.lock_token,
+        1,
+        actor,
+        Client::default(),
+    )
+    .await
+    .unwrap();
     id
 }
 
@@ -88,13 +95,27 @@ async fn review_steps_are_checked_on_the_server(_: PgPoolOptions, options: PgCon
     assert!(refused.body.contains("\"Forbidden\""), "{}", refused.body);
     let own = step(&state, &approver, id, "Approve").await;
     assert_ne!(own.status, StatusCode::OK);
-    assert!(own.body.contains("No one approves their own change request"), "{}", own.body);
+    assert!(
+        own.body
+            .contains("No one approves their own change request"),
+        "{}",
+        own.body
+    );
     let actions = common::audit_actions(&pool).await;
-    assert!(actions.contains(&"changes.refused".to_owned()), "{actions:?}");
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::InReview);
+    assert!(
+        actions.contains(&"changes.refused".to_owned()),
+        "{actions:?}"
+    );
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::InReview
+    );
 
     // A viewer may comment; a cross-site call may not.
-    assert_eq!(step(&state, &viewer, id, "Comment").await.status, StatusCode::OK);
+    assert_eq!(
+        step(&state, &viewer, id, "Comment").await.status,
+        StatusCode::OK
+    );
     let forged = Request::post(<TakeStep as ServerFn>::PATH)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::HOST, "127.0.0.1:3000")
@@ -104,8 +125,14 @@ async fn review_steps_are_checked_on_the_server(_: PgPoolOptions, options: PgCon
             json!({"id": id.to_string(), "step": "Approve", "text": ""}).to_string(),
         ))
         .unwrap();
-    assert_eq!(common::send(&state, forged).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(store::get(&pool, id).await.unwrap().status, Status::InReview);
+    assert_eq!(
+        common::send(&state, forged).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        store::get(&pool, id).await.unwrap().status,
+        Status::InReview
+    );
 
     // Another approver approves; the author may then apply.
     let approved = step(&state, &admin, id, "Approve").await;
@@ -141,17 +168,27 @@ async fn review_steps_are_checked_on_the_server(_: PgPoolOptions, options: PgCon
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        common::get_as(&state, &format!("/api/v1/changes/{}", uuid::Uuid::new_v4()), &viewer)
-            .await
-            .status,
+        common::get_as(
+            &state,
+            &format!("/api/v1/changes/{}", uuid::Uuid::new_v4()),
+            &viewer
+        )
+        .await
+        .status,
         StatusCode::NOT_FOUND
     );
 
     // And the command line.
     let url = common::database_url(&pool);
-    let rows = common::gatehouse_json(&url, &["changes", "list", "--status", "applied"].map(String::from));
+    let rows = common::gatehouse_json(
+        &url,
+        &["changes", "list", "--status", "applied"].map(String::from),
+    );
     assert_eq!(rows[0]["id"], id.to_string());
-    let shown = common::gatehouse_json(&url, &["changes".to_owned(), "show".to_owned(), id.to_string()]);
+    let shown = common::gatehouse_json(
+        &url,
+        &["changes".to_owned(), "show".to_owned(), id.to_string()],
+    );
     assert_eq!(shown["status"], "applied");
     assert!(shown["timeline"].as_array().unwrap().len() >= 5, "{shown}");
 }

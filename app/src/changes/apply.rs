@@ -29,7 +29,9 @@ pub const LEASE: TimeDelta = TimeDelta::minutes(2);
 /// How an apply ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Applied { request_id: Option<String> },
+    Applied {
+        request_id: Option<String>,
+    },
     /// It had been applied already; nothing was pushed this time.
     AlreadyApplied,
     /// The web ACL moved since the change was based on it; nothing was
@@ -144,8 +146,10 @@ pub async fn begin(
             by.client.clone(),
         )
         .target(change.audit_target())
-        .after(json!({"attempt": attempt, "lock_token": change.base.lock_token,
-                      "content_hash": change.content_hash}));
+        .after(
+            json!({"attempt": attempt, "lock_token": change.base.lock_token,
+                      "content_hash": change.content_hash}),
+        );
         record_and_commit(tx, event).await?;
         return Ok(Begun::Push(Box::new(change)));
     }
@@ -164,14 +168,7 @@ pub async fn finish(
 ) -> Result<Outcome, ChangeError> {
     match pushed {
         Ok(pushed) => {
-            record_applied(
-                pool,
-                change,
-                &pushed.next_lock_token,
-                pushed.request_id,
-                by,
-            )
-            .await
+            record_applied(pool, change, &pushed.next_lock_token, pushed.request_id, by).await
         }
         // Refused for the token: either someone else changed the web ACL,
         // or an earlier push of this very change (its answer lost) did.
@@ -198,10 +195,7 @@ pub async fn finish(
     }
 }
 
-async fn read_live(
-    waf: &aws_sdk_wafv2::Client,
-    change: &Change,
-) -> Result<LiveRules, ChangeError> {
+async fn read_live(waf: &aws_sdk_wafv2::Client, change: &Change) -> Result<LiveRules, ChangeError> {
     live::rules_of(waf, change.base.web_acl.clone())
         .await
         .map_err(|e| ChangeError::Aws(e.to_string()))
@@ -296,9 +290,13 @@ async fn record_applied(
     .execute(&mut *tx)
     .await?;
     let mut event = outcome_event(Action::ChangeApplied, change, by)
-        .before(json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.base.rules)}))
-        .after(json!({"lock_token": token, "rules": rules_json(&change.content),
-                      "settled": by.is_none()}));
+        .before(
+            json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.base.rules)}),
+        )
+        .after(
+            json!({"lock_token": token, "rules": rules_json(&change.content),
+                      "settled": by.is_none()}),
+        );
     event.aws_request_id = request_id.clone();
     record_and_commit(tx, event).await?;
     Ok(Outcome::Applied { request_id })
@@ -328,7 +326,9 @@ async fn record_stale(
     .execute(&mut *tx)
     .await?;
     let mut event = outcome_event(Action::ChangeStale, change, by)
-        .before(json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.base.rules)}))
+        .before(
+            json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.base.rules)}),
+        )
         .after(json!({"lock_token": live.lock_token, "rules": rules_json(&live.rules)}));
     event.aws_request_id = request_id;
     record_and_commit(tx, event).await?;

@@ -28,9 +28,7 @@ pub async fn traffic_analysis(
             .ok_or_else(not_a_link)?,
         None => 0,
     };
-    let (path, query) = link[path_start..]
-        .split_once('?')
-        .ok_or_else(not_a_link)?;
+    let (path, query) = link[path_start..].split_once('?').ok_or_else(not_a_link)?;
     if path != "/traffic" || query.len() > 4096 {
         return Err(not_a_link());
     }

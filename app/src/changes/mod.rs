@@ -216,8 +216,15 @@ fn in_words(change: &RuleChange) -> String {
     };
     match change {
         RuleChange::Added { name, after } => format!("{name} is added: {}", plain(after)),
-        RuleChange::Removed { name, before } => format!("{name} is removed (it was: {})", plain(before)),
-        RuleChange::Changed { name, fields, after, .. } => {
+        RuleChange::Removed { name, before } => {
+            format!("{name} is removed (it was: {})", plain(before))
+        }
+        RuleChange::Changed {
+            name,
+            fields,
+            after,
+            ..
+        } => {
             let moves: Vec<String> = fields
                 .iter()
                 .map(|f| format!("{} {} → {}", f.path, show(&f.before), show(&f.after)))
@@ -396,6 +403,9 @@ mod tests {
             }
         );
         let bad = ChangeFilter::from_query(|k| (k == "status").then(|| "done".into()));
-        assert!(bad.unwrap_err().starts_with("status: \"done\" is not one of draft"));
+        assert!(
+            bad.unwrap_err()
+                .starts_with("status: \"done\" is not one of draft")
+        );
     }
 }

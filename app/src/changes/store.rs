@@ -387,9 +387,13 @@ pub async fn submit(
     .await?;
     let event = NewEvent::new(Action::ChangeSubmitted, Some(actor), client)
         .target(change.audit_target())
-        .before(json!({"rules": rules_json(&change.base.rules), "lock_token": change.base.lock_token}))
-        .after(json!({"title": change.title, "rules": rules_json(&change.content),
-                      "content_hash": change.content_hash}));
+        .before(
+            json!({"rules": rules_json(&change.base.rules), "lock_token": change.base.lock_token}),
+        )
+        .after(
+            json!({"title": change.title, "rules": rules_json(&change.content),
+                      "content_hash": change.content_hash}),
+        );
     record_and_commit(tx, event).await?;
     Ok(())
 }
@@ -598,8 +602,10 @@ pub async fn approve(
     .await?;
     let event = NewEvent::new(Action::ChangeApproved, Some(actor), client)
         .target(change.audit_target())
-        .after(json!({"content_hash": change.content_hash, "approvals": approvals,
-                      "required": change.required_approvals, "status": status.as_str()}));
+        .after(
+            json!({"content_hash": change.content_hash, "approvals": approvals,
+                      "required": change.required_approvals, "status": status.as_str()}),
+        );
     record_and_commit(tx, event).await?;
     Ok(status)
 }
@@ -780,8 +786,10 @@ pub async fn rebase(
     let event = NewEvent::new(Action::ChangeRebased, Some(actor), client)
         .target(change.audit_target())
         .before(json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.content)}))
-        .after(json!({"lock_token": live.lock_token, "rules": rules_json(&rebased.rules),
-                      "conflicts": rebased.conflicts, "content_hash": hash}));
+        .after(
+            json!({"lock_token": live.lock_token, "rules": rules_json(&rebased.rules),
+                      "conflicts": rebased.conflicts, "content_hash": hash}),
+        );
     record_and_commit(tx, event).await?;
     Ok(rebased.conflicts)
 }
@@ -805,9 +813,8 @@ pub async fn rollback(
     // The inverse of the change, made to what is live now.
     let restored = merge::rebase(&applied.content, &applied.base.rules, &live.rules);
     let title = format!("Roll back: {}", applied.title);
-    let mut description = format!(
-        "Restores the rules as they were before change request {id} was applied.",
-    );
+    let mut description =
+        format!("Restores the rules as they were before change request {id} was applied.",);
     for conflict in &restored.conflicts {
         description.push_str(&format!("\n- {conflict}"));
     }
@@ -824,11 +831,7 @@ pub async fn rollback(
         Some(id),
     )
     .await?;
-    let target = audit_target(
-        &new_id.to_string(),
-        &live.web_acl.scope,
-        &live.web_acl.name,
-    );
+    let target = audit_target(&new_id.to_string(), &live.web_acl.scope, &live.web_acl.name);
     let event = NewEvent::new(Action::ChangeSubmitted, Some(actor), client)
         .target(target)
         .before(json!({"rules": rules_json(&live.rules), "lock_token": live.lock_token}))

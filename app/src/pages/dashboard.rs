@@ -1,12 +1,12 @@
 //! The dashboard: is the console healthy, and which AWS resources does it
 //! manage.
 
-use crate::error::AppError;
-use crate::health::{HealthReport, Probe, Status};
-use crate::changes::{ChangeRow, Drift};
-use crate::targets::ManagedTarget;
 use super::review::DriftView;
 use super::reviews::ChangeTable;
+use crate::changes::{ChangeRow, Drift};
+use crate::error::AppError;
+use crate::health::{HealthReport, Probe, Status};
+use crate::targets::ManagedTarget;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};

@@ -129,13 +129,17 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
             };
             match apply::apply(pool, &state.aws.wafv2, id, &by).await? {
                 Outcome::Applied { .. } => said("Applied: AWS WAF holds the new rules."),
-                Outcome::AlreadyApplied => said("It had already been applied; nothing was pushed again."),
+                Outcome::AlreadyApplied => {
+                    said("It had already been applied; nothing was pushed again.")
+                }
                 Outcome::Stale => said(
                     "Not applied: the web ACL was changed elsewhere since this change was based on it. \
                      Nothing was overwritten; the author can rebase it.",
                 ),
                 Outcome::Failed => said("AWS WAF refused the update. Nothing was changed."),
-                Outcome::NotTaken => said("The earlier apply never reached AWS; it can be applied again."),
+                Outcome::NotTaken => {
+                    said("The earlier apply never reached AWS; it can be applied again.")
+                }
             }
         }
         Step::Rebase => {
@@ -151,9 +155,15 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
         }
         Step::Rollback => {
             let now = live().await?;
-            let new =
-                store::rollback(pool, id, &now, state.changes.required_approvals, actor, client)
-                    .await?;
+            let new = store::rollback(
+                pool,
+                id,
+                &now,
+                state.changes.required_approvals,
+                actor,
+                client,
+            )
+            .await?;
             Ok(Stepped {
                 message: "A change request restoring the rules before this one is open for review."
                     .into(),
@@ -217,7 +227,10 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>) -> impl IntoView
         format!(
             "Applied {} by {}{}.",
             at.format("%Y-%m-%d %H:%M:%S UTC"),
-            change.applied_by.clone().unwrap_or_else(|| "Gatehouse (settled)".into()),
+            change
+                .applied_by
+                .clone()
+                .unwrap_or_else(|| "Gatehouse (settled)".into()),
             change
                 .aws_request_id
                 .as_ref()
@@ -325,7 +338,8 @@ pub fn DiffView(diff: RulesDiff) -> impl IntoView {
 
 #[component]
 fn StepResult(step: ServerAction<TakeStep>) -> impl IntoView {
-    move || match step.value().get() {
+    move || {
+        match step.value().get() {
         Some(Ok(done)) => view! {
             <p role="status" class="notice" data-testid="step-result">
                 {done.message}
@@ -335,6 +349,7 @@ fn StepResult(step: ServerAction<TakeStep>) -> impl IntoView {
         .into_any(),
         Some(Err(error)) => view! { <p class="error" role="alert" data-testid="step-result">{error.to_string()}</p> }.into_any(),
         None => ().into_any(),
+    }
     }
 }
 

@@ -273,6 +273,11 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
                                 n => format!("{n} errors to fix before it can be applied"),
                             })}
                         </p>
+                        <p>
+                            <a href=format!("/reviews/{}", saved.id) data-testid="review-link">
+                                "Open its review: describe it, attach evidence, submit it"
+                            </a>
+                        </p>
                     }.into_any(),
                     Some(Err(error)) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                     None => ().into_any(),

@@ -34,7 +34,8 @@ pub async fn create(
         None,
     )
     .await?;
-    let target = crate::changes::audit_target(&id.to_string(), &base.web_acl.scope, &base.web_acl.name);
+    let target =
+        crate::changes::audit_target(&id.to_string(), &base.web_acl.scope, &base.web_acl.name);
     let event = NewEvent::new(Action::DraftSaved, Some(actor), client)
         .target(target)
         .after(serde_json::json!({"title": title, "rules": rules_json(rules)}));
@@ -78,7 +79,9 @@ pub async fn update(
     let event = NewEvent::new(action, Some(actor), client)
         .target(current.audit_target())
         .before(serde_json::json!({"title": current.title, "rules": rules_json(&current.content)}))
-        .after(serde_json::json!({"title": title, "rules": rules_json(rules), "content_hash": hash}));
+        .after(
+            serde_json::json!({"title": title, "rules": rules_json(rules), "content_hash": hash}),
+        );
     record_and_commit(tx, event).await?;
     Ok(())
 }

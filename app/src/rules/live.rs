@@ -252,14 +252,20 @@ pub async fn update_rules(
         .map_err(|e| {
             let request_id = e.request_id().map(str::to_owned);
             match &e {
-                SdkError::ServiceError(service) if service.err().is_waf_optimistic_lock_exception() => {
+                SdkError::ServiceError(service)
+                    if service.err().is_waf_optimistic_lock_exception() =>
+                {
                     UpdateError::Stale { request_id }
                 }
-                SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => UpdateError::Refused {
-                    message: aws_sdk_wafv2::error::DisplayErrorContext(&e).to_string(),
-                    request_id,
-                },
-                _ => UpdateError::Unanswered(aws_sdk_wafv2::error::DisplayErrorContext(&e).to_string()),
+                SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => {
+                    UpdateError::Refused {
+                        message: aws_sdk_wafv2::error::DisplayErrorContext(&e).to_string(),
+                        request_id,
+                    }
+                }
+                _ => UpdateError::Unanswered(
+                    aws_sdk_wafv2::error::DisplayErrorContext(&e).to_string(),
+                ),
             }
         })?;
     Ok(Pushed {

@@ -158,7 +158,10 @@ mod tests {
         let a = rules(&[rule("B", 1, 5), with_null]);
         let b = rules(&[rule("A", 0, 100), rule("B", 1, 5)]);
         assert!(same_rules(&a, &b));
-        assert!(!same_rules(&a, &rules(&[rule("A", 0, 101), rule("B", 1, 5)])));
+        assert!(!same_rules(
+            &a,
+            &rules(&[rule("A", 0, 101), rule("B", 1, 5)])
+        ));
         assert!(!same_rules(&a, &rules(&[rule("A", 0, 100)])));
     }
 

@@ -3,10 +3,10 @@
 //! missing, invalid, expired or forged token gets 401 and no reason.
 
 use app::auth::User;
-use app::changes::{ChangeFilter, Status};
-use app::error::AppError;
 use app::auth::caller::Caller;
 use app::auth::tokens::TokenUse;
+use app::changes::{ChangeFilter, Status};
+use app::error::AppError;
 use app::roles::Role;
 use app::rules::live::{self, LiveError};
 use app::state::AppState;
@@ -146,10 +146,7 @@ pub async fn changes(
         Err(response) => return response,
     };
     let filter = ChangeFilter::from_query(|key| {
-        query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
+        query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     });
     let filter = match filter {
         Ok(filter) => filter,
