@@ -79,12 +79,11 @@ test("an editor proposes 7000 → 9000 with a traffic analysis; another person a
   await expect(approver.getByTestId("description")).toContainText("The flood of the demo day");
   // Opening it changed nothing; the dashboard shows it waiting.
   await approver.goto("/");
-  await expect(approver.getByRole("region", { name: "Waiting for your review" }).getByRole("link", {
-    name: "Raise the blanket limit to 9000",
-  })).toBeVisible();
+  const waiting = approver.getByRole("region", { name: "Waiting for your review" });
+  await expect(waiting.locator(`a[href="${new URL(link).pathname}"]`)).toHaveText("Raise the blanket limit to 9000");
   await approver.goto(link);
   await hydrated(approver);
-  await approver.getByLabel("Comment").fill("Matches the analysis.");
+  await approver.getByRole("textbox", { name: "Comment" }).fill("Matches the analysis.");
   await step(approver, "Add comment", "Comment added.");
   await step(approver, "Approve", "Approved: it can be applied.");
   await expect(approver.getByTestId("change-status")).toHaveText("Approved");
@@ -144,7 +143,8 @@ test("the reviews page lists change requests by status", async ({ page }) => {
   await signIn(page, "viewer", "/reviews?status=applied");
   await expect(page.getByRole("heading", { level: 1, name: "Reviews" })).toBeVisible();
   const table = page.getByTestId("changes");
-  await expect(table.getByRole("link", { name: "Raise the blanket limit to 9000" })).toBeVisible();
+  await expect(table.getByRole("link", { name: "Raise the blanket limit to 9000", exact: true })).toBeVisible();
+  await expect(table.getByRole("link", { name: "Roll back: Raise the blanket limit to 9000" })).toBeVisible();
   await expect(table.getByText("In review")).toHaveCount(0);
   await page.getByLabel("Status").selectOption("draft");
   await page.getByRole("button", { name: "Filter" }).click();

@@ -13,25 +13,12 @@ pub async fn traffic_analysis(
     link: &str,
     attached_by: &str,
 ) -> Result<Evidence, AppError> {
-    let link = link.trim();
-    let not_a_link = || {
+    let query = analysis_query(link).ok_or_else(|| {
         AppError::BadRequest(
             "Paste the \"Link to this analysis\" of the Traffic page (it starts with /traffic?)."
                 .into(),
         )
-    };
-    // The link as shown (`/traffic?…`) or whole (`http://host/traffic?…`).
-    let path_start = match link.find("://") {
-        Some(scheme_end) => link[scheme_end + 3..]
-            .find('/')
-            .map(|i| scheme_end + 3 + i)
-            .ok_or_else(not_a_link)?,
-        None => 0,
-    };
-    let (path, query) = link[path_start..].split_once('?').ok_or_else(not_a_link)?;
-    if path != "/traffic" || query.len() > 4096 {
-        return Err(not_a_link());
-    }
+    })?;
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -73,4 +60,37 @@ pub async fn traffic_analysis(
         attached_by: attached_by.to_owned(),
         attached_at: chrono::Utc::now(),
     })
+}
+
+/// The query string of a Traffic page link, as shown (`/traffic?…`) or
+/// whole (`http://host/traffic?…`).
+fn analysis_query(link: &str) -> Option<&str> {
+    let link = link.trim();
+    let path = match link.find("://") {
+        Some(scheme_end) => {
+            let rest = &link[scheme_end + 3..];
+            &rest[rest.find('/')?..]
+        }
+        None => link,
+    };
+    let (path, query) = path.split_once('?')?;
+    (path == "/traffic" && query.len() <= 4096).then_some(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::analysis_query;
+
+    #[test]
+    fn traffic_links_are_read_as_shown_or_whole() {
+        let query = "from=2026-11-23T00%3A00%3A00Z&to=2026-11-24T00%3A00%3A00Z&window=300&by=ip";
+        assert_eq!(analysis_query(&format!("/traffic?{query}")), Some(query));
+        assert_eq!(
+            analysis_query(&format!(" http://127.0.0.1:3000/traffic?{query}\n")),
+            Some(query)
+        );
+        assert_eq!(analysis_query("/rules?web_acl=shop"), None);
+        assert_eq!(analysis_query("https://evil.example"), None);
+        assert_eq!(analysis_query("/traffic"), None);
+    }
 }

@@ -376,12 +376,21 @@ pub async fn submit(
             "the rules have errors AWS would refuse: fix them before submitting".into(),
         ));
     }
+    // Hashed anew: what is submitted is what approvals are of.
+    let hash = content_hash(
+        &change.base.web_acl,
+        &change.base.lock_token,
+        &change.content,
+        &change.title,
+        &change.description,
+    );
     sqlx::query!(
         "UPDATE change_requests SET status = 'in_review', submitted_at = now(), updated_at = now(),
-                required_approvals = $2
+                required_approvals = $2, content_hash = $3
          WHERE id = $1",
         id,
-        required_approvals
+        required_approvals,
+        hash
     )
     .execute(&mut *tx)
     .await?;
@@ -483,6 +492,8 @@ pub async fn back_to_review(
     Ok(())
 }
 
+const MAX_EVIDENCE: usize = 10;
+
 /// Adds a traffic analysis to the evidence of a change request of
 /// `actor`'s. Evidence informs the review but is not what is approved.
 pub async fn attach(
@@ -494,6 +505,11 @@ pub async fn attach(
 ) -> Result<(), ChangeError> {
     let mut tx = pool.begin().await?;
     let change = lock_own_editable(&mut tx, id, &actor).await?;
+    if change.evidence.len() >= MAX_EVIDENCE {
+        return Err(ChangeError::Invalid(format!(
+            "a change request holds at most {MAX_EVIDENCE} pieces of evidence"
+        )));
+    }
     let value = serde_json::to_value(&evidence).map_err(|e| ChangeError::Invalid(e.to_string()))?;
     sqlx::query!(
         "UPDATE change_requests SET evidence = evidence || jsonb_build_array($2::jsonb),
@@ -812,6 +828,11 @@ pub async fn rollback(
     }
     // The inverse of the change, made to what is live now.
     let restored = merge::rebase(&applied.content, &applied.base.rules, &live.rules);
+    if merge::same_rules(&restored.rules, &live.rules) {
+        return Err(ChangeError::Conflict(
+            "the live rules are already as they were before this change".into(),
+        ));
+    }
     let title = format!("Roll back: {}", applied.title);
     let mut description =
         format!("Restores the rules as they were before change request {id} was applied.",);

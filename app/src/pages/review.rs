@@ -178,6 +178,8 @@ pub fn Review() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.get().get("id").unwrap_or_default();
     let step = ServerAction::<TakeStep>::new();
+    // What is being typed outlives the page's refresh after each step.
+    let fields = Fields::default();
     let data = Resource::new(
         move || (id(), step.version().get()),
         |(id, _)| load_review(id),
@@ -187,7 +189,7 @@ pub fn Review() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(review) => view! { <ReviewBody review step /> }.into_any(),
+                    Ok(review) => view! { <ReviewBody review step fields /> }.into_any(),
                     Err(AppError::NotFound) => view! {
                         <h1>"Review"</h1>
                         <p class="error" role="alert">"No such change request."</p>
@@ -203,7 +205,7 @@ pub fn Review() -> impl IntoView {
 }
 
 #[component]
-fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>) -> impl IntoView {
+fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) -> impl IntoView {
     let ReviewView { change, allowed } = review;
     let title = if change.title.is_empty() {
         "(untitled)".to_owned()
@@ -270,7 +272,7 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>) -> impl IntoView
             </section>
         })}
         <StepResult step />
-        <Steps id=id.clone() allowed step edit_link description=change.description.clone() />
+        <Steps id=id.clone() allowed step edit_link description=change.description.clone() fields />
         <section aria-labelledby="summary-heading">
             <h2 id="summary-heading">"Summary"</h2>
             {if change.description.is_empty() {
@@ -286,7 +288,7 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>) -> impl IntoView
             <details><summary>"Rules after (JSON)"</summary><pre><code data-testid="content-json">{change.content_json.clone()}</code></pre></details>
         </section>
         <Evidence change=change.clone() />
-        <Comments change=change.clone() id=id.clone() step />
+        <Comments change=change.clone() id=id.clone() step body=fields.comment />
         <section aria-labelledby="approvals-heading">
             <h2 id="approvals-heading">"Approvals"</h2>
             {if change.approvals.is_empty() {
@@ -353,6 +355,27 @@ fn StepResult(step: ServerAction<TakeStep>) -> impl IntoView {
     }
 }
 
+/// The text fields of the steps.
+#[derive(Clone, Copy)]
+struct Fields {
+    /// None until edited: the saved description shows.
+    description: RwSignal<Option<String>>,
+    link: RwSignal<String>,
+    reason: RwSignal<String>,
+    comment: RwSignal<String>,
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields {
+            description: RwSignal::new(None),
+            link: RwSignal::new(String::new()),
+            reason: RwSignal::new(String::new()),
+            comment: RwSignal::new(String::new()),
+        }
+    }
+}
+
 /// The buttons and fields of the steps the signed-in person may take.
 #[component]
 fn Steps(
@@ -361,6 +384,7 @@ fn Steps(
     step: ServerAction<TakeStep>,
     edit_link: String,
     description: String,
+    fields: Fields,
 ) -> impl IntoView {
     let id = StoredValue::new(id);
     let take = move |s: Step, text: String| {
@@ -370,9 +394,14 @@ fn Steps(
             text,
         });
     };
-    let description = RwSignal::new(description);
-    let link = RwSignal::new(String::new());
-    let reason = RwSignal::new(String::new());
+    let saved = StoredValue::new(description);
+    let Fields {
+        description,
+        link,
+        reason,
+        ..
+    } = fields;
+    let shown_description = move || description.get().unwrap_or_else(|| saved.get_value());
     let busy = move || step.pending().get();
     let button = move |shown: bool, label: &'static str, s: Step| {
         shown.then(|| view! {
@@ -387,10 +416,10 @@ fn Steps(
                 <div class="step">
                     <label class="block">
                         "Description"
-                        <textarea rows="4" prop:value=move || description.get()
-                            on:input=move |ev| description.set(event_target_value(&ev))></textarea>
+                        <textarea rows="4" prop:value=shown_description
+                            on:input=move |ev| description.set(Some(event_target_value(&ev)))></textarea>
                     </label>
-                    <button type="button" disabled=busy on:click=move |_| take(Step::Describe, description.get_untracked())>
+                    <button type="button" disabled=busy on:click=move |_| take(Step::Describe, shown_description())>
                         "Save description"
                     </button>
                     " "<a href=edit_link.clone()>"Edit the rules"</a>
@@ -459,8 +488,12 @@ fn Evidence(change: ChangeView) -> impl IntoView {
 }
 
 #[component]
-fn Comments(change: ChangeView, id: String, step: ServerAction<TakeStep>) -> impl IntoView {
-    let body = RwSignal::new(String::new());
+fn Comments(
+    change: ChangeView,
+    id: String,
+    step: ServerAction<TakeStep>,
+    body: RwSignal<String>,
+) -> impl IntoView {
     view! {
         <section aria-labelledby="comments-heading">
             <h2 id="comments-heading">"Comments"</h2>
