@@ -326,6 +326,44 @@ pub async fn insert(
     .await?)
 }
 
+/// Who may take a step: only the author, or anyone but the author.
+enum Who {
+    Author,
+    Other,
+}
+
+/// Locks change request `id` for a step of `actor`'s; a step `actor` may
+/// not take for being (or not being) its author is refused, and the
+/// refusal audited.
+async fn lock_for<'a>(
+    pool: &'a PgPool,
+    id: Uuid,
+    actor: &Actor,
+    client: &Client,
+    who: Who,
+    refusal: &str,
+) -> Result<(Transaction<'a, Postgres>, Change), ChangeError> {
+    let mut tx = pool.begin().await?;
+    let change = lock(&mut tx, id).await?;
+    let author = change.author == username(actor);
+    if author != matches!(who, Who::Author) {
+        drop(tx);
+        return Err(refuse(pool, &change, actor.clone(), client.clone(), refusal).await?);
+    }
+    Ok((tx, change))
+}
+
+/// Refuses a step the change request's status does not allow.
+fn in_status(change: &Change, allowed: &[Status], what: &str) -> Result<(), ChangeError> {
+    if allowed.contains(&change.status) {
+        return Ok(());
+    }
+    Err(ChangeError::Conflict(format!(
+        "this change request is {}: {what}",
+        change.status.label().to_lowercase()
+    )))
+}
+
 /// Sends a draft of `actor`'s to review. `live_token` is the web ACL's
 /// LockToken now: a draft whose base has moved must be rebased first.
 pub async fn submit(
@@ -336,25 +374,16 @@ pub async fn submit(
     actor: Actor,
     client: Client,
 ) -> Result<(), ChangeError> {
-    let mut tx = pool.begin().await?;
-    let change = lock(&mut tx, id).await?;
-    if change.author != username(&actor) {
-        drop(tx);
-        return Err(refuse(
-            pool,
-            &change,
-            actor,
-            client,
-            "only its author submits a draft",
-        )
-        .await?);
-    }
-    if change.status != Status::Draft {
-        return Err(ChangeError::Conflict(format!(
-            "this change request is {}, not a draft",
-            change.status.label().to_lowercase()
-        )));
-    }
+    let (mut tx, change) = lock_for(
+        pool,
+        id,
+        &actor,
+        &client,
+        Who::Author,
+        "only its author submits a draft",
+    )
+    .await?;
+    in_status(&change, &[Status::Draft], "only a draft is submitted")?;
     if change.title.trim().is_empty() {
         return Err(ChangeError::Invalid(
             "give the change request a title before submitting it".into(),
@@ -567,31 +596,25 @@ pub async fn approve(
     actor: Actor,
     client: Client,
 ) -> Result<Status, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let change = lock(&mut tx, id).await?;
-    let me = username(&actor);
-    if change.author == me {
-        drop(tx);
-        return Err(refuse(
-            pool,
-            &change,
-            actor,
-            client,
-            "no one approves their own change request",
-        )
-        .await?);
-    }
-    if !matches!(change.status, Status::InReview | Status::Approved) {
-        return Err(ChangeError::Conflict(format!(
-            "this change request is {}: only one in review can be approved",
-            change.status.label().to_lowercase()
-        )));
-    }
+    let (mut tx, change) = lock_for(
+        pool,
+        id,
+        &actor,
+        &client,
+        Who::Other,
+        "no one approves their own change request",
+    )
+    .await?;
+    in_status(
+        &change,
+        &[Status::InReview, Status::Approved],
+        "only one in review can be approved",
+    )?;
     let inserted = sqlx::query!(
         "INSERT INTO change_request_approvals (change_request_id, approver, approver_sub, content_hash)
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         id,
-        me,
+        username(&actor),
         actor.sub,
         change.content_hash
     )
@@ -649,28 +672,20 @@ pub async fn reject(
     actor: Actor,
     client: Client,
 ) -> Result<(), ChangeError> {
-    let mut tx = pool.begin().await?;
-    let change = lock(&mut tx, id).await?;
-    if change.author == username(&actor) {
-        drop(tx);
-        return Err(refuse(
-            pool,
-            &change,
-            actor,
-            client,
-            "the author withdraws their own change request rather than rejecting it",
-        )
-        .await?);
-    }
-    if !matches!(
-        change.status,
-        Status::InReview | Status::Approved | Status::Stale
-    ) {
-        return Err(ChangeError::Conflict(format!(
-            "this change request is {}: it cannot be rejected",
-            change.status.label().to_lowercase()
-        )));
-    }
+    let (mut tx, change) = lock_for(
+        pool,
+        id,
+        &actor,
+        &client,
+        Who::Other,
+        "the author withdraws their own change request rather than rejecting it",
+    )
+    .await?;
+    in_status(
+        &change,
+        &[Status::InReview, Status::Approved, Status::Stale],
+        "it cannot be rejected",
+    )?;
     set_status(&mut tx, id, Status::Rejected).await?;
     let event = NewEvent::new(Action::ChangeRejected, Some(actor), client)
         .target(change.audit_target())
@@ -686,28 +701,26 @@ pub async fn withdraw(
     actor: Actor,
     client: Client,
 ) -> Result<(), ChangeError> {
-    let mut tx = pool.begin().await?;
-    let change = lock(&mut tx, id).await?;
-    if change.author != username(&actor) {
-        drop(tx);
-        return Err(refuse(
-            pool,
-            &change,
-            actor,
-            client,
-            "only its author withdraws a change request",
-        )
-        .await?);
-    }
-    if !matches!(
-        change.status,
-        Status::Draft | Status::InReview | Status::Approved | Status::Stale | Status::Failed
-    ) {
-        return Err(ChangeError::Conflict(format!(
-            "this change request is {}: it cannot be withdrawn",
-            change.status.label().to_lowercase()
-        )));
-    }
+    let (mut tx, change) = lock_for(
+        pool,
+        id,
+        &actor,
+        &client,
+        Who::Author,
+        "only its author withdraws a change request",
+    )
+    .await?;
+    in_status(
+        &change,
+        &[
+            Status::Draft,
+            Status::InReview,
+            Status::Approved,
+            Status::Stale,
+            Status::Failed,
+        ],
+        "it cannot be withdrawn",
+    )?;
     set_status(&mut tx, id, Status::Withdrawn).await?;
     let action = match change.status {
         Status::Draft => Action::DraftDiscarded,
@@ -744,28 +757,25 @@ pub async fn rebase(
     actor: Actor,
     client: Client,
 ) -> Result<Vec<String>, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let change = lock(&mut tx, id).await?;
-    if change.author != username(&actor) {
-        drop(tx);
-        return Err(refuse(
-            pool,
-            &change,
-            actor,
-            client,
-            "only its author rebases a change request",
-        )
-        .await?);
-    }
-    if !matches!(
-        change.status,
-        Status::Draft | Status::InReview | Status::Approved | Status::Stale
-    ) {
-        return Err(ChangeError::Conflict(format!(
-            "this change request is {}: it cannot be rebased",
-            change.status.label().to_lowercase()
-        )));
-    }
+    let (mut tx, change) = lock_for(
+        pool,
+        id,
+        &actor,
+        &client,
+        Who::Author,
+        "only its author rebases a change request",
+    )
+    .await?;
+    in_status(
+        &change,
+        &[
+            Status::Draft,
+            Status::InReview,
+            Status::Approved,
+            Status::Stale,
+        ],
+        "it cannot be rebased",
+    )?;
     if live.web_acl.id != change.base.web_acl.id {
         return Err(ChangeError::Invalid(
             "that is not the web ACL this change is for".into(),
