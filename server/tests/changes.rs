@@ -322,6 +322,44 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
         store::get(&pool, id).await.unwrap().status,
         Status::InReview
     );
+    // Two approvals required: one is not enough.
+    let two = drafts::create(
+        &pool,
+        &base,
+        "Needs two",
+        &with_limit(&base.rules, "BlanketRule", before + 2),
+        actor("alice"),
+        Client::default(),
+    )
+    .await
+    .unwrap();
+    store::submit(
+        &pool,
+        two,
+        &base.lock_token,
+        2,
+        actor("alice"),
+        Client::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store::approve(&pool, two, actor("bob"), Client::default())
+            .await
+            .unwrap(),
+        Status::InReview
+    );
+    let again = store::approve(&pool, two, actor("bob"), Client::default()).await;
+    assert!(
+        matches!(again, Err(ChangeError::Conflict(_))),
+        "one approval per person: {again:?}"
+    );
+    assert_eq!(
+        store::approve(&pool, two, actor("carol"), Client::default())
+            .await
+            .unwrap(),
+        Status::Approved
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
