@@ -385,6 +385,90 @@ mod tests {
         assert_eq!(Status::parse("open"), None);
     }
 
+    fn change(author: &str, status: Status, approvals: Vec<Approval>) -> ChangeView {
+        let at = DateTime::<Utc>::default();
+        ChangeView {
+            id: "c".into(),
+            kind: "web_acl_rules".into(),
+            title: "t".into(),
+            description: String::new(),
+            author: author.into(),
+            status,
+            target_name: "shop".into(),
+            target_scope: "REGIONAL".into(),
+            created_at: at,
+            submitted_at: None,
+            updated_at: at,
+            applied_at: None,
+            applied_by: None,
+            aws_request_id: None,
+            failure: None,
+            content_hash: String::new(),
+            required_approvals: 1,
+            diff: RulesDiff {
+                changes: Vec::new(),
+                words: Vec::new(),
+            },
+            base_json: String::new(),
+            content_json: String::new(),
+            stale: None,
+            evidence: Vec::new(),
+            comments: Vec::new(),
+            approvals,
+            timeline: Vec::new(),
+            rollback_of: None,
+        }
+    }
+
+    fn user(name: &str, role: crate::roles::Role) -> crate::auth::User {
+        crate::auth::User {
+            username: name.into(),
+            sub: name.into(),
+            groups: Vec::new(),
+            roles: crate::roles::Role::ALL
+                .into_iter()
+                .filter(|r| *r <= role)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_page_offers_each_person_only_the_steps_they_may_take() {
+        use crate::roles::Role;
+        let review = change("alice", Status::InReview, Vec::new());
+        let author = review.allowed(&user("alice", Role::Approver));
+        assert!(!author.approve && !author.reject, "not on one's own");
+        assert!(author.withdraw && author.edit && !author.apply);
+        let other = review.allowed(&user("bob", Role::Approver));
+        assert!(other.approve && other.reject && !other.withdraw && !other.edit);
+        let viewer = review.allowed(&user("vic", Role::Viewer));
+        assert_eq!(viewer, Allowed::default());
+
+        let approved_by_bob = vec![Approval {
+            approver: "bob".into(),
+            approved_at: DateTime::<Utc>::default(),
+            current: true,
+        }];
+        let approved = change("alice", Status::Approved, approved_by_bob);
+        assert!(
+            !approved.allowed(&user("bob", Role::Approver)).approve,
+            "once"
+        );
+        assert!(approved.allowed(&user("bob", Role::Approver)).apply);
+        assert!(
+            approved.allowed(&user("alice", Role::Editor)).apply,
+            "the author, once approved"
+        );
+        assert!(!approved.allowed(&user("eve", Role::Editor)).apply);
+
+        let applied = change("alice", Status::Applied, Vec::new());
+        assert!(applied.allowed(&user("eve", Role::Editor)).rollback);
+        assert!(!applied.allowed(&user("alice", Role::Approver)).withdraw);
+        let stale = change("alice", Status::Stale, Vec::new());
+        assert!(stale.allowed(&user("alice", Role::Editor)).rebase);
+        assert!(!stale.allowed(&user("bob", Role::Approver)).rebase);
+    }
+
     #[test]
     fn filters_read_from_the_query_string() {
         let filter = ChangeFilter::from_query(|k| match k {
