@@ -360,6 +360,26 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
             .unwrap(),
         Status::Approved
     );
+
+    // Rejected by someone else (not by its author), it cannot be applied.
+    let own = store::reject(&pool, two, "no", actor("alice"), Client::default()).await;
+    assert!(matches!(own, Err(ChangeError::Refused(_))), "{own:?}");
+    store::reject(
+        &pool,
+        two,
+        "Wait for the sale to end.",
+        actor("dave"),
+        Client::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store::get(&pool, two).await.unwrap().status,
+        Status::Rejected
+    );
+    let late = apply::apply(&pool, &aws.wafv2, two, &approver("bob")).await;
+    assert!(matches!(late, Err(ChangeError::Conflict(_))), "{late:?}");
+    assert_eq!(live_rules(&aws).await.lock_token, base.lock_token);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -572,6 +572,10 @@ pub async fn comment(
     }
     let mut tx = pool.begin().await?;
     let change = lock(&mut tx, id).await?;
+    // A draft is its author's until submitted.
+    if change.status == Status::Draft && change.author != username(&actor) {
+        return Err(ChangeError::NotFound);
+    }
     sqlx::query!(
         "INSERT INTO change_request_comments (change_request_id, author, body) VALUES ($1, $2, $3)",
         id,
@@ -672,6 +676,12 @@ pub async fn reject(
     actor: Actor,
     client: Client,
 ) -> Result<(), ChangeError> {
+    let reason = reason.trim();
+    if reason.chars().count() > 2000 {
+        return Err(ChangeError::Invalid(
+            "a reason has at most 2,000 characters".into(),
+        ));
+    }
     let (mut tx, change) = lock_for(
         pool,
         id,
@@ -689,7 +699,7 @@ pub async fn reject(
     set_status(&mut tx, id, Status::Rejected).await?;
     let event = NewEvent::new(Action::ChangeRejected, Some(actor), client)
         .target(change.audit_target())
-        .after(json!({"reason": reason.trim()}));
+        .after(json!({"reason": reason}));
     record_and_commit(tx, event).await?;
     Ok(())
 }
