@@ -640,3 +640,63 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
         before + 200
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_apply_cut_off_is_settled_when_the_console_starts(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let region = "ap-northeast-3";
+    let (aws, base) = shop(region).await;
+    let before = limit_of(&base.rules, "BlanketRule");
+    let id = proposed(
+        &pool,
+        &base,
+        &with_limit(&base.rules, "BlanketRule", before + 40),
+    )
+    .await;
+    store::approve(&pool, id, actor("bob"), Client::default())
+        .await
+        .unwrap();
+    let Begun::Push(change) = apply::begin(&pool, &aws.wafv2, id, &approver("bob"))
+        .await
+        .unwrap()
+    else {
+        panic!("not claimed")
+    };
+    live::update_rules(&aws.wafv2, &change.base, &change.content)
+        .await
+        .unwrap();
+    // The console went down here. It starts again:
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut console = common::gatehouse()
+        .arg("serve")
+        .env("DATABASE_URL", common::database_url(&pool))
+        .env("LEPTOS_SITE_ADDR", addr.to_string())
+        .env("LEPTOS_SITE_ROOT", "../public")
+        .env("AWS_REGION", region)
+        .spawn()
+        .unwrap();
+    let mut status = Status::Applying;
+    for _ in 0..100 {
+        status = store::get(&pool, id).await.unwrap().status;
+        if status != Status::Applying {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    console.kill().unwrap();
+    console.wait().unwrap();
+    assert_eq!(status, Status::Applied);
+    let applied = store::get(&pool, id).await.unwrap();
+    assert_eq!(
+        applied.applied_token,
+        Some(live_rules(&aws).await.lock_token),
+        "settled from the web ACL as AWS holds it"
+    );
+    assert_eq!(count(&pool, "changes.applied").await, 1);
+}
