@@ -10,6 +10,7 @@ mod common;
 use app::audit::{Actor, Client};
 use app::changes::apply::{self, Applier, Begun, Outcome};
 use app::changes::drift::drift;
+use app::changes::steps;
 use app::changes::store::{self, ChangeError};
 use app::changes::{DriftState, Status};
 use app::rules::drafts;
@@ -88,7 +89,7 @@ async fn proposed(pool: &PgPool, base: &LiveRules, rules: &[RuleEntry]) -> Uuid 
     )
     .await
     .unwrap();
-    store::submit(
+    steps::submit(
         pool,
         id,
         &base.lock_token,
@@ -124,7 +125,7 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
         Status::InReview
     );
 
-    store::comment(
+    steps::comment(
         &pool,
         id,
         "The flood peaked at 6,000.",
@@ -134,7 +135,7 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     .await
     .unwrap();
     // The author cannot approve, though alice's role would allow approving.
-    let own = store::approve(&pool, id, actor("alice"), Client::default()).await;
+    let own = steps::approve(&pool, id, actor("alice"), Client::default()).await;
     assert!(
         matches!(&own, Err(ChangeError::Refused(why)) if why.contains("own change request")),
         "{own:?}"
@@ -145,7 +146,7 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
         "the refusal is audited"
     );
     assert_eq!(
-        store::approve(&pool, id, actor("bob"), Client::default())
+        steps::approve(&pool, id, actor("bob"), Client::default())
             .await
             .unwrap(),
         Status::Approved
@@ -208,14 +209,14 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     assert_eq!(found[0].state, DriftState::InSync);
 
     // Rollback: a new change request restoring the limit, reviewed anew.
-    let back = store::rollback(&pool, id, &now, 1, actor("carol"), Client::default())
+    let back = steps::rollback(&pool, id, &now, 1, actor("carol"), Client::default())
         .await
         .unwrap();
     let rollback = store::get(&pool, back).await.unwrap();
     assert_eq!(rollback.status, Status::InReview);
     assert_eq!(rollback.rollback_of, Some(id));
     assert_eq!(limit_of(&rollback.content, "BlanketRule"), before);
-    store::approve(&pool, back, actor("bob"), Client::default())
+    steps::approve(&pool, back, actor("bob"), Client::default())
         .await
         .unwrap();
     apply::apply(&pool, &aws.wafv2, back, &approver("bob"))
@@ -261,7 +262,7 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
         &with_limit(&base.rules, "BlanketRule", before + 1000),
     )
     .await;
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
     assert_eq!(
@@ -306,10 +307,10 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
         "nothing was pushed"
     );
     // The same edit of the description drops a fresh approval too.
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
-    store::describe(
+    steps::describe(
         &pool,
         id,
         "For the sale.",
@@ -333,7 +334,7 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
     )
     .await
     .unwrap();
-    store::submit(
+    steps::submit(
         &pool,
         two,
         &base.lock_token,
@@ -344,27 +345,27 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
     .await
     .unwrap();
     assert_eq!(
-        store::approve(&pool, two, actor("bob"), Client::default())
+        steps::approve(&pool, two, actor("bob"), Client::default())
             .await
             .unwrap(),
         Status::InReview
     );
-    let again = store::approve(&pool, two, actor("bob"), Client::default()).await;
+    let again = steps::approve(&pool, two, actor("bob"), Client::default()).await;
     assert!(
         matches!(again, Err(ChangeError::Conflict(_))),
         "one approval per person: {again:?}"
     );
     assert_eq!(
-        store::approve(&pool, two, actor("carol"), Client::default())
+        steps::approve(&pool, two, actor("carol"), Client::default())
             .await
             .unwrap(),
         Status::Approved
     );
 
     // Rejected by someone else (not by its author), it cannot be applied.
-    let own = store::reject(&pool, two, "no", actor("alice"), Client::default()).await;
+    let own = steps::reject(&pool, two, "no", actor("alice"), Client::default()).await;
     assert!(matches!(own, Err(ChangeError::Refused(_))), "{own:?}");
-    store::reject(
+    steps::reject(
         &pool,
         two,
         "Wait for the sale to end.",
@@ -397,7 +398,7 @@ async fn a_change_made_out_of_band_makes_it_stale_and_survives_the_rebase(
         &with_limit(&base.rules, "BlanketRule", blanket + 2000),
     )
     .await;
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
 
@@ -430,9 +431,9 @@ async fn a_change_made_out_of_band_makes_it_stale_and_survives_the_rebase(
     );
 
     // Only the author rebases; the rebase needs approval again.
-    let theirs = store::rebase(&pool, id, &now, actor("bob"), Client::default()).await;
+    let theirs = steps::rebase(&pool, id, &now, actor("bob"), Client::default()).await;
     assert!(matches!(theirs, Err(ChangeError::Refused(_))), "{theirs:?}");
-    let conflicts = store::rebase(&pool, id, &now, actor("alice"), Client::default())
+    let conflicts = steps::rebase(&pool, id, &now, actor("alice"), Client::default())
         .await
         .unwrap();
     assert!(conflicts.is_empty(), "{conflicts:?}");
@@ -440,7 +441,7 @@ async fn a_change_made_out_of_band_makes_it_stale_and_survives_the_rebase(
     assert_eq!(rebased.status, Status::InReview);
     assert_eq!(limit_of(&rebased.content, "UriBasedRule"), login + 7);
     assert_eq!(limit_of(&rebased.content, "BlanketRule"), blanket + 2000);
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
     apply::apply(&pool, &aws.wafv2, id, &approver("bob"))
@@ -467,7 +468,7 @@ async fn two_applies_at_once_push_once(_: PgPoolOptions, options: PgConnectOptio
         &with_limit(&base.rules, "BlanketRule", before + 500),
     )
     .await;
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
     let (bob, carol) = (approver("bob"), approver("carol"));
@@ -515,7 +516,7 @@ async fn nothing_is_pushed_when_the_audit_trail_cannot_be_written(
         &with_limit(&base.rules, "BlanketRule", before + 300),
     )
     .await;
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
     sqlx::raw_sql(
@@ -566,7 +567,7 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
         &with_limit(&base.rules, "BlanketRule", before + 100),
     )
     .await;
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
 
@@ -613,7 +614,7 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
         &with_limit(&now.rules, "BlanketRule", before + 200),
     )
     .await;
-    store::approve(&pool, next, actor("bob"), Client::default())
+    steps::approve(&pool, next, actor("bob"), Client::default())
         .await
         .unwrap();
     assert!(matches!(
@@ -656,7 +657,7 @@ async fn an_apply_cut_off_is_settled_when_the_console_starts(
         &with_limit(&base.rules, "BlanketRule", before + 40),
     )
     .await;
-    store::approve(&pool, id, actor("bob"), Client::default())
+    steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
     let Begun::Push(change) = apply::begin(&pool, &aws.wafv2, id, &approver("bob"))

@@ -7,6 +7,7 @@ mod common;
 
 use app::audit::{Actor, Client};
 use app::changes::Status;
+use app::changes::steps;
 use app::changes::store::{self, ChangeError};
 use app::rules::drafts;
 use app::rules::live;
@@ -113,7 +114,7 @@ async fn a_draft_is_saved_reopened_edited_by_its_author_and_discarded(
         .next_lock_token;
     assert_ne!(next, base.lock_token);
 
-    store::withdraw(&pool, id, actor("alice"), Client::default())
+    steps::withdraw(&pool, id, actor("alice"), Client::default())
         .await
         .unwrap();
     assert!(

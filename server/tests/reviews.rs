@@ -8,7 +8,7 @@ mod common;
 
 use app::audit::{Actor, Client};
 use app::changes::Status;
-use app::changes::store;
+use app::changes::{steps, store};
 use app::pages::TakeStep;
 use app::roles::Role;
 use app::rules::live;
@@ -51,7 +51,7 @@ async fn in_review(state: &AppState, author: &str) -> uuid::Uuid {
     )
     .await
     .unwrap();
-    store::submit(
+    steps::submit(
         &state.pool,
         id,
         &base.lock_token,

@@ -11,6 +11,7 @@
 //! base token (never taken: approved again), or something else (stale).
 
 use super::Status;
+use super::steps;
 use super::store::{self, Change, ChangeError, record_and_commit};
 use crate::audit::{Action, Actor, Client, NewEvent};
 use crate::rules::live::{self, LiveRules, Pushed, UpdateError};
@@ -91,7 +92,7 @@ pub async fn begin(
         let me = by.actor.username.clone().unwrap_or_default();
         if !by.approver && change.author != me {
             drop(tx);
-            return Err(store::refuse(
+            return Err(steps::refuse(
                 pool,
                 &change,
                 by.actor.clone(),

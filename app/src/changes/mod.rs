@@ -19,6 +19,8 @@ pub mod drift;
 #[cfg(feature = "ssr")]
 pub mod evidence;
 #[cfg(feature = "ssr")]
+pub mod steps;
+#[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod view;

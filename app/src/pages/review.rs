@@ -57,7 +57,7 @@ pub struct Stepped {
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, AppError> {
     use crate::changes::apply::{self, Applier, Outcome};
-    use crate::changes::{evidence, store};
+    use crate::changes::{evidence, steps, store};
     use crate::roles::Role;
     let needed = match step {
         Step::Comment => Role::Viewer,
@@ -84,17 +84,17 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
     };
     match step {
         Step::Describe => {
-            store::describe(pool, id, &text, actor, client).await?;
+            steps::describe(pool, id, &text, actor, client).await?;
             said("Description saved.")
         }
         Step::Attach => {
             let found = evidence::traffic_analysis(pool, &text, &user.username).await?;
-            store::attach(pool, id, found, actor, client).await?;
+            steps::attach(pool, id, found, actor, client).await?;
             said("Analysis attached.")
         }
         Step::Submit => {
             let now = live().await?;
-            store::submit(
+            steps::submit(
                 pool,
                 id,
                 &now.lock_token,
@@ -106,19 +106,19 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
             said("Submitted for review. Share this page's link with an approver.")
         }
         Step::Comment => {
-            store::comment(pool, id, &text, actor, client).await?;
+            steps::comment(pool, id, &text, actor, client).await?;
             said("Comment added.")
         }
-        Step::Approve => match store::approve(pool, id, actor, client).await? {
+        Step::Approve => match steps::approve(pool, id, actor, client).await? {
             crate::changes::Status::Approved => said("Approved: it can be applied."),
             _ => said("Approval recorded; it needs more before it can be applied."),
         },
         Step::Reject => {
-            store::reject(pool, id, &text, actor, client).await?;
+            steps::reject(pool, id, &text, actor, client).await?;
             said("Rejected.")
         }
         Step::Withdraw => {
-            store::withdraw(pool, id, actor, client).await?;
+            steps::withdraw(pool, id, actor, client).await?;
             said("Withdrawn.")
         }
         Step::Apply => {
@@ -144,7 +144,7 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
         }
         Step::Rebase => {
             let now = live().await?;
-            let conflicts = store::rebase(pool, id, &now, actor, client).await?;
+            let conflicts = steps::rebase(pool, id, &now, actor, client).await?;
             match conflicts.is_empty() {
                 true => said("Rebased onto the live rules; it needs approval again."),
                 false => said(&format!(
@@ -155,7 +155,7 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
         }
         Step::Rollback => {
             let now = live().await?;
-            let new = store::rollback(
+            let new = steps::rollback(
                 pool,
                 id,
                 &now,

@@ -96,7 +96,7 @@ pub async fn discard_draft(id: String) -> Result<(), AppError> {
     let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
     let actor = crate::auth::sign_in::actor(&user);
     let client = crate::auth::caller::caller().client;
-    Ok(crate::changes::store::withdraw(&state.pool, id, actor, client).await?)
+    Ok(crate::changes::steps::withdraw(&state.pool, id, actor, client).await?)
 }
 
 /// The rules as the editor shows them: parsed from the JSON view, or why not.
