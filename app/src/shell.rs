@@ -159,7 +159,8 @@ fn Layout(children: Children) -> impl IntoView {
                         .map(|section| {
                             view! {
                                 <li>
-                                    <A href=section.path exact=true>
+                                    // A section's own pages (a review at /reviews/{id}) are in it too.
+                                    <A href=section.path exact=section.path == "/">
                                         {section.label}
                                     </A>
                                 </li>

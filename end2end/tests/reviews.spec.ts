@@ -71,6 +71,10 @@ test("an editor proposes 7000 → 9000 with a traffic analysis; another person a
   await approver.getByLabel("Password").fill(PASSWORD);
   await approver.getByRole("button", { name: "Sign in" }).click();
   await expect(approver).toHaveURL(link);
+  await expect(approver.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Reviews" })).toHaveAttribute(
+    "aria-current",
+    "page",
+  );
   await expect(approver.getByRole("heading", { level: 1, name: "Raise the blanket limit to 9000" })).toBeVisible();
   await expect(approver.getByTestId("change-words")).toContainText(
     "BlanketRule: Statement.RateBasedStatement.Limit 7000 → 9000",
