@@ -15,6 +15,43 @@ async function blanketLimit(page: Page): Promise<number> {
   return rules.find((r: { Name: string }) => r.Name === "BlanketRule").Statement.RateBasedStatement.Limit;
 }
 
+/** Calls AWS WAF (the emulator) directly, as someone working outside Gatehouse would. */
+async function waf(action: string, body: object) {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  expect(endpoint, "scripts/test.sh points AWS_ENDPOINT_URL at the emulator").toBeTruthy();
+  const region = process.env.AWS_REGION ?? "us-east-1";
+  const reply = await fetch(endpoint!, {
+    method: "POST",
+    headers: {
+      "X-Amz-Target": `AWSWAF_20190729.${action}`,
+      "Content-Type": "application/x-amz-json-1.1",
+      Authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${region}/wafv2/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  expect(reply.ok, `${action}: ${reply.status}`).toBeTruthy();
+  return reply.json();
+}
+
+/** Sets rate limits of the shop web ACL outside Gatehouse. */
+async function setLimitsElsewhere(limits: Record<string, number>) {
+  const { WebACLs } = await waf("ListWebACLs", { Scope: "REGIONAL", Limit: 100 });
+  const shop = WebACLs.find((acl: { Name: string }) => acl.Name === "shop");
+  const { WebACL, LockToken } = await waf("GetWebACL", { Name: "shop", Scope: "REGIONAL", Id: shop.Id });
+  for (const rule of WebACL.Rules) {
+    if (rule.Name in limits) rule.Statement.RateBasedStatement.Limit = limits[rule.Name];
+  }
+  await waf("UpdateWebACL", {
+    Name: "shop",
+    Scope: "REGIONAL",
+    Id: shop.Id,
+    LockToken,
+    DefaultAction: WebACL.DefaultAction,
+    VisibilityConfig: WebACL.VisibilityConfig,
+    Rules: WebACL.Rules,
+  });
+}
+
 /** Takes a step on the review page and waits for what it came to. */
 async function step(page: Page, name: string, result: string | RegExp) {
   await page.getByRole("button", { name }).click();
@@ -154,4 +191,59 @@ test("the reviews page lists change requests by status", async ({ page }) => {
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page).toHaveURL(/status=draft/);
   await expect(page.getByText("No change requests.")).toBeVisible();
+});
+
+test("a change made in AWS after approval makes the request stale; nothing is overwritten, and a rebase carries it over", async ({
+  browser,
+}) => {
+  test.setTimeout(90_000);
+  const editor = await (await browser.newContext()).newPage();
+  const approver = await (await browser.newContext()).newPage();
+  noPageErrors(editor);
+  noPageErrors(approver);
+  await signIn(editor, "editor", "/rules?web_acl=shop&scope=REGIONAL");
+  await hydrated(editor);
+  const form = editor.getByRole("region", { name: "Edit" });
+  await form.getByLabel("BlanketRule limit").fill("8000");
+  await form.getByLabel("Title").fill("Blanket limit 8000");
+  await editor.getByRole("button", { name: "Save draft" }).click();
+  await editor.getByTestId("review-link").click();
+  await hydrated(editor);
+  await step(editor, "Submit for review", "Submitted for review");
+  const link = editor.url();
+
+  await signIn(approver, "approver", link);
+  await hydrated(approver);
+  await step(approver, "Approve", "Approved");
+
+  // Meanwhile someone lowers the /login limit in the AWS console.
+  await setLimitsElsewhere({ UriBasedRule: 120 });
+  await step(approver, "Apply to AWS", "changed elsewhere");
+  await expect(approver.getByTestId("change-status")).toHaveText("Stale");
+  const stale = approver.getByRole("region", { name: "The web ACL changed elsewhere" });
+  await expect(stale).toContainText("UriBasedRule: Statement.RateBasedStatement.Limit 120 → 150");
+  await expect(stale).toContainText("BlanketRule: Statement.RateBasedStatement.Limit 7000 → 8000");
+  const live = await (await approver.request.get("/api/v1/web-acls/REGIONAL/shop/rules")).json();
+  const limit = (name: string) =>
+    live.rules.find((r: { Name: string }) => r.Name === name).Statement.RateBasedStatement.Limit;
+  expect([limit("UriBasedRule"), limit("BlanketRule")], "nothing was overwritten").toEqual([120, 7000]);
+
+  // The author rebases; it needs approval again, and then keeps both changes.
+  await editor.reload();
+  await hydrated(editor);
+  await step(editor, "Rebase onto the live rules", "it needs approval again");
+  await expect(editor.getByTestId("change-status")).toHaveText("In review");
+  await expect(editor.getByTestId("change-words")).toHaveText("BlanketRule: Statement.RateBasedStatement.Limit 7000 → 8000. Now: Block an IP that sends more than 8,000 requests in any 5 minutes");
+  await approver.reload();
+  await hydrated(approver);
+  await expect(approver.getByTestId("approvals")).toContainText("of earlier content: does not count");
+  await step(approver, "Approve", "Approved");
+  await step(approver, "Apply to AWS", "Applied");
+  const after = await (await approver.request.get("/api/v1/web-acls/REGIONAL/shop/rules")).json();
+  const now = (name: string) =>
+    after.rules.find((r: { Name: string }) => r.Name === name).Statement.RateBasedStatement.Limit;
+  expect([now("UriBasedRule"), now("BlanketRule")]).toEqual([120, 8000]);
+
+  // Back to the demo's limits, for the tests after this one.
+  await setLimitsElsewhere({ UriBasedRule: 150, BlanketRule: 7000 });
 });
