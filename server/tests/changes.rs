@@ -553,26 +553,20 @@ async fn nothing_is_pushed_when_the_audit_trail_cannot_be_written(
     ));
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn an_apply_interrupted_before_or_after_the_push_is_settled(
-    _: PgPoolOptions,
-    options: PgConnectOptions,
-) {
-    let pool = common::pool(options).await;
-    let (aws, base) = shop("ap-southeast-2").await;
-    let before = limit_of(&base.rules, "BlanketRule");
-    let id = proposed(
-        &pool,
-        &base,
-        &with_limit(&base.rules, "BlanketRule", before + 100),
-    )
-    .await;
-    steps::approve(&pool, id, actor("bob"), Client::default())
+/// An approved change raising the blanket limit to `limit`, claimed and
+/// pushed to AWS, its outcome never recorded: what a crash between the two
+/// leaves.
+async fn pushed_but_not_recorded(
+    pool: &PgPool,
+    aws: &app::state::AwsClients,
+    base: &LiveRules,
+    limit: i64,
+) -> Uuid {
+    let id = proposed(pool, base, &with_limit(&base.rules, "BlanketRule", limit)).await;
+    steps::approve(pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
-
-    // Crash after the push, before its outcome was recorded.
-    let Begun::Push(change) = apply::begin(&pool, &aws.wafv2, id, &approver("bob"))
+    let Begun::Push(change) = apply::begin(pool, &aws.wafv2, id, &approver("bob"))
         .await
         .unwrap()
     else {
@@ -581,6 +575,19 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
     live::update_rules(&aws.wafv2, &change.base, &change.content)
         .await
         .unwrap();
+    id
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_apply_interrupted_before_or_after_the_push_is_settled(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let (aws, base) = shop("ap-southeast-2").await;
+    let before = limit_of(&base.rules, "BlanketRule");
+    // Crash after the push, before its outcome was recorded.
+    let id = pushed_but_not_recorded(&pool, &aws, &base, before + 100).await;
     assert_eq!(
         store::get(&pool, id).await.unwrap().status,
         Status::Applying
@@ -651,24 +658,7 @@ async fn an_apply_cut_off_is_settled_when_the_console_starts(
     let region = "ap-northeast-3";
     let (aws, base) = shop(region).await;
     let before = limit_of(&base.rules, "BlanketRule");
-    let id = proposed(
-        &pool,
-        &base,
-        &with_limit(&base.rules, "BlanketRule", before + 40),
-    )
-    .await;
-    steps::approve(&pool, id, actor("bob"), Client::default())
-        .await
-        .unwrap();
-    let Begun::Push(change) = apply::begin(&pool, &aws.wafv2, id, &approver("bob"))
-        .await
-        .unwrap()
-    else {
-        panic!("not claimed")
-    };
-    live::update_rules(&aws.wafv2, &change.base, &change.content)
-        .await
-        .unwrap();
+    let id = pushed_but_not_recorded(&pool, &aws, &base, before + 40).await;
     // The console went down here. It starts again:
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
