@@ -234,8 +234,15 @@ test("a change made in AWS after approval makes the request stale; nothing is ov
   await step(editor, "Rebase onto the live rules", "it needs approval again");
   await expect(editor.getByTestId("change-status")).toHaveText("In review");
   await expect(editor.getByTestId("change-words")).toHaveText("BlanketRule: Statement.RateBasedStatement.Limit 7000 → 8000. Now: Block an IP that sends more than 8,000 requests in any 5 minutes");
+  // Edited again from the rules editor: still in review.
+  await editor.getByRole("link", { name: "Edit the rules" }).click();
+  await hydrated(editor);
+  await editor.getByRole("region", { name: "Edit" }).getByLabel("Title").fill("Blanket limit 8000, rebased");
+  await editor.getByRole("button", { name: "Save (back to review)" }).click();
+  await expect(editor.getByTestId("draft-saved")).toHaveText("Saved; it is back in review (no errors).");
   await approver.reload();
   await hydrated(approver);
+  await expect(approver.getByRole("heading", { level: 1, name: "Blanket limit 8000, rebased" })).toBeVisible();
   await expect(approver.getByTestId("approvals")).toContainText("of earlier content: does not count");
   await step(approver, "Approve", "Approved");
   await step(approver, "Apply to AWS", "Applied");

@@ -38,6 +38,8 @@ pub struct OpenDraft {
     pub rules_json: String,
     /// The web ACL changed since the draft was made.
     pub stale: bool,
+    /// Submitted already: saving sends it back to review.
+    pub submitted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +170,7 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
     );
     let draft_id = RwSignal::new(start.draft.as_ref().map(|d| d.id.clone()));
     let stale = start.draft.as_ref().is_some_and(|d| d.stale);
+    let submitted = start.draft.as_ref().is_some_and(|d| d.submitted);
     let save = ServerAction::<SaveDraft>::new();
     let discard = ServerAction::<DiscardDraft>::new();
     Effect::new(move |_| {
@@ -253,7 +256,7 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
                         });
                     }
                 >
-                    "Save draft"
+                    {if submitted { "Save (back to review)" } else { "Save draft" }}
                 </button>
                 {move || draft_id.get().map(|id| view! {
                     <button type="button" on:click=move |_| { discard.dispatch(DiscardDraft { id: id.clone() }); }>
@@ -268,7 +271,7 @@ pub fn RuleEditor(start: EditorStart) -> impl IntoView {
                 {move || match save.value().get() {
                     Some(Ok(saved)) => view! {
                         <p role="status" data-testid="draft-saved">
-                            {format!("Draft saved ({}).", match saved.errors {
+                            {format!("{} ({}).", if submitted { "Saved; it is back in review" } else { "Draft saved" }, match saved.errors {
                                 0 => "no errors".to_owned(),
                                 n => format!("{n} errors to fix before it can be applied"),
                             })}

@@ -159,6 +159,7 @@ pub async fn load_rules(
                     title: found.title.clone(),
                     rules_json: pretty(&found.content),
                     stale: found.base.lock_token != live.lock_token,
+                    submitted: found.status != crate::changes::Status::Draft,
                 }),
             },
             None => EditorStart {
