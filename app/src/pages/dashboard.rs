@@ -1,9 +1,10 @@
-//! The dashboard: is the console healthy, and which AWS resources does it
-//! manage.
+//! The dashboard: is the console healthy, what waits for the signed-in
+//! person's review, whether each managed web ACL still holds what Gatehouse
+//! last applied to it (drift), and which AWS resources it manages.
 
-use super::review::DriftView;
+use super::review::DiffView;
 use super::reviews::ChangeTable;
-use crate::changes::{ChangeRow, Drift};
+use crate::changes::{ChangeRow, Drift, DriftState};
 use crate::error::AppError;
 use crate::health::{HealthReport, Probe, Status};
 use crate::targets::ManagedTarget;
@@ -209,4 +210,43 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
             {error.to_string()}
         </p>
     }
+}
+
+/// The dashboard's drift panel: each managed web ACL against what
+/// Gatehouse last applied to it.
+#[component]
+fn DriftView(drift: Vec<Drift>) -> impl IntoView {
+    if drift.is_empty() {
+        return view! { <p>"No managed web ACLs."</p> }.into_any();
+    }
+    view! {
+        <ul class="drift" data-testid="drift">
+            {drift.into_iter().map(|d| {
+                let last = d.last_applied.clone().map(|l| view! {
+                    " Last change through Gatehouse: "
+                    <a href=format!("/reviews/{}", l.id)>{l.title}</a>
+                    {format!(
+                        " by {} at {}.",
+                        l.applied_by.unwrap_or_else(|| "Gatehouse".into()),
+                        l.applied_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+                    )}
+                });
+                let state = match d.state {
+                    DriftState::InSync => view! { <span class="badge ok">"In sync"</span> }.into_any(),
+                    DriftState::NeverApplied => view! { <span class="muted">"Nothing applied through Gatehouse yet."</span> }.into_any(),
+                    DriftState::Unreadable(why) => view! { <span class="error">{why}</span> }.into_any(),
+                    DriftState::Drifted(diff) => view! {
+                        <span class="badge down">"Changed outside Gatehouse"</span>
+                        <DiffView diff />
+                    }.into_any(),
+                };
+                view! {
+                    <li>
+                        <strong>{format!("{} ({})", d.web_acl, d.scope)}</strong>": " {state} {last}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }

@@ -3,7 +3,7 @@
 //! approvals and the timeline, and the steps the signed-in person may take.
 //! Opening it changes nothing; every step is checked again on the server.
 
-use crate::changes::{Allowed, ChangeView, DriftState, RulesDiff};
+use crate::changes::{Allowed, ChangeView, RulesDiff};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -516,43 +516,4 @@ fn Comments(
             }>"Add comment"</button>
         </section>
     }
-}
-
-/// The dashboard's drift panel: each managed web ACL against what
-/// Gatehouse last applied to it.
-#[component]
-pub fn DriftView(drift: Vec<crate::changes::Drift>) -> impl IntoView {
-    if drift.is_empty() {
-        return view! { <p>"No managed web ACLs."</p> }.into_any();
-    }
-    view! {
-        <ul class="drift" data-testid="drift">
-            {drift.into_iter().map(|d| {
-                let last = d.last_applied.clone().map(|l| view! {
-                    " Last change through Gatehouse: "
-                    <a href=format!("/reviews/{}", l.id)>{l.title}</a>
-                    {format!(
-                        " by {} at {}.",
-                        l.applied_by.unwrap_or_else(|| "Gatehouse".into()),
-                        l.applied_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
-                    )}
-                });
-                let state = match d.state {
-                    DriftState::InSync => view! { <span class="badge ok">"In sync"</span> }.into_any(),
-                    DriftState::NeverApplied => view! { <span class="muted">"Nothing applied through Gatehouse yet."</span> }.into_any(),
-                    DriftState::Unreadable(why) => view! { <span class="error">{why}</span> }.into_any(),
-                    DriftState::Drifted(diff) => view! {
-                        <span class="badge down">"Changed outside Gatehouse"</span>
-                        <DiffView diff />
-                    }.into_any(),
-                };
-                view! {
-                    <li>
-                        <strong>{format!("{} ({})", d.web_acl, d.scope)}</strong>": " {state} {last}
-                    </li>
-                }
-            }).collect_view()}
-        </ul>
-    }
-    .into_any()
 }
