@@ -323,6 +323,31 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
         store::get(&pool, id).await.unwrap().status,
         Status::InReview
     );
+    // A draft that changes nothing is not submitted.
+    let nothing = drafts::create(
+        &pool,
+        &base,
+        "Nothing",
+        &base.rules,
+        actor("alice"),
+        Client::default(),
+    )
+    .await
+    .unwrap();
+    let refused = steps::submit(
+        &pool,
+        nothing,
+        &base.lock_token,
+        1,
+        actor("alice"),
+        Client::default(),
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(ChangeError::Invalid(why)) if why.contains("changes nothing")),
+        "{refused:?}"
+    );
+
     // Two approvals required: one is not enough.
     let two = drafts::create(
         &pool,
@@ -350,6 +375,19 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
             .unwrap(),
         Status::InReview
     );
+    let waits = |name: &'static str| {
+        let pool = pool.clone();
+        async move {
+            store::waiting_for(&pool, name)
+                .await
+                .unwrap()
+                .iter()
+                .any(|row| row.id == two.to_string())
+        }
+    };
+    assert!(waits("carol").await, "it waits for another approver");
+    assert!(!waits("bob").await, "not for the one who approved it");
+    assert!(!waits("alice").await, "nor for its author");
     let again = steps::approve(&pool, two, actor("bob"), Client::default()).await;
     assert!(
         matches!(again, Err(ChangeError::Conflict(_))),

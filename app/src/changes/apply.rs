@@ -19,7 +19,7 @@ use crate::rules::merge::same_rules;
 use crate::rules::model::rules_json;
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// An apply under way for longer than this is taken as interrupted when
@@ -217,9 +217,10 @@ pub async fn settle(
         return record_stale(pool, change, &live, None, by).await;
     }
     // AWS never took it: approved again, for the next attempt.
-    let mut tx = pool.begin().await?;
-    let now = store::lock(&mut tx, change.id).await?;
-    if now.status != Status::Applying {
+    let Some((mut tx, status)) = lock_unapplied(pool, change).await? else {
+        return Ok(Outcome::AlreadyApplied);
+    };
+    if status != Status::Applying {
         return Ok(Outcome::NotTaken);
     }
     store::set_status(&mut tx, change.id, Status::Approved).await?;
@@ -256,6 +257,17 @@ pub async fn settle_interrupted(
     Ok(settled)
 }
 
+/// Locks the change request to record an outcome, with its status; `None`
+/// when another attempt or a settle has recorded it applied already.
+async fn lock_unapplied<'a>(
+    pool: &'a PgPool,
+    change: &Change,
+) -> Result<Option<(Transaction<'a, Postgres>, Status)>, ChangeError> {
+    let mut tx = pool.begin().await?;
+    let now = store::lock(&mut tx, change.id).await?;
+    Ok((now.status != Status::Applied).then_some((tx, now.status)))
+}
+
 fn outcome_event(action: Action, change: &Change, by: Option<&Applier>) -> NewEvent {
     NewEvent::new(
         action,
@@ -272,11 +284,9 @@ async fn record_applied(
     request_id: Option<String>,
     by: Option<&Applier>,
 ) -> Result<Outcome, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let now = store::lock(&mut tx, change.id).await?;
-    if now.status == Status::Applied {
+    let Some((mut tx, _)) = lock_unapplied(pool, change).await? else {
         return Ok(Outcome::AlreadyApplied);
-    }
+    };
     let applier = by.and_then(|b| b.actor.username.clone());
     sqlx::query!(
         "UPDATE change_requests SET status = 'applied', applied_at = now(), applied_by = $2,
@@ -310,11 +320,9 @@ async fn record_stale(
     request_id: Option<String>,
     by: Option<&Applier>,
 ) -> Result<Outcome, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let now = store::lock(&mut tx, change.id).await?;
-    if now.status == Status::Applied {
+    let Some((mut tx, _)) = lock_unapplied(pool, change).await? else {
         return Ok(Outcome::AlreadyApplied);
-    }
+    };
     sqlx::query!(
         "UPDATE change_requests SET status = 'stale', stale_token = $2, stale_content = $3,
                 stale_resource = $4, applying_since = NULL, updated_at = now()
@@ -346,8 +354,9 @@ async fn record_failed(
         Some(id) => format!("AWS WAF refused the update (request {id}); the server log has why."),
         None => "AWS WAF refused the update; the server log has why.".to_owned(),
     };
-    let mut tx = pool.begin().await?;
-    store::lock(&mut tx, change.id).await?;
+    let Some((mut tx, _)) = lock_unapplied(pool, change).await? else {
+        return Ok(Outcome::AlreadyApplied);
+    };
     sqlx::query!(
         "UPDATE change_requests SET status = 'failed', failure = $2, applying_since = NULL,
                 updated_at = now()

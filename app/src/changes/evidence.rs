@@ -4,7 +4,7 @@
 
 use super::Evidence;
 use crate::error::AppError;
-use crate::pages::traffic::traffic_view;
+use crate::pages::traffic::analyse;
 use sqlx::PgPool;
 
 /// Runs the analysis a Traffic page link names and freezes what it found.
@@ -22,7 +22,7 @@ pub async fn traffic_analysis(
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    let view = traffic_view(pool, &pairs).await?;
+    let view = analyse(pool, &pairs).await?;
     let analysis = view
         .analysis
         .map_err(|why| AppError::BadRequest(format!("That analysis cannot be run: {why}")))?;

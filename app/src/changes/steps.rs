@@ -5,8 +5,8 @@
 //! is audited as a refusal.
 
 use super::store::{
-    Change, ChangeError, back_to_review, content_hash, current_approvals, get, insert, lock,
-    lock_own_editable, record_and_commit, set_status, username,
+    Change, ChangeError, NewChange, back_to_review, content_hash, current_approvals, get, insert,
+    lock, lock_own_editable, record_and_commit, set_status, username,
 };
 use super::{Evidence, Status, audit_target};
 use crate::audit::{Action, Actor, Client, NewEvent};
@@ -105,7 +105,7 @@ pub async fn submit(
                 .into(),
         ));
     }
-    if crate::rules::diff::diff(&change.base.rules, &change.content).is_empty() {
+    if merge::same_rules(&change.base.rules, &change.content) {
         return Err(ChangeError::Invalid(
             "this draft changes nothing in the live rules".into(),
         ));
@@ -492,18 +492,16 @@ pub async fn rollback(
         description.push_str(&format!("\n- {conflict}"));
     }
     let mut tx = pool.begin().await?;
-    let new_id = insert(
-        &mut tx,
-        live,
-        &title,
-        &description,
-        &restored.rules,
-        Status::InReview,
+    let restoring = NewChange {
+        base: live,
+        title: &title,
+        description: &description,
+        content: &restored.rules,
+        status: Status::InReview,
         required_approvals,
-        &actor,
-        Some(id),
-    )
-    .await?;
+        rollback_of: Some(id),
+    };
+    let new_id = insert(&mut tx, restoring, &actor).await?;
     let target = audit_target(&new_id.to_string(), &live.web_acl.scope, &live.web_acl.name);
     let event = NewEvent::new(Action::ChangeSubmitted, Some(actor), client)
         .target(target)

@@ -18,6 +18,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub id: Uuid,
+    /// What it changes: `web_acl_rules` (the only kind so far).
+    pub kind: String,
     pub title: String,
     pub description: String,
     pub author: String,
@@ -139,6 +141,7 @@ pub async fn record_and_commit(
 
 struct Row {
     id: Uuid,
+    kind: String,
     title: String,
     description: String,
     author: String,
@@ -193,6 +196,7 @@ impl Row {
         };
         Change {
             id: self.id,
+            kind: self.kind,
             title: self.title,
             description: self.description,
             author: self.author,
@@ -228,7 +232,7 @@ impl Row {
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Change, ChangeError> {
     sqlx::query_as!(
         Row,
-        "SELECT id, title, description, author, status, target_name, target_scope, target_id,
+        "SELECT id, kind, title, description, author, status, target_name, target_scope, target_id,
                 base_token, base_content, base_resource, content, content_hash, required_approvals,
                 evidence, created_at, submitted_at, updated_at, apply_attempts, applying_since,
                 applied_at, applied_by, applied_token, aws_request_id, failure, stale_token,
@@ -246,7 +250,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Change, ChangeError> {
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Change, ChangeError> {
     sqlx::query_as!(
         Row,
-        "SELECT id, title, description, author, status, target_name, target_scope, target_id,
+        "SELECT id, kind, title, description, author, status, target_name, target_scope, target_id,
                 base_token, base_content, base_resource, content, content_hash, required_approvals,
                 evidence, created_at, submitted_at, updated_at, apply_attempts, applying_since,
                 applied_at, applied_by, applied_token, aws_request_id, failure, stale_token,
@@ -260,19 +264,33 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Change, ChangeErr
     .ok_or(ChangeError::NotFound)
 }
 
-/// Inserts a change request based on `base`, in status `status`.
-#[allow(clippy::too_many_arguments)]
+/// A change request to insert.
+pub struct NewChange<'a> {
+    /// The live state it is based on.
+    pub base: &'a LiveRules,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub content: &'a [RuleEntry],
+    pub status: Status,
+    pub required_approvals: i32,
+    pub rollback_of: Option<Uuid>,
+}
+
+/// Inserts a change request of `actor`'s.
 pub async fn insert(
     conn: &mut PgConnection,
-    base: &LiveRules,
-    title: &str,
-    description: &str,
-    content: &[RuleEntry],
-    status: Status,
-    required_approvals: i32,
+    new: NewChange<'_>,
     actor: &Actor,
-    rollback_of: Option<Uuid>,
 ) -> Result<Uuid, ChangeError> {
+    let NewChange {
+        base,
+        title,
+        description,
+        content,
+        status,
+        required_approvals,
+        rollback_of,
+    } = new;
     let hash = content_hash(&base.web_acl, &base.lock_token, content, title, description);
     let submitted = status != Status::Draft;
     Ok(sqlx::query_scalar!(
@@ -386,6 +404,27 @@ pub async fn list(
     filter: &ChangeFilter,
     viewer: &str,
 ) -> Result<Vec<ChangeRow>, ChangeError> {
+    rows(pool, filter, viewer, None).await
+}
+
+/// What waits for `username`'s review: in review, someone else's, not yet
+/// approved by them in its present form.
+pub async fn waiting_for(pool: &PgPool, username: &str) -> Result<Vec<ChangeRow>, ChangeError> {
+    let filter = ChangeFilter {
+        status: Some(Status::InReview),
+        ..ChangeFilter::default()
+    };
+    rows(pool, &filter, username, Some(username)).await
+}
+
+/// The rows of `filter` that `viewer` may see; with `reviewer`, only those
+/// it waits on: someone else's, and not approved by them as they are now.
+async fn rows(
+    pool: &PgPool,
+    filter: &ChangeFilter,
+    viewer: &str,
+    reviewer: Option<&str>,
+) -> Result<Vec<ChangeRow>, ChangeError> {
     let rows = sqlx::query!(
         r#"SELECT c.id, c.title, c.author, c.status, c.target_name, c.target_scope,
                   c.required_approvals, c.updated_at,
@@ -396,12 +435,17 @@ pub async fn list(
              AND ($2::text IS NULL OR c.author = $2)
              AND ($3::text IS NULL OR c.target_name ILIKE '%' || $3 || '%')
              AND (c.status <> 'draft' OR c.author = $4)
+             AND ($5::text IS NULL OR (c.author <> $5 AND NOT EXISTS (
+                     SELECT 1 FROM change_request_approvals a
+                     WHERE a.change_request_id = c.id AND a.content_hash = c.content_hash
+                       AND a.approver = $5)))
            ORDER BY c.updated_at DESC, c.id
            LIMIT 500"#,
         filter.status.map(Status::as_str),
         filter.author,
         filter.target,
         viewer,
+        reviewer,
     )
     .fetch_all(pool)
     .await?;
@@ -418,26 +462,6 @@ pub async fn list(
             updated_at: r.updated_at,
         })
         .collect())
-}
-
-/// What waits for `username`'s review: in review, someone else's, not yet
-/// approved by them in its present form.
-pub async fn waiting_for(pool: &PgPool, username: &str) -> Result<Vec<ChangeRow>, ChangeError> {
-    let filter = ChangeFilter {
-        status: Some(Status::InReview),
-        ..ChangeFilter::default()
-    };
-    let mut rows = list(pool, &filter, username).await?;
-    let mine: Vec<String> = sqlx::query_scalar!(
-        "SELECT a.change_request_id::text AS \"id!\" FROM change_request_approvals a
-         JOIN change_requests c ON c.id = a.change_request_id AND c.content_hash = a.content_hash
-         WHERE a.approver = $1 AND c.status = 'in_review'",
-        username
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.retain(|r| r.author != username && !mine.contains(&r.id));
-    Ok(rows)
 }
 
 pub async fn comments(pool: &PgPool, id: Uuid) -> Result<Vec<Comment>, ChangeError> {

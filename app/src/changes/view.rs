@@ -12,18 +12,18 @@ fn pretty(rules: &[RuleEntry]) -> String {
 }
 
 pub async fn view(pool: &PgPool, change: Change) -> Result<ChangeView, ChangeError> {
-    let (comments, approvals, timeline) = (
-        store::comments(pool, change.id).await?,
-        store::approvals(pool, &change).await?,
-        store::timeline(pool, change.id).await?,
-    );
+    let (comments, approvals, timeline) = tokio::try_join!(
+        store::comments(pool, change.id),
+        store::approvals(pool, &change),
+        store::timeline(pool, change.id),
+    )?;
     let stale = change.stale.as_ref().map(|live| StaleView {
         diff: RulesDiff::of(&live.rules, &change.content),
         live_json: pretty(&live.rules),
     });
     Ok(ChangeView {
         id: change.id.to_string(),
-        kind: "web_acl_rules".into(),
+        kind: change.kind,
         diff: RulesDiff::of(&change.base.rules, &change.content),
         base_json: pretty(&change.base.rules),
         content_json: pretty(&change.content),

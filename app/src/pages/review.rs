@@ -356,24 +356,13 @@ fn StepResult(step: ServerAction<TakeStep>) -> impl IntoView {
 }
 
 /// The text fields of the steps.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Fields {
     /// None until edited: the saved description shows.
     description: RwSignal<Option<String>>,
     link: RwSignal<String>,
     reason: RwSignal<String>,
     comment: RwSignal<String>,
-}
-
-impl Default for Fields {
-    fn default() -> Self {
-        Fields {
-            description: RwSignal::new(None),
-            link: RwSignal::new(String::new()),
-            reason: RwSignal::new(String::new()),
-            comment: RwSignal::new(String::new()),
-        }
-    }
 }
 
 /// The buttons and fields of the steps the signed-in person may take.

@@ -83,8 +83,36 @@ pub async fn traffic_view(
     pool: &sqlx::PgPool,
     query: &[(String, String)],
 ) -> Result<TrafficView, AppError> {
+    let (imports, analysed) = tokio::try_join!(
+        async { Ok(crate::traffic::store::imports(pool, 20).await?) },
+        analyse(pool, query)
+    )?;
+    Ok(TrafficView {
+        imports,
+        analysis: analysed.analysis,
+        form: analysed.form,
+        panel: analysed.panel,
+        result: analysed.result,
+    })
+}
+
+/// The analysis in `query`, answered: the page's view without the imports.
+#[cfg(feature = "ssr")]
+pub struct Analysed {
+    pub analysis: Result<Analysis, String>,
+    pub form: Analysis,
+    pub panel: Panel,
+    pub result: Option<AnalysisResult>,
+}
+
+/// Answers the analysis in `query` (a link's query string, or the form's
+/// fields).
+#[cfg(feature = "ssr")]
+pub async fn analyse(
+    pool: &sqlx::PgPool,
+    query: &[(String, String)],
+) -> Result<Analysed, AppError> {
     use crate::traffic::{charts, store};
-    let imports = store::imports(pool, 20).await?;
     let now = chrono::Utc::now();
     let default_range = match store::span(pool).await? {
         // Whole minutes around the last day of what was imported (imports
@@ -121,8 +149,7 @@ pub async fn traffic_view(
         (Err(problem), _) | (_, Err(problem)) => {
             let form =
                 Analysis::from_query(|_| None, default_range).map_err(AppError::BadRequest)?;
-            return Ok(TrafficView {
-                imports,
+            return Ok(Analysed {
                 form,
                 analysis: Err(problem),
                 panel: panel_of(&|_| None).map_err(AppError::BadRequest)?,
@@ -143,8 +170,7 @@ pub async fn traffic_view(
         ),
         charts::peak_distribution(&answer.peaks, recommendation.recommended),
     ];
-    Ok(TrafficView {
-        imports,
+    Ok(Analysed {
         form: analysis.clone(),
         analysis: Ok(analysis),
         panel,

@@ -8,7 +8,7 @@ use super::live::LiveRules;
 use super::model::{RuleEntry, rules_json};
 use crate::audit::{Action, Actor, Client, NewEvent};
 use crate::changes::Status;
-use crate::changes::store::{self, ChangeError, content_hash, record_and_commit};
+use crate::changes::store::{self, ChangeError, NewChange, content_hash, record_and_commit};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -22,18 +22,17 @@ pub async fn create(
     client: Client,
 ) -> Result<Uuid, ChangeError> {
     let mut tx = pool.begin().await?;
-    let id = store::insert(
-        &mut tx,
+    let draft = NewChange {
         base,
         title,
-        "",
-        rules,
-        Status::Draft,
-        1,
-        &actor,
-        None,
-    )
-    .await?;
+        description: "",
+        content: rules,
+        status: Status::Draft,
+        // Set when it is submitted.
+        required_approvals: 1,
+        rollback_of: None,
+    };
+    let id = store::insert(&mut tx, draft, &actor).await?;
     let target =
         crate::changes::audit_target(&id.to_string(), &base.web_acl.scope, &base.web_acl.name);
     let event = NewEvent::new(Action::DraftSaved, Some(actor), client)
