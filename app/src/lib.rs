@@ -12,6 +12,7 @@ pub mod pages;
 pub mod roles;
 pub mod rules;
 pub mod sections;
+pub mod settings;
 pub mod shell;
 pub mod targets;
 pub mod traffic;

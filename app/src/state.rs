@@ -13,14 +13,9 @@ pub struct AppState {
     pub pool: PgPool,
     pub aws: AwsClients,
     pub auth: AuthState,
-    pub changes: ChangePolicy,
-}
-
-/// How change requests are reviewed.
-#[derive(Clone, Copy, Debug)]
-pub struct ChangePolicy {
-    /// Approvals needed, each from someone other than the author.
-    pub required_approvals: i32,
+    /// Settings the configuration file or the environment fix: they win
+    /// over what the console sets.
+    pub overrides: crate::settings::Overrides,
 }
 
 /// How people sign in: the user pool (when one is configured or
@@ -29,7 +24,9 @@ pub struct ChangePolicy {
 pub struct AuthState {
     pub pool: Option<CognitoPool>,
     pub policy: crate::auth::sessions::SessionPolicy,
-    pub role_groups: crate::auth::RoleGroups,
+    /// Addresses of the proxies and load balancers in front of the console:
+    /// only from these is `X-Forwarded-For` believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The user pool and app client people sign in with.
@@ -60,6 +57,10 @@ pub struct AwsClients {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     /// WAF log files delivered to S3.
     pub s3: aws_sdk_s3::Client,
+    /// The VPN geofencing set's deny policy.
+    pub iam: aws_sdk_iam::Client,
+    /// The VPN geofencing set's SCP, where one is configured.
+    pub organizations: aws_sdk_organizations::Client,
     /// The region the clients talk to, for display and for ARNs.
     pub region: String,
     /// How long a health probe may wait for AWS before calling it down.
@@ -72,6 +73,8 @@ impl AwsClients {
             wafv2: aws_sdk_wafv2::Client::new(sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+            organizations: aws_sdk_organizations::Client::new(sdk),
             // Path-style addressing for an emulator at an IP address, where
             // bucket-name host names cannot resolve.
             s3: aws_sdk_s3::Client::from_conf(

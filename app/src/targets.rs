@@ -1,9 +1,10 @@
 //! The AWS resources Gatehouse manages: web ACLs, IP sets, the policy table,
 //! the Cognito user pool and its app client.
 //!
-//! Each is registered once (by `gatehouse demo`, later by an admin in
-//! Settings) so that every page knows which live resources to read and later
-//! capabilities know where to push approved changes.
+//! Each is registered (by an admin on the Settings page through a change
+//! request, by `gatehouse demo` or by the operator's `gatehouse settings`)
+//! so that every page knows which live resources to read and every kind of
+//! change knows where to push.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,16 +18,33 @@ pub enum TargetKind {
     DynamodbTable,
     CognitoUserPool,
     CognitoAppClient,
+    /// Client VPN geofencing: its geo web ACL, NAT IP set, deny policy and
+    /// optional SCP, managed together.
+    VpnGeofencing,
+    /// Where WAF logs are analysed from.
+    LogSource,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 5] = [
+    pub const ALL: [TargetKind; 7] = [
         TargetKind::WebAcl,
         TargetKind::IpSet,
         TargetKind::DynamodbTable,
         TargetKind::CognitoUserPool,
         TargetKind::CognitoAppClient,
+        TargetKind::VpnGeofencing,
+        TargetKind::LogSource,
     ];
+
+    /// Kinds that are settings (changed by a settings change request); the
+    /// Cognito pool and client are how people sign in, configured or
+    /// registered by the demo.
+    pub fn is_setting(self) -> bool {
+        !matches!(
+            self,
+            TargetKind::CognitoUserPool | TargetKind::CognitoAppClient
+        )
+    }
 
     /// The value stored in `aws_targets.kind`.
     pub fn as_str(self) -> &'static str {
@@ -36,6 +54,8 @@ impl TargetKind {
             TargetKind::DynamodbTable => "dynamodb_table",
             TargetKind::CognitoUserPool => "cognito_user_pool",
             TargetKind::CognitoAppClient => "cognito_app_client",
+            TargetKind::VpnGeofencing => "vpn_geofencing",
+            TargetKind::LogSource => "log_source",
         }
     }
 
@@ -47,6 +67,8 @@ impl TargetKind {
             TargetKind::DynamodbTable => "DynamoDB table",
             TargetKind::CognitoUserPool => "Cognito user pool",
             TargetKind::CognitoAppClient => "Cognito app client",
+            TargetKind::VpnGeofencing => "VPN geofencing set",
+            TargetKind::LogSource => "WAF log source",
         }
     }
 }
@@ -79,6 +101,8 @@ pub struct ManagedTarget {
     pub aws_id: String,
     pub arn: Option<String>,
     pub region: String,
+    /// The parts of a VPN geofencing set; the type of a log source.
+    pub detail: serde_json::Value,
     pub registered_at: DateTime<Utc>,
 }
 
@@ -91,6 +115,7 @@ pub struct NewTarget<'a> {
     pub aws_id: &'a str,
     pub arn: Option<&'a str>,
     pub region: &'a str,
+    pub detail: &'a serde_json::Value,
 }
 
 #[cfg(feature = "ssr")]
@@ -104,18 +129,22 @@ mod store {
 
     /// Registers a target, or updates it when AWS now knows it by another id.
     /// Registering the same resource again changes nothing.
-    pub async fn register(pool: &PgPool, target: &NewTarget<'_>) -> Result<(), AppError> {
+    pub async fn register(
+        conn: &mut sqlx::PgConnection,
+        target: &NewTarget<'_>,
+    ) -> Result<(), AppError> {
         sqlx::query!(
             r#"
-            INSERT INTO aws_targets (kind, scope, name, aws_id, arn, region)
-            VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO aws_targets (kind, scope, name, aws_id, arn, region, detail)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (kind, scope, name) DO UPDATE
                SET aws_id = EXCLUDED.aws_id,
                    arn = EXCLUDED.arn,
                    region = EXCLUDED.region,
+                   detail = EXCLUDED.detail,
                    updated_at = now()
-             WHERE (aws_targets.aws_id, aws_targets.arn, aws_targets.region)
-                   IS DISTINCT FROM (EXCLUDED.aws_id, EXCLUDED.arn, EXCLUDED.region)
+             WHERE (aws_targets.aws_id, aws_targets.arn, aws_targets.region, aws_targets.detail)
+                   IS DISTINCT FROM (EXCLUDED.aws_id, EXCLUDED.arn, EXCLUDED.region, EXCLUDED.detail)
             "#,
             target.kind.as_str(),
             target.scope,
@@ -123,8 +152,9 @@ mod store {
             target.aws_id,
             target.arn,
             target.region,
+            target.detail,
         )
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
@@ -132,11 +162,11 @@ mod store {
     pub async fn list(pool: &PgPool) -> Result<Vec<ManagedTarget>, AppError> {
         let rows = sqlx::query!(
             r#"
-            SELECT kind, scope, name, aws_id, arn, region, created_at
+            SELECT kind, scope, name, aws_id, arn, region, detail, created_at
               FROM aws_targets
              ORDER BY array_position(
-                        ARRAY['web_acl', 'ip_set', 'dynamodb_table',
-                              'cognito_user_pool', 'cognito_app_client'], kind),
+                        ARRAY['web_acl', 'ip_set', 'dynamodb_table', 'vpn_geofencing',
+                              'log_source', 'cognito_user_pool', 'cognito_app_client'], kind),
                       scope, name
             "#
         )
@@ -154,6 +184,7 @@ mod store {
                     aws_id: row.aws_id,
                     arn: row.arn,
                     region: row.region,
+                    detail: row.detail,
                     registered_at: row.created_at,
                 })
             })

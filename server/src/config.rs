@@ -31,12 +31,20 @@ pub struct Config {
     /// The URL people use to reach the console, when it differs from
     /// `http://<site_addr>` (a proxy, TLS termination). Printed by `demo`.
     pub public_url: Option<String>,
+    /// The proxies and load balancers in front of the console (addresses
+    /// or CIDRs): only a request from one of these has its client address
+    /// taken from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub aws: AwsConfig,
     pub cognito: CognitoConfig,
     pub sessions: SessionConfig,
     pub changes: ChangesConfig,
     /// Filter for the log, in `tracing` syntax. Env: `RUST_LOG`.
     pub log: String,
+    /// Which console settings this file or the environment fix (found by
+    /// `load`, not read from the file).
+    #[serde(skip)]
+    pub overrides: app::settings::Overrides,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +117,7 @@ impl Default for Config {
             site_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: PathBuf::from("target/site"),
             public_url: None,
+            trusted_proxies: Vec::new(),
             aws: AwsConfig {
                 region: None,
                 endpoint_url: None,
@@ -134,6 +143,7 @@ impl Default for Config {
                 required_approvals: std::num::NonZeroU32::MIN,
             },
             log: "info,gatehouse=debug,app=debug".into(),
+            overrides: app::settings::Overrides::default(),
         }
     }
 }
@@ -186,7 +196,48 @@ impl Config {
             Some(path) => path.to_path_buf(),
             None => PathBuf::from(DEFAULT_FILE),
         };
-        Ok(Self::figment(&file).extract()?)
+        let mut config: Config = Self::figment(&file).extract()?;
+        config.overrides = Self::overrides(&file, &config);
+        Ok(config)
+    }
+
+    /// The console settings the file or the environment set (they win over
+    /// the database's), with their values and where each came from.
+    fn overrides(file: &Path, config: &Config) -> app::settings::Overrides {
+        use app::roles::Role;
+        use app::settings::Source;
+        let in_file = |key: &str| Figment::from(Toml::file(file)).find_value(key).is_ok();
+        let in_env = |var: &str| std::env::var_os(var).is_some();
+        let source = |key: &str, var: &str| {
+            if in_env(var) {
+                Some(Source::Environment)
+            } else if in_file(key) {
+                Some(Source::File)
+            } else {
+                None
+            }
+        };
+        let role_groups = Role::ALL
+            .into_iter()
+            .filter_map(|role| {
+                let name = role.as_str();
+                let found = source(
+                    &format!("cognito.groups.{name}"),
+                    &format!("GATEHOUSE_COGNITO__GROUPS__{}", name.to_uppercase()),
+                )?;
+                Some((role, config.cognito.groups.group(role).to_owned(), found))
+            })
+            .collect();
+        let approvals = i32::try_from(config.changes.required_approvals.get()).unwrap_or(i32::MAX);
+        let required_approvals = source(
+            "changes.required_approvals",
+            "GATEHOUSE_CHANGES__REQUIRED_APPROVALS",
+        )
+        .map(|found| (approvals, found));
+        app::settings::Overrides {
+            role_groups,
+            required_approvals,
+        }
     }
 
     fn figment(file: &Path) -> Figment {
@@ -336,6 +387,56 @@ mod tests {
             let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gatehouse.example.toml");
             let config = Config::load(Some(&example)).map_err(|e| e.to_string())?;
             assert_eq!(config, Config::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn settings_fixed_by_the_file_or_environment_are_named_with_their_source() {
+        use app::roles::Role;
+        use app::settings::Source;
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "gatehouse.toml",
+                "[cognito.groups]\nadmin = \"file-admins\"\n",
+            )?;
+            jail.set_env("GATEHOUSE_CHANGES__REQUIRED_APPROVALS", "2");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.overrides.role_groups,
+                vec![(Role::Admin, "file-admins".to_owned(), Source::File)]
+            );
+            assert_eq!(
+                config.overrides.required_approvals,
+                Some((2, Source::Environment))
+            );
+            jail.set_env("GATEHOUSE_COGNITO__GROUPS__ADMIN", "env-admins");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.overrides.role_groups,
+                vec![(Role::Admin, "env-admins".to_owned(), Source::Environment)]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env(
+                "GATEHOUSE_TRUSTED_PROXIES",
+                "[\"10.0.0.0/16\", \"192.0.2.7/32\"]",
+            );
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.trusted_proxies.len(), 2);
+            jail.set_env("GATEHOUSE_TRUSTED_PROXIES", "[\"not-a-cidr\"]");
+            let err = Config::load(None)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("trusted_proxies"), "{err}");
             Ok(())
         });
     }

@@ -347,7 +347,7 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
     let resources = demo::provision(&state.aws)
         .await
         .map_err(|e| format!("demo provisioning failed at {e}"))?;
-    demo::register(&state.pool, &state.aws.region, &resources)
+    demo::register(&state.pool, &state.aws, &resources)
         .await
         .map_err(|e| format!("cannot register the demo resources: {e}"))?;
     let logs = demo::import_sample_logs(&state.pool, chrono::Utc::now())

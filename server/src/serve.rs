@@ -4,7 +4,7 @@
 use crate::config::Config;
 use app::auth::sessions::SessionPolicy;
 use app::auth::tokens::{PoolSettings, Verifier};
-use app::state::{AppState, AuthState, AwsClients, ChangePolicy, CognitoPool, HostedUi};
+use app::state::{AppState, AuthState, AwsClients, CognitoPool, HostedUi};
 use app::targets::TargetKind;
 use leptos::prelude::LeptosOptions;
 use std::time::Duration;
@@ -50,15 +50,8 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
         pool,
         aws: AwsClients::new(&sdk, Duration::from_secs(config.aws.probe_timeout_secs)),
         auth,
-        changes: change_policy(config),
+        overrides: config.overrides.clone(),
     })
-}
-
-pub fn change_policy(config: &Config) -> ChangePolicy {
-    ChangePolicy {
-        required_approvals: i32::try_from(config.changes.required_approvals.get())
-            .unwrap_or(i32::MAX),
-    }
 }
 
 /// The user pool people sign in with: the configured one, else the one
@@ -121,7 +114,7 @@ pub async fn auth_state(config: &Config, pool: &sqlx::PgPool) -> AuthState {
     AuthState {
         pool,
         policy,
-        role_groups: cognito.groups.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
     }
 }
 
@@ -142,7 +135,6 @@ pub fn pool_settings(config: &Config, user_pool_id: &str, client_id: &str) -> Po
         jwks_url,
         client_id: client_id.to_owned(),
         grace_secs: config.cognito.token_grace_secs,
-        role_groups: config.cognito.groups.clone(),
     }
 }
 
@@ -160,10 +152,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // An apply cut off by a crash or restart is settled from the web ACL as
     // AWS holds it; in the background, so an unreachable AWS does not hold
     // up start-up.
-    let (pool, waf) = (state.pool.clone(), state.aws.wafv2.clone());
+    let (pool, aws) = (state.pool.clone(), state.aws.clone());
     tokio::spawn(async move {
-        match app::changes::apply::settle_interrupted(&pool, &waf, chrono::TimeDelta::zero()).await
-        {
+        let reach = app::changes::kinds::Reach {
+            pool: &pool,
+            aws: &aws,
+        };
+        match app::changes::apply::settle_interrupted(reach, chrono::TimeDelta::zero()).await {
             Ok(settled) => {
                 for (id, outcome) in settled {
                     tracing::info!(change = %id, ?outcome, "settled an interrupted apply");

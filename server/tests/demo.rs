@@ -46,7 +46,7 @@ async fn demo_provisions_the_guidance_rules_and_running_it_again_changes_nothing
     let pool = common::pool(options).await;
     let aws = common::aws("eu-west-3").await;
     let first = demo::provision(&aws).await.unwrap();
-    demo::register(&pool, &aws.region, &first).await.unwrap();
+    demo::register(&pool, &aws, &first).await.unwrap();
     let acls_before = web_acl_state(&aws).await;
     let rows_before: Vec<(String, String, chrono::DateTime<chrono::Utc>)> =
         sqlx::query_as("SELECT name, aws_id, updated_at FROM aws_targets ORDER BY name")
@@ -55,7 +55,7 @@ async fn demo_provisions_the_guidance_rules_and_running_it_again_changes_nothing
             .unwrap();
 
     let second = demo::provision(&aws).await.unwrap();
-    demo::register(&pool, &aws.region, &second).await.unwrap();
+    demo::register(&pool, &aws, &second).await.unwrap();
 
     assert_eq!(first, second, "the same resources are found, none created");
     assert_eq!(

@@ -71,7 +71,7 @@ async fn hosted_ui(options: PgConnectOptions, region: &str) -> HostedUi {
     let pool = common::pool(options).await;
     let aws = common::aws(region).await;
     let resources = gatehouse::demo::provision(&aws).await.unwrap();
-    gatehouse::demo::register(&pool, region, &resources)
+    gatehouse::demo::register(&pool, &aws, &resources)
         .await
         .unwrap();
     let client_id = resources

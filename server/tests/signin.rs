@@ -61,7 +61,7 @@ async fn sign_in(state: &AppState, username: &str, password: &str, next: &str) -
 async fn demo_state(pool: PgPool, region: &str) -> AppState {
     let aws = common::aws(region).await;
     let resources = gatehouse::demo::provision(&aws).await.unwrap();
-    gatehouse::demo::register(&pool, region, &resources)
+    gatehouse::demo::register(&pool, &aws, &resources)
         .await
         .unwrap();
     let state = common::state(pool, aws).await;

@@ -46,10 +46,11 @@ pub enum Action {
     ChangeStale,
     ChangeApplyFailed,
     ChangeApplySettled,
+    SettingsChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::SignOut,
@@ -73,6 +74,7 @@ impl Action {
         Action::ChangeStale,
         Action::ChangeApplyFailed,
         Action::ChangeApplySettled,
+        Action::SettingsChanged,
     ];
 
     /// What the audit page calls it.
@@ -101,6 +103,7 @@ impl Action {
             Action::ChangeStale => "Change went stale",
             Action::ChangeApplyFailed => "Apply failed",
             Action::ChangeApplySettled => "Interrupted apply settled",
+            Action::SettingsChanged => "Settings changed by the operator",
         }
     }
 
@@ -135,6 +138,7 @@ impl Action {
             Action::ChangeStale => "changes.stale",
             Action::ChangeApplyFailed => "changes.apply_failed",
             Action::ChangeApplySettled => "changes.apply_settled",
+            Action::SettingsChanged => "settings.changed",
         }
     }
 }

@@ -71,3 +71,11 @@ pub async fn record_denial(
     tx.commit().await?;
     Ok(())
 }
+
+/// `user` with the roles their groups grant by the mapping that applies now
+/// (the file and environment over the console's settings).
+pub async fn with_roles(state: &crate::state::AppState, mut user: User) -> Result<User, AppError> {
+    let groups = crate::settings::store::role_groups(&state.pool, &state.overrides).await?;
+    user.roles = groups.roles_for(&user.groups);
+    Ok(user)
+}

@@ -53,12 +53,22 @@ impl Default for RoleGroups {
 }
 
 impl RoleGroups {
-    fn group(&self, role: Role) -> &str {
+    /// The group that grants `role`.
+    pub fn group(&self, role: Role) -> &str {
         match role {
             Role::Viewer => &self.viewer,
             Role::Editor => &self.editor,
             Role::Approver => &self.approver,
             Role::Admin => &self.admin,
+        }
+    }
+
+    pub fn set(&mut self, role: Role, group: String) {
+        match role {
+            Role::Viewer => self.viewer = group,
+            Role::Editor => self.editor = group,
+            Role::Approver => self.approver = group,
+            Role::Admin => self.admin = group,
         }
     }
 

@@ -130,38 +130,48 @@ pub async fn create(
     Ok(token)
 }
 
-/// The session a cookie token names, if it exists.
+/// The session a cookie token names, if it exists. Its roles come from its
+/// groups by the mapping that applies now (read in the same query), so a
+/// changed mapping takes effect at each person's next request.
 pub async fn load(
     pool: &PgPool,
     token: &str,
-    groups: &super::RoleGroups,
+    overrides: &crate::settings::Overrides,
 ) -> Result<Option<Session>, AppError> {
     let hash = hash_token(token);
     let row = sqlx::query!(
         r#"
         SELECT id_hash, sub, username, groups, access_token, refresh_token,
-               access_expires_at, last_seen_at, expires_at
+               access_expires_at, last_seen_at, expires_at,
+               (SELECT value FROM settings WHERE key = 'role_groups') AS role_groups
           FROM sessions WHERE id_hash = $1
         "#,
         hash
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|row| Session {
-        user: User {
-            roles: groups.roles_for(&row.groups),
-            username: row.username,
-            sub: row.sub,
-            groups: row.groups,
-        },
-        id_hash: row.id_hash,
-        tokens: Tokens {
-            access_token: row.access_token,
-            refresh_token: row.refresh_token,
-            access_expires_at: row.access_expires_at,
-        },
-        last_seen_at: row.last_seen_at,
-        expires_at: row.expires_at,
+    Ok(row.map(|row| {
+        let doc = crate::settings::SettingsDoc {
+            role_groups: row.role_groups.and_then(|v| serde_json::from_value(v).ok()),
+            ..Default::default()
+        };
+        let groups = crate::settings::Effective::of(&doc, overrides).role_groups();
+        Session {
+            user: User {
+                roles: groups.roles_for(&row.groups),
+                username: row.username,
+                sub: row.sub,
+                groups: row.groups,
+            },
+            id_hash: row.id_hash,
+            tokens: Tokens {
+                access_token: row.access_token,
+                refresh_token: row.refresh_token,
+                access_expires_at: row.access_expires_at,
+            },
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+        }
     }))
 }
 

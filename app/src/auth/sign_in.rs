@@ -182,6 +182,7 @@ async fn start_session(
         .verify(&tokens.access_token, TokenUse::Access)
         .await
         .map_err(|e| AppError::internal("verifying a fresh access token", e))?;
+    let user = super::caller::with_roles(state, user).await?;
     let mut tx = state.pool.begin().await?;
     let session_token =
         sessions::create(&mut tx, &user, &tokens, &state.auth.policy, client).await?;
@@ -321,6 +322,7 @@ pub async fn refresh(
     else {
         return Ok(None);
     };
+    let user = super::caller::with_roles(state, user).await?;
     sessions::update_tokens(&state.pool, session, &user, &tokens).await?;
     Ok(Some(user))
 }

@@ -1,30 +1,29 @@
-//! Applying an approved change request to AWS: once, with the LockToken of
-//! the live state it was reviewed against, and safe to retry.
+//! Applying an approved change request, of any kind: once, with the token
+//! of the live state it was reviewed against, and safe to retry.
 //!
 //! An apply is three steps. It is claimed (status `applying`, audited) in
 //! one transaction; if that audit event cannot be written nothing is pushed.
-//! It is pushed with `UpdateWebACL`. Its outcome is recorded (audited) in a
-//! second transaction. Two people pressing Apply at once are serialised by
-//! the row lock of the claim, and the second finds it under way or done. A
-//! push interrupted between the steps is settled by reading the web ACL:
-//! AWS holds the change's rules under a new token (applied), still the
-//! base token (never taken: approved again), or something else (stale).
+//! It is pushed by its kind (`UpdateWebACL` with the LockToken for rules).
+//! Its outcome is recorded (audited) in a second transaction. Two people
+//! pressing Apply at once are serialised by the row lock of the claim, and
+//! the second finds it under way or done. A push interrupted between the
+//! steps is settled by reading the live state: it holds the change's content
+//! under a new token (applied), still the base token (never taken: approved
+//! again), or something else (stale).
 
 use super::Status;
-use super::steps;
+use super::kinds::{Live, PushError, Pushed, Reach};
+use super::steps::{self, content_key};
 use super::store::{self, Change, ChangeError, record_and_commit};
 use crate::audit::{Action, Actor, Client, NewEvent};
-use crate::rules::live::{self, LiveRules, Pushed, UpdateError};
-use crate::rules::merge::same_rules;
-use crate::rules::model::rules_json;
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// An apply under way for longer than this is taken as interrupted when
-/// someone applies again: far longer than `UpdateWebACL` takes, with the
-/// SDK's retries.
+/// someone applies again: far longer than a push (`UpdateWebACL`) takes,
+/// with the SDK's retries.
 pub const LEASE: TimeDelta = TimeDelta::minutes(2);
 
 /// How an apply ended.
@@ -35,10 +34,10 @@ pub enum Outcome {
     },
     /// It had been applied already; nothing was pushed this time.
     AlreadyApplied,
-    /// The web ACL moved since the change was based on it; nothing was
+    /// The target moved since the change was based on it; nothing was
     /// overwritten.
     Stale,
-    /// AWS refused it.
+    /// Refused where it goes (AWS, or a settings check).
     Failed,
     /// An interrupted apply that AWS never took: approved again, to be
     /// applied anew.
@@ -46,7 +45,7 @@ pub enum Outcome {
 }
 
 /// Who applies, and whether their role lets them apply anyone's change
-/// (an approver) or only their own once approved.
+/// (the kind's approver role) or only their own once approved.
 pub struct Applier {
     pub actor: Actor,
     pub client: Client,
@@ -62,29 +61,20 @@ pub enum Begun {
 }
 
 /// Applies change request `id`.
-pub async fn apply(
-    pool: &PgPool,
-    waf: &aws_sdk_wafv2::Client,
-    id: Uuid,
-    by: &Applier,
-) -> Result<Outcome, ChangeError> {
-    let change = match begin(pool, waf, id, by).await? {
+pub async fn apply(reach: Reach<'_>, id: Uuid, by: &Applier) -> Result<Outcome, ChangeError> {
+    let change = match begin(reach, id, by).await? {
         Begun::Push(change) => change,
         Begun::Done(outcome) => return Ok(outcome),
     };
-    let pushed = live::update_rules(waf, &change.base, &change.content).await;
-    finish(pool, waf, &change, pushed, Some(by)).await
+    let pushed = change.kind.push(reach, &change.base, &change.content).await;
+    finish(reach, &change, pushed, Some(by)).await
 }
 
 /// Claims the apply of change request `id`: checks who asks and the
 /// status, marks it `applying` and audits the attempt, all in one
 /// transaction.
-pub async fn begin(
-    pool: &PgPool,
-    waf: &aws_sdk_wafv2::Client,
-    id: Uuid,
-    by: &Applier,
-) -> Result<Begun, ChangeError> {
+pub async fn begin(reach: Reach<'_>, id: Uuid, by: &Applier) -> Result<Begun, ChangeError> {
+    let pool = reach.pool;
     // At most twice: once more after settling an interrupted apply.
     for _ in 0..2 {
         let mut tx = pool.begin().await?;
@@ -113,7 +103,7 @@ pub async fn begin(
                     )));
                 }
                 drop(tx);
-                settle(pool, waf, &change, Some(by)).await?;
+                settle(reach, &change, Some(by)).await?;
                 continue;
             }
             Status::Approved => {}
@@ -147,10 +137,8 @@ pub async fn begin(
             by.client.clone(),
         )
         .target(change.audit_target())
-        .after(
-            json!({"attempt": attempt, "lock_token": change.base.lock_token,
-                      "content_hash": change.content_hash}),
-        );
+        .after(json!({"attempt": attempt, "lock_token": change.base.token,
+                      "content_hash": change.content_hash}));
         record_and_commit(tx, event).await?;
         return Ok(Begun::Push(Box::new(change)));
     }
@@ -161,59 +149,57 @@ pub async fn begin(
 
 /// Records what the push of a claimed apply came to.
 pub async fn finish(
-    pool: &PgPool,
-    waf: &aws_sdk_wafv2::Client,
+    reach: Reach<'_>,
     change: &Change,
-    pushed: Result<Pushed, UpdateError>,
+    pushed: Result<Pushed, PushError>,
     by: Option<&Applier>,
 ) -> Result<Outcome, ChangeError> {
+    let pool = reach.pool;
+    let service = change.kind.service();
     match pushed {
-        Ok(pushed) => {
-            record_applied(pool, change, &pushed.next_lock_token, pushed.request_id, by).await
-        }
-        // Refused for the token: either someone else changed the web ACL,
+        Ok(pushed) => record_applied(pool, change, &pushed.next_token, pushed.request_id, by).await,
+        // Refused for the token: either someone else changed the target,
         // or an earlier push of this very change (its answer lost) did.
-        Err(UpdateError::Stale { request_id }) => {
-            let live = read_live(waf, change).await?;
-            if same_rules(&live.rules, &change.content) {
-                record_applied(pool, change, &live.lock_token, request_id, by).await
+        Err(PushError::Stale { request_id }) => {
+            let live = read_live(reach, change).await?;
+            if change.kind.same(&live.content, &change.content) {
+                record_applied(pool, change, &live.token, request_id, by).await
             } else {
                 record_stale(pool, change, &live, request_id, by).await
             }
         }
-        Err(UpdateError::Refused {
+        Err(PushError::Refused {
             message,
             request_id,
         }) => {
-            tracing::warn!(change = %change.id, %message, "AWS WAF refused an apply");
-            record_failed(pool, change, request_id, by).await
+            tracing::warn!(change = %change.id, %message, service, "an apply was refused");
+            record_failed(pool, change, &message, request_id, by).await
         }
-        // Taken or not: the web ACL tells.
-        Err(UpdateError::Unanswered(message)) => {
-            tracing::warn!(change = %change.id, %message, "AWS WAF did not answer an apply");
-            settle(pool, waf, change, by).await
+        // Taken or not: the live state tells.
+        Err(PushError::Unanswered(message)) => {
+            tracing::warn!(change = %change.id, %message, service, "no answer to an apply");
+            settle(reach, change, by).await
         }
     }
 }
 
-async fn read_live(waf: &aws_sdk_wafv2::Client, change: &Change) -> Result<LiveRules, ChangeError> {
-    live::rules_of(waf, change.base.web_acl.clone())
-        .await
-        .map_err(|e| ChangeError::Aws(e.to_string()))
+async fn read_live(reach: Reach<'_>, change: &Change) -> Result<Live, ChangeError> {
+    Ok(change.kind.read_live(reach, &change.base.target).await?)
 }
 
-/// Settles an apply whose outcome is unknown by reading the web ACL.
+/// Settles an apply whose outcome is unknown by reading the live state.
 pub async fn settle(
-    pool: &PgPool,
-    waf: &aws_sdk_wafv2::Client,
+    reach: Reach<'_>,
     change: &Change,
     by: Option<&Applier>,
 ) -> Result<Outcome, ChangeError> {
-    let live = read_live(waf, change).await?;
-    if live.lock_token != change.base.lock_token && same_rules(&live.rules, &change.content) {
-        return record_applied(pool, change, &live.lock_token, None, by).await;
+    let pool = reach.pool;
+    let live = read_live(reach, change).await?;
+    let moved = live.token != change.base.token;
+    if moved && change.kind.same(&live.content, &change.content) {
+        return record_applied(pool, change, &live.token, None, by).await;
     }
-    if live.lock_token != change.base.lock_token {
+    if moved {
         return record_stale(pool, change, &live, None, by).await;
     }
     // AWS never took it: approved again, for the next attempt.
@@ -225,7 +211,7 @@ pub async fn settle(
     }
     store::set_status(&mut tx, change.id, Status::Approved).await?;
     let event = outcome_event(Action::ChangeApplySettled, change, by)
-        .after(json!({"settled": "AWS did not take the update; approved again"}));
+        .after(json!({"settled": "the update was not taken; approved again"}));
     record_and_commit(tx, event).await?;
     Ok(Outcome::NotTaken)
 }
@@ -233,10 +219,10 @@ pub async fn settle(
 /// Settles every apply left under way for longer than `older_than` (at
 /// start-up: every one). Returns how each ended.
 pub async fn settle_interrupted(
-    pool: &PgPool,
-    waf: &aws_sdk_wafv2::Client,
+    reach: Reach<'_>,
     older_than: TimeDelta,
 ) -> Result<Vec<(Uuid, Result<Outcome, String>)>, ChangeError> {
+    let pool = reach.pool;
     let cutoff = Utc::now() - older_than;
     let ids = sqlx::query_scalar!(
         "SELECT id FROM change_requests WHERE status = 'applying' AND applying_since <= $1",
@@ -247,7 +233,7 @@ pub async fn settle_interrupted(
     let mut settled = Vec::new();
     for id in ids {
         let outcome = match store::get(pool, id).await {
-            Ok(change) => settle(pool, waf, &change, None)
+            Ok(change) => settle(reach, &change, None)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -300,14 +286,11 @@ async fn record_applied(
     )
     .execute(&mut *tx)
     .await?;
+    let key = content_key(change);
+    let key = key.as_str();
     let mut event = outcome_event(Action::ChangeApplied, change, by)
-        .before(
-            json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.base.rules)}),
-        )
-        .after(
-            json!({"lock_token": token, "rules": rules_json(&change.content),
-                      "settled": by.is_none()}),
-        );
+        .before(json!({"lock_token": change.base.token, key: change.base.content}))
+        .after(json!({"lock_token": token, key: change.content, "settled": by.is_none()}));
     event.aws_request_id = request_id.clone();
     record_and_commit(tx, event).await?;
     Ok(Outcome::Applied { request_id })
@@ -316,7 +299,7 @@ async fn record_applied(
 async fn record_stale(
     pool: &PgPool,
     change: &Change,
-    live: &LiveRules,
+    live: &Live,
     request_id: Option<String>,
     by: Option<&Applier>,
 ) -> Result<Outcome, ChangeError> {
@@ -328,17 +311,17 @@ async fn record_stale(
                 stale_resource = $4, applying_since = NULL, updated_at = now()
          WHERE id = $1",
         change.id,
-        live.lock_token,
-        rules_json(&live.rules),
-        live.web_acl_json
+        live.token,
+        live.content,
+        live.resource
     )
     .execute(&mut *tx)
     .await?;
+    let key = content_key(change);
+    let key = key.as_str();
     let mut event = outcome_event(Action::ChangeStale, change, by)
-        .before(
-            json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.base.rules)}),
-        )
-        .after(json!({"lock_token": live.lock_token, "rules": rules_json(&live.rules)}));
+        .before(json!({"lock_token": change.base.token, key: change.base.content}))
+        .after(json!({"lock_token": live.token, key: live.content}));
     event.aws_request_id = request_id;
     record_and_commit(tx, event).await?;
     Ok(Outcome::Stale)
@@ -347,12 +330,18 @@ async fn record_stale(
 async fn record_failed(
     pool: &PgPool,
     change: &Change,
+    message: &str,
     request_id: Option<String>,
     by: Option<&Applier>,
 ) -> Result<Outcome, ChangeError> {
-    let failure = match &request_id {
-        Some(id) => format!("AWS WAF refused the update (request {id}); the server log has why."),
-        None => "AWS WAF refused the update; the server log has why.".to_owned(),
+    let service = change.kind.service();
+    let failure = match (&request_id, change.kind) {
+        (Some(id), _) => {
+            format!("{service} refused the update (request {id}); the server log has why.")
+        }
+        // Gatehouse's own checks say why in words meant for the console.
+        (None, super::Kind::Settings) => format!("Not applied: {message}."),
+        (None, _) => format!("{service} refused the update; the server log has why."),
     };
     let Some((mut tx, _)) = lock_unapplied(pool, change).await? else {
         return Ok(Outcome::AlreadyApplied);

@@ -7,10 +7,15 @@
 //! This module holds what the pages, the API and the command line share;
 //! the store and the apply are server-only.
 
-use crate::rules::diff::RuleChange;
-use crate::rules::model::RuleEntry;
+use crate::roles::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub mod diff;
+#[cfg(feature = "ssr")]
+pub mod kinds;
+
+pub use diff::{FieldChange, ItemChange};
 
 #[cfg(feature = "ssr")]
 pub mod apply;
@@ -98,10 +103,71 @@ impl Status {
     }
 }
 
+/// What a change request changes. Each kind says how its live state is
+/// read, diffed, checked and written (`kinds`); review, approval, apply,
+/// stale, drift and rollback are one mechanism for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The rules of a WAF web ACL.
+    WebAclRules,
+    /// Gatehouse's own settings: managed resources, roles, approvals.
+    Settings,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::WebAclRules, Kind::Settings];
+
+    /// The value stored in `change_requests.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::WebAclRules => "web_acl_rules",
+            Kind::Settings => "settings",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The role that drafts, edits and submits a change of this kind.
+    pub fn author_role(self) -> Role {
+        match self {
+            Kind::WebAclRules => Role::Editor,
+            Kind::Settings => Role::Admin,
+        }
+    }
+
+    /// The role that approves, rejects and applies one of someone else's.
+    pub fn approver_role(self) -> Role {
+        match self {
+            Kind::WebAclRules => Role::Approver,
+            Kind::Settings => Role::Admin,
+        }
+    }
+
+    /// What its content is called on the review page.
+    pub fn content_label(self) -> &'static str {
+        match self {
+            Kind::WebAclRules => "Rules",
+            Kind::Settings => "Settings",
+        }
+    }
+
+    /// Its target as people name it: `web ACL shop (REGIONAL)`.
+    pub fn describe(self, name: &str, scope: &str) -> String {
+        match self {
+            Kind::WebAclRules => format!("web ACL {name} ({scope})"),
+            Kind::Settings => "Gatehouse settings".to_owned(),
+        }
+    }
+}
+
 /// A change request as the reviews list shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeRow {
     pub id: String,
+    pub kind: Kind,
     pub title: String,
     pub author: String,
     pub status: Status,
@@ -186,62 +252,21 @@ pub struct Step {
     pub audit_id: i64,
 }
 
-/// The changes between two versions of a web ACL's rules: per rule in plain
-/// words, and structured.
+/// The changes between two versions of a change's content: per item in
+/// plain words, and structured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RulesDiff {
-    pub changes: Vec<RuleChange>,
+pub struct ChangeDiff {
+    pub changes: Vec<ItemChange>,
     /// One line per changed rule.
     pub words: Vec<String>,
-}
-
-impl RulesDiff {
-    /// The changes from `before` to `after`.
-    pub fn of(before: &[RuleEntry], after: &[RuleEntry]) -> RulesDiff {
-        let changes = crate::rules::diff::diff(before, after);
-        let words = changes.iter().map(in_words).collect();
-        RulesDiff { changes, words }
-    }
-}
-
-/// One rule's change in a line: what a new rule does, which values of a
-/// changed one move.
-fn in_words(change: &RuleChange) -> String {
-    let plain = |json: &serde_json::Value| match RuleEntry::read(json.clone()) {
-        RuleEntry::Rule(rule) => crate::rules::summary::summary(&rule),
-        RuleEntry::Verbatim { .. } => "a rule Gatehouse keeps as it is".to_owned(),
-    };
-    let show = |value: &serde_json::Value| match value {
-        serde_json::Value::Null => "(none)".to_owned(),
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    match change {
-        RuleChange::Added { name, after } => format!("{name} is added: {}", plain(after)),
-        RuleChange::Removed { name, before } => {
-            format!("{name} is removed (it was: {})", plain(before))
-        }
-        RuleChange::Changed {
-            name,
-            fields,
-            after,
-            ..
-        } => {
-            let moves: Vec<String> = fields
-                .iter()
-                .map(|f| format!("{} {} → {}", f.path, show(&f.before), show(&f.after)))
-                .collect();
-            format!("{name}: {}. Now: {}", moves.join("; "), plain(after))
-        }
-    }
 }
 
 /// The live state found when the change went stale, against the change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaleView {
-    /// From the live rules to the change's.
-    pub diff: RulesDiff,
-    /// The live rules, as JSON.
+    /// From the live state to the change's.
+    pub diff: ChangeDiff,
+    /// The live state, as JSON.
     pub live_json: String,
 }
 
@@ -265,13 +290,15 @@ pub struct Allowed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeView {
     pub id: String,
-    pub kind: String,
+    pub kind: Kind,
     pub title: String,
     pub description: String,
     pub author: String,
     pub status: Status,
     pub target_name: String,
     pub target_scope: String,
+    /// The target as people name it.
+    pub target: String,
     pub created_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -283,7 +310,7 @@ pub struct ChangeView {
     pub content_hash: String,
     pub required_approvals: i32,
     /// From the live state it is based on to what it proposes.
-    pub diff: RulesDiff,
+    pub diff: ChangeDiff,
     pub base_json: String,
     pub content_json: String,
     pub stale: Option<StaleView>,
@@ -302,10 +329,9 @@ impl ChangeView {
 
     /// What `user` may do with it now.
     pub fn allowed(&self, user: &crate::auth::User) -> Allowed {
-        use crate::roles::Role;
         let author = self.author == user.username;
-        let editor = user.has(Role::Editor);
-        let approver = user.has(Role::Approver);
+        let editor = user.has(self.kind.author_role());
+        let approver = user.has(self.kind.approver_role());
         let approved_by_user = self
             .approvals
             .iter()
@@ -334,10 +360,13 @@ impl ChangeView {
     }
 }
 
-/// A managed web ACL's live rules against the last version Gatehouse
+/// A managed target's live state against the last version Gatehouse
 /// applied to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
+    pub kind: Kind,
+    /// The target as people name it.
+    pub target: String,
     pub web_acl: String,
     pub scope: String,
     /// The last change request applied to it.
@@ -358,7 +387,7 @@ pub enum DriftState {
     /// Live equals the last applied version.
     InSync,
     /// Live differs: from the last applied version to live.
-    Drifted(RulesDiff),
+    Drifted(ChangeDiff),
     /// Nothing applied through Gatehouse yet: nothing to compare with.
     NeverApplied,
     /// The web ACL could not be read (why, for the console).
@@ -367,8 +396,11 @@ pub enum DriftState {
 
 /// The audit target of change request `id`; its timeline is every event
 /// whose target starts with it.
-pub fn audit_target(id: &str, target_scope: &str, target_name: &str) -> String {
-    format!("change request {id} · web ACL {target_scope}/{target_name}")
+pub fn audit_target(id: &str, kind: Kind, target_scope: &str, target_name: &str) -> String {
+    match kind {
+        Kind::WebAclRules => format!("change request {id} · web ACL {target_scope}/{target_name}"),
+        Kind::Settings => format!("change request {id} · settings"),
+    }
 }
 
 #[cfg(test)]
@@ -391,13 +423,14 @@ mod tests {
         let at = DateTime::<Utc>::default();
         ChangeView {
             id: "c".into(),
-            kind: "web_acl_rules".into(),
+            kind: Kind::WebAclRules,
             title: "t".into(),
             description: String::new(),
             author: author.into(),
             status,
             target_name: "shop".into(),
             target_scope: "REGIONAL".into(),
+            target: "web ACL shop (REGIONAL)".into(),
             created_at: at,
             submitted_at: None,
             updated_at: at,
@@ -407,7 +440,7 @@ mod tests {
             failure: None,
             content_hash: String::new(),
             required_approvals: 1,
-            diff: RulesDiff {
+            diff: ChangeDiff {
                 changes: Vec::new(),
                 words: Vec::new(),
             },

@@ -4,15 +4,13 @@
 //! A step refused for who asks (an author approving their own change, say)
 //! is audited as a refusal.
 
+use super::kinds::Live;
 use super::store::{
     Change, ChangeError, NewChange, back_to_review, content_hash, current_approvals, get, insert,
     lock, lock_own_editable, record_and_commit, set_status, username,
 };
 use super::{Evidence, Status, audit_target};
 use crate::audit::{Action, Actor, Client, NewEvent};
-use crate::rules::live::LiveRules;
-use crate::rules::merge;
-use crate::rules::model::rules_json;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -74,8 +72,9 @@ fn in_status(change: &Change, allowed: &[Status], what: &str) -> Result<(), Chan
     )))
 }
 
-/// Sends a draft of `actor`'s to review. `live_token` is the web ACL's
-/// LockToken now: a draft whose base has moved must be rebased first.
+/// Sends a draft of `actor`'s to review. `live_token` is its target's token
+/// now (the web ACL's LockToken): a draft whose base has moved must be
+/// rebased first.
 pub async fn submit(
     pool: &PgPool,
     id: Uuid,
@@ -99,26 +98,27 @@ pub async fn submit(
             "give the change request a title before submitting it".into(),
         ));
     }
-    if change.base.lock_token != live_token {
-        return Err(ChangeError::Conflict(
-            "the web ACL changed since this draft was made: rebase it onto the live rules first"
-                .into(),
-        ));
+    if change.base.token != live_token {
+        return Err(ChangeError::Conflict(format!(
+            "the {} changed since this draft was made: rebase it onto the live state first",
+            change.target()
+        )));
     }
-    if merge::same_rules(&change.base.rules, &change.content) {
-        return Err(ChangeError::Invalid(
-            "this draft changes nothing in the live rules".into(),
-        ));
+    if change.kind.same(&change.base.content, &change.content) {
+        return Err(ChangeError::Invalid(format!(
+            "this draft changes nothing in the live {}",
+            change.kind.content_label().to_lowercase()
+        )));
     }
-    if crate::rules::validate::has_errors(&crate::rules::validate::validate(&change.content)) {
-        return Err(ChangeError::Invalid(
-            "the rules have errors AWS would refuse: fix them before submitting".into(),
-        ));
-    }
+    change
+        .kind
+        .check(&change.content)
+        .map_err(ChangeError::Invalid)?;
     // Hashed anew: what is submitted is what approvals are of.
     let hash = content_hash(
-        &change.base.web_acl,
-        &change.base.lock_token,
+        change.kind,
+        &change.base.target,
+        &change.base.token,
         &change.content,
         &change.title,
         &change.description,
@@ -133,15 +133,12 @@ pub async fn submit(
     )
     .execute(&mut *tx)
     .await?;
+    let key = content_key(&change);
+    let key = key.as_str();
     let event = NewEvent::new(Action::ChangeSubmitted, Some(actor), client)
         .target(change.audit_target())
-        .before(
-            json!({"rules": rules_json(&change.base.rules), "lock_token": change.base.lock_token}),
-        )
-        .after(
-            json!({"title": change.title, "rules": rules_json(&change.content),
-                      "content_hash": change.content_hash}),
-        );
+        .before(json!({key: change.base.content, "lock_token": change.base.token}))
+        .after(json!({"title": change.title, key: change.content, "content_hash": hash}));
     record_and_commit(tx, event).await?;
     Ok(())
 }
@@ -163,8 +160,9 @@ pub async fn describe(
     let mut tx = pool.begin().await?;
     let change = lock_own_editable(&mut tx, id, &actor).await?;
     let hash = content_hash(
-        &change.base.web_acl,
-        &change.base.lock_token,
+        change.kind,
+        &change.base.target,
+        &change.base.token,
         &change.content,
         &change.title,
         description,
@@ -389,13 +387,13 @@ pub async fn withdraw(
 }
 
 /// Carries a stale (or moved) change request of `actor`'s onto `live`: the
-/// changes it makes to its old base are made to the live rules instead,
-/// and it goes back to review (or stays a draft). Returns the rules both
+/// changes it makes to its old base are made to the live state instead,
+/// and it goes back to review (or stays a draft). Returns the items both
 /// sides changed.
 pub async fn rebase(
     pool: &PgPool,
     id: Uuid,
-    live: &LiveRules,
+    live: &Live,
     actor: Actor,
     client: Client,
 ) -> Result<Vec<String>, ChangeError> {
@@ -418,16 +416,20 @@ pub async fn rebase(
         ],
         "it cannot be rebased",
     )?;
-    if live.web_acl.id != change.base.web_acl.id {
-        return Err(ChangeError::Invalid(
-            "that is not the web ACL this change is for".into(),
-        ));
+    if live.target.id != change.base.target.id {
+        return Err(ChangeError::Invalid(format!(
+            "that is not the {} this change is for",
+            change.target()
+        )));
     }
-    let rebased = merge::rebase(&change.base.rules, &change.content, &live.rules);
+    let rebased = change
+        .kind
+        .rebase(&change.base.content, &change.content, &live.content);
     let hash = content_hash(
-        &live.web_acl,
-        &live.lock_token,
-        &rebased.rules,
+        change.kind,
+        &live.target,
+        &live.token,
+        &rebased.content,
         &change.title,
         &change.description,
     );
@@ -442,32 +444,32 @@ pub async fn rebase(
              stale_resource = NULL, failure = NULL, updated_at = now()
          WHERE id = $1",
         id,
-        live.lock_token,
-        rules_json(&live.rules),
-        live.web_acl_json,
-        rules_json(&rebased.rules),
+        live.token,
+        live.content,
+        live.resource,
+        rebased.content,
         hash,
         status.as_str()
     )
     .execute(&mut *tx)
     .await?;
+    let key = content_key(&change);
+    let key = key.as_str();
     let event = NewEvent::new(Action::ChangeRebased, Some(actor), client)
         .target(change.audit_target())
-        .before(json!({"lock_token": change.base.lock_token, "rules": rules_json(&change.content)}))
-        .after(
-            json!({"lock_token": live.lock_token, "rules": rules_json(&rebased.rules),
-                      "conflicts": rebased.conflicts, "content_hash": hash}),
-        );
+        .before(json!({"lock_token": change.base.token, key: change.content}))
+        .after(json!({"lock_token": live.token, key: rebased.content,
+                      "conflicts": rebased.conflicts, "content_hash": hash}));
     record_and_commit(tx, event).await?;
     Ok(rebased.conflicts)
 }
 
 /// From an applied change request: a new one (in review) that restores the
-/// rules it replaced, carried onto the live rules as they are now.
+/// state it replaced, carried onto the live state as it is now.
 pub async fn rollback(
     pool: &PgPool,
     id: Uuid,
-    live: &LiveRules,
+    live: &Live,
     required_approvals: i32,
     actor: Actor,
     client: Client,
@@ -478,35 +480,49 @@ pub async fn rollback(
             "only an applied change request can be rolled back".into(),
         ));
     }
+    let kind = applied.kind;
+    let what = kind.content_label().to_lowercase();
     // The inverse of the change, made to what is live now.
-    let restored = merge::rebase(&applied.content, &applied.base.rules, &live.rules);
-    if merge::same_rules(&restored.rules, &live.rules) {
-        return Err(ChangeError::Conflict(
-            "the live rules are already as they were before this change".into(),
-        ));
+    let restored = kind.rebase(&applied.content, &applied.base.content, &live.content);
+    if kind.same(&restored.content, &live.content) {
+        return Err(ChangeError::Conflict(format!(
+            "the live {what} are already as they were before this change"
+        )));
     }
     let title = format!("Roll back: {}", applied.title);
     let mut description =
-        format!("Restores the rules as they were before change request {id} was applied.",);
+        format!("Restores the {what} as they were before change request {id} was applied.");
     for conflict in &restored.conflicts {
         description.push_str(&format!("\n- {conflict}"));
     }
     let mut tx = pool.begin().await?;
     let restoring = NewChange {
+        kind,
         base: live,
         title: &title,
         description: &description,
-        content: &restored.rules,
+        content: &restored.content,
         status: Status::InReview,
         required_approvals,
         rollback_of: Some(id),
     };
     let new_id = insert(&mut tx, restoring, &actor).await?;
-    let target = audit_target(&new_id.to_string(), &live.web_acl.scope, &live.web_acl.name);
+    let target = audit_target(
+        &new_id.to_string(),
+        kind,
+        &live.target.scope,
+        &live.target.name,
+    );
+    let key = what.as_str();
     let event = NewEvent::new(Action::ChangeSubmitted, Some(actor), client)
         .target(target)
-        .before(json!({"rules": rules_json(&live.rules), "lock_token": live.lock_token}))
-        .after(json!({"title": title, "rules": rules_json(&restored.rules), "rollback_of": id}));
+        .before(json!({key: live.content, "lock_token": live.token}))
+        .after(json!({"title": title, key: restored.content, "rollback_of": id}));
     record_and_commit(tx, event).await?;
     Ok(new_id)
+}
+
+/// The key a change's content has in its audit events: `rules`, `settings`.
+pub fn content_key(change: &Change) -> String {
+    change.kind.content_label().to_lowercase()
 }

@@ -4,10 +4,11 @@
 //! the step's transaction, so a failed audit write undoes the step. The
 //! steps themselves are in `steps`; the apply in `apply`.
 
-use super::{Approval, ChangeFilter, ChangeRow, Comment, Evidence, Status, Step, audit_target};
+use super::kinds::{Live, TargetRef};
+use super::{
+    Approval, ChangeFilter, ChangeRow, Comment, Evidence, Kind, Status, Step, audit_target,
+};
 use crate::audit::{self, Action, Actor, NewEvent};
-use crate::rules::live::{LiveRules, WebAclRef};
-use crate::rules::model::{RuleEntry, read_rules, rules_json};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -18,16 +19,16 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub id: Uuid,
-    /// What it changes: `web_acl_rules` (the only kind so far).
-    pub kind: String,
+    pub kind: Kind,
     pub title: String,
     pub description: String,
     pub author: String,
     pub status: Status,
     /// The live state it is based on: what it is compared with, and the
     /// token its apply carries.
-    pub base: LiveRules,
-    pub content: Vec<RuleEntry>,
+    pub base: Live,
+    /// What it proposes, in its kind's form.
+    pub content: Value,
     pub content_hash: String,
     pub required_approvals: i32,
     pub evidence: Vec<Evidence>,
@@ -42,7 +43,7 @@ pub struct Change {
     pub aws_request_id: Option<String>,
     pub failure: Option<String>,
     /// The live state found when it went stale.
-    pub stale: Option<LiveRules>,
+    pub stale: Option<Live>,
     pub rollback_of: Option<Uuid>,
 }
 
@@ -51,9 +52,16 @@ impl Change {
     pub fn audit_target(&self) -> String {
         audit_target(
             &self.id.to_string(),
-            &self.base.web_acl.scope,
-            &self.base.web_acl.name,
+            self.kind,
+            &self.base.target.scope,
+            &self.base.target.name,
         )
+    }
+
+    /// Its target as people name it.
+    pub fn target(&self) -> String {
+        self.kind
+            .describe(&self.base.target.name, &self.base.target.scope)
     }
 }
 
@@ -70,12 +78,20 @@ pub enum ChangeError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("AWS WAF: {0}")]
-    Aws(String),
+    /// Where the change goes did not answer: which service, and why (for
+    /// the log).
+    #[error("{0}: {1}")]
+    Aws(&'static str, String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("cannot record the step in the audit trail: {0}")]
     Audit(String),
+}
+
+impl From<super::kinds::ReadError> for ChangeError {
+    fn from(error: super::kinds::ReadError) -> Self {
+        ChangeError::Aws(error.service, error.cause)
+    }
 }
 
 impl From<ChangeError> for crate::error::AppError {
@@ -86,7 +102,7 @@ impl From<ChangeError> for crate::error::AppError {
             ChangeError::Refused(why) => AppError::Refused(capitalised(&why)),
             ChangeError::Conflict(why) => AppError::Conflict(capitalised(&why)),
             ChangeError::Invalid(why) => AppError::BadRequest(capitalised(&why)),
-            ChangeError::Aws(cause) => AppError::unavailable("AWS WAF", cause),
+            ChangeError::Aws(service, cause) => AppError::unavailable(service, cause),
             ChangeError::Database(cause) => AppError::from(cause),
             ChangeError::Audit(cause) => AppError::internal("audit trail", cause),
         }
@@ -109,17 +125,18 @@ pub(super) fn username(actor: &Actor) -> String {
 /// and description. serde_json sorts object keys, so equal content gives an
 /// equal hash however it was written.
 pub fn content_hash(
-    target: &WebAclRef,
+    kind: Kind,
+    target: &TargetRef,
     base_token: &str,
-    content: &[RuleEntry],
+    content: &Value,
     title: &str,
     description: &str,
 ) -> String {
     let reviewed = json!({
-        "kind": "web_acl_rules",
+        "kind": kind.as_str(),
         "target": {"name": target.name, "scope": target.scope, "id": target.id},
         "base_token": base_token,
-        "content": rules_json(content),
+        "content": content,
         "title": title,
         "description": description,
     });
@@ -174,41 +191,36 @@ struct Row {
 
 impl Row {
     fn into_change(self) -> Change {
-        let web_acl = WebAclRef {
-            arn: self
-                .base_resource
-                .get("ARN")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+        let target = TargetRef {
             name: self.target_name,
-            id: self.target_id,
             scope: self.target_scope,
+            id: self.target_id,
         };
         let stale = match (self.stale_token, self.stale_content, self.stale_resource) {
-            (Some(lock_token), Some(rules), Some(resource)) => Some(LiveRules {
-                web_acl: web_acl.clone(),
-                lock_token,
-                rules: read_rules(rules).unwrap_or_default(),
-                web_acl_json: resource,
+            (Some(token), Some(content), Some(resource)) => Some(Live {
+                target: target.clone(),
+                token,
+                content,
+                resource,
             }),
             _ => None,
         };
         Change {
             id: self.id,
-            kind: self.kind,
+            // The table's CHECK allows only known kinds.
+            kind: Kind::parse(&self.kind).unwrap_or(Kind::WebAclRules),
             title: self.title,
             description: self.description,
             author: self.author,
             // The table's CHECK allows only known statuses.
             status: Status::parse(&self.status).unwrap_or(Status::Failed),
-            base: LiveRules {
-                web_acl,
-                lock_token: self.base_token,
-                rules: read_rules(self.base_content).unwrap_or_default(),
-                web_acl_json: self.base_resource,
+            base: Live {
+                target,
+                token: self.base_token,
+                content: self.base_content,
+                resource: self.base_resource,
             },
-            content: read_rules(self.content).unwrap_or_default(),
+            content: self.content,
             content_hash: self.content_hash,
             required_approvals: self.required_approvals,
             evidence: serde_json::from_value(self.evidence).unwrap_or_default(),
@@ -266,11 +278,12 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Change, ChangeErr
 
 /// A change request to insert.
 pub struct NewChange<'a> {
+    pub kind: Kind,
     /// The live state it is based on.
-    pub base: &'a LiveRules,
+    pub base: &'a Live,
     pub title: &'a str,
     pub description: &'a str,
-    pub content: &'a [RuleEntry],
+    pub content: &'a Value,
     pub status: Status,
     pub required_approvals: i32,
     pub rollback_of: Option<Uuid>,
@@ -283,6 +296,7 @@ pub async fn insert(
     actor: &Actor,
 ) -> Result<Uuid, ChangeError> {
     let NewChange {
+        kind,
         base,
         title,
         description,
@@ -291,27 +305,28 @@ pub async fn insert(
         required_approvals,
         rollback_of,
     } = new;
-    let hash = content_hash(&base.web_acl, &base.lock_token, content, title, description);
+    let hash = content_hash(kind, &base.target, &base.token, content, title, description);
     let submitted = status != Status::Draft;
     Ok(sqlx::query_scalar!(
-        "INSERT INTO change_requests (target_name, target_scope, target_id, title, description,
-                                      author, author_sub, base_token, base_content, base_resource,
-                                      content, content_hash, status, required_approvals,
-                                      submitted_at, rollback_of)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                 CASE WHEN $15 THEN now() END, $16)
+        "INSERT INTO change_requests (kind, target_name, target_scope, target_id, title,
+                                      description, author, author_sub, base_token, base_content,
+                                      base_resource, content, content_hash, status,
+                                      required_approvals, submitted_at, rollback_of)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                 CASE WHEN $16 THEN now() END, $17)
          RETURNING id",
-        base.web_acl.name,
-        base.web_acl.scope,
-        base.web_acl.id,
+        kind.as_str(),
+        base.target.name,
+        base.target.scope,
+        base.target.id,
         title,
         description,
         username(actor),
         actor.sub,
-        base.lock_token,
-        rules_json(&base.rules),
-        base.web_acl_json,
-        rules_json(content),
+        base.token,
+        base.content,
+        base.resource,
+        content,
         hash,
         status.as_str(),
         required_approvals,
@@ -426,7 +441,7 @@ async fn rows(
     reviewer: Option<&str>,
 ) -> Result<Vec<ChangeRow>, ChangeError> {
     let rows = sqlx::query!(
-        r#"SELECT c.id, c.title, c.author, c.status, c.target_name, c.target_scope,
+        r#"SELECT c.id, c.kind, c.title, c.author, c.status, c.target_name, c.target_scope,
                   c.required_approvals, c.updated_at,
                   (SELECT count(*) FROM change_request_approvals a
                    WHERE a.change_request_id = c.id AND a.content_hash = c.content_hash) AS "approvals!"
@@ -451,15 +466,19 @@ async fn rows(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| ChangeRow {
-            id: r.id.to_string(),
-            title: r.title,
-            author: r.author,
-            status: Status::parse(&r.status).unwrap_or(Status::Failed),
-            target: format!("web ACL {} ({})", r.target_name, r.target_scope),
-            approvals: r.approvals,
-            required_approvals: r.required_approvals,
-            updated_at: r.updated_at,
+        .map(|r| {
+            let kind = Kind::parse(&r.kind).unwrap_or(Kind::WebAclRules);
+            ChangeRow {
+                id: r.id.to_string(),
+                kind,
+                title: r.title,
+                author: r.author,
+                status: Status::parse(&r.status).unwrap_or(Status::Failed),
+                target: kind.describe(&r.target_name, &r.target_scope),
+                approvals: r.approvals,
+                required_approvals: r.required_approvals,
+                updated_at: r.updated_at,
+            }
         })
         .collect())
 }

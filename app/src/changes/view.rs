@@ -3,13 +3,8 @@
 //! comments, approvals and timeline.
 
 use super::store::{self, Change, ChangeError};
-use super::{ChangeView, RulesDiff, StaleView};
-use crate::rules::model::{RuleEntry, rules_json};
+use super::{ChangeView, StaleView};
 use sqlx::PgPool;
-
-fn pretty(rules: &[RuleEntry]) -> String {
-    serde_json::to_string_pretty(&rules_json(rules)).unwrap_or_default()
-}
 
 pub async fn view(pool: &PgPool, change: Change) -> Result<ChangeView, ChangeError> {
     let (comments, approvals, timeline) = tokio::try_join!(
@@ -17,23 +12,25 @@ pub async fn view(pool: &PgPool, change: Change) -> Result<ChangeView, ChangeErr
         store::approvals(pool, &change),
         store::timeline(pool, change.id),
     )?;
+    let kind = change.kind;
     let stale = change.stale.as_ref().map(|live| StaleView {
-        diff: RulesDiff::of(&live.rules, &change.content),
-        live_json: pretty(&live.rules),
+        diff: kind.diff(&live.content, &change.content),
+        live_json: kind.pretty(&live.content),
     });
     Ok(ChangeView {
         id: change.id.to_string(),
-        kind: change.kind,
-        diff: RulesDiff::of(&change.base.rules, &change.content),
-        base_json: pretty(&change.base.rules),
-        content_json: pretty(&change.content),
+        kind,
+        diff: kind.diff(&change.base.content, &change.content),
+        base_json: kind.pretty(&change.base.content),
+        content_json: kind.pretty(&change.content),
+        target: change.target(),
         stale,
         title: change.title,
         description: change.description,
         author: change.author,
         status: change.status,
-        target_name: change.base.web_acl.name,
-        target_scope: change.base.web_acl.scope,
+        target_name: change.base.target.name,
+        target_scope: change.base.target.scope,
         created_at: change.created_at,
         submitted_at: change.submitted_at,
         updated_at: change.updated_at,

@@ -33,12 +33,18 @@ pub async fn load_overview() -> Result<Overview, AppError> {
         crate::targets::list(&state.pool),
         crate::changes::store::waiting_for(&state.pool, &user.username)
     );
-    let waiting = match user.has(crate::roles::Role::Approver) {
-        true => waiting.map_err(AppError::from),
-        false => Ok(Vec::new()),
+    // Only what this person's role lets them approve.
+    let waiting = waiting.map_err(AppError::from).map(|rows| {
+        rows.into_iter()
+            .filter(|r| user.has(r.kind.approver_role()))
+            .collect()
+    });
+    let reach = crate::changes::kinds::Reach {
+        pool: &state.pool,
+        aws: &state.aws,
     };
     let drift = match &targets {
-        Ok(targets) => crate::changes::drift::drift(&state.pool, &state.aws.wafv2, targets).await,
+        Ok(targets) => crate::changes::drift::drift(reach, targets).await,
         Err(error) => Err(error.clone()),
     };
     Ok(Overview {
@@ -212,8 +218,8 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     }
 }
 
-/// The dashboard's drift panel: each managed web ACL against what
-/// Gatehouse last applied to it.
+/// The dashboard's drift panel: each managed web ACL, and the settings,
+/// against what Gatehouse last applied to it.
 #[component]
 fn DriftView(drift: Vec<Drift>) -> impl IntoView {
     if drift.is_empty() {
@@ -242,7 +248,10 @@ fn DriftView(drift: Vec<Drift>) -> impl IntoView {
                 };
                 view! {
                     <li>
-                        <strong>{format!("{} ({})", d.web_acl, d.scope)}</strong>": " {state} {last}
+                        <strong>{match d.kind {
+                            crate::changes::Kind::WebAclRules => format!("{} ({})", d.web_acl, d.scope),
+                            _ => d.target.clone(),
+                        }}</strong>": " {state} {last}
                     </li>
                 }
             }).collect_view()}

@@ -3,7 +3,7 @@
 //! approvals and the timeline, and the steps the signed-in person may take.
 //! Opening it changes nothing; every step is checked again on the server.
 
-use crate::changes::{Allowed, ChangeView, RulesDiff};
+use crate::changes::{Allowed, ChangeDiff, ChangeView};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -59,17 +59,25 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
     use crate::changes::apply::{self, Applier, Outcome};
     use crate::changes::{evidence, steps, store};
     use crate::roles::Role;
-    let needed = match step {
-        Step::Comment => Role::Viewer,
-        Step::Approve | Step::Reject => Role::Approver,
-        _ => Role::Editor,
-    };
-    let user = crate::auth::caller::require(needed).await?;
+    let user = crate::auth::caller::require(Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let pool = &state.pool;
     let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
+    let kind = store::get(pool, id).await?.kind;
+    // Who may take which step depends on what the change changes: rules
+    // are an editor's and an approver's, settings an admin's.
+    let needed = match step {
+        Step::Comment => Role::Viewer,
+        Step::Approve | Step::Reject => kind.approver_role(),
+        _ => kind.author_role(),
+    };
+    let user = crate::auth::caller::require(needed).await.map(|_| user)?;
     let actor = crate::auth::sign_in::actor(&user);
     let client = crate::auth::caller::caller().client;
+    let reach = crate::changes::kinds::Reach {
+        pool,
+        aws: &state.aws,
+    };
     let said = |message: &str| {
         Ok(Stepped {
             message: message.to_owned(),
@@ -78,9 +86,14 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
     };
     let live = || async {
         let change = store::get(pool, id).await?;
-        crate::rules::live::rules_of(&state.aws.wafv2, change.base.web_acl)
+        kind.read_live(reach, &change.base.target)
             .await
-            .map_err(|e| AppError::unavailable("AWS WAF", e))
+            .map_err(|e| AppError::unavailable(e.service, e.cause))
+    };
+    let required_approvals = || async {
+        crate::settings::store::effective(pool, &state.overrides)
+            .await
+            .map(|now| now.required_approvals)
     };
     match step {
         Step::Describe => {
@@ -94,15 +107,8 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
         }
         Step::Submit => {
             let now = live().await?;
-            steps::submit(
-                pool,
-                id,
-                &now.lock_token,
-                state.changes.required_approvals,
-                actor,
-                client,
-            )
-            .await?;
+            let approvals = required_approvals().await?;
+            steps::submit(pool, id, &now.token, approvals, actor, client).await?;
             said("Submitted for review. Share this page's link with an approver.")
         }
         Step::Comment => {
@@ -125,18 +131,27 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
             let by = Applier {
                 actor,
                 client,
-                approver: user.has(Role::Approver),
+                approver: user.has(kind.approver_role()),
             };
-            match apply::apply(pool, &state.aws.wafv2, id, &by).await? {
-                Outcome::Applied { .. } => said("Applied: AWS WAF holds the new rules."),
+            match apply::apply(reach, id, &by).await? {
+                Outcome::Applied { .. } => said(match kind {
+                    crate::changes::Kind::WebAclRules => "Applied: AWS WAF holds the new rules.",
+                    crate::changes::Kind::Settings => {
+                        "Applied: the new settings are in effect (a new role mapping at each person's next request)."
+                    }
+                }),
                 Outcome::AlreadyApplied => {
                     said("It had already been applied; nothing was pushed again.")
                 }
-                Outcome::Stale => said(
-                    "Not applied: the web ACL was changed elsewhere since this change was based on it. \
+                Outcome::Stale => said(&format!(
+                    "Not applied: the {} was changed elsewhere since this change was based on it. \
                      Nothing was overwritten; the author can rebase it.",
-                ),
-                Outcome::Failed => said("AWS WAF refused the update. Nothing was changed."),
+                    match kind {
+                        crate::changes::Kind::WebAclRules => "web ACL",
+                        crate::changes::Kind::Settings => "settings",
+                    }
+                )),
+                Outcome::Failed => said("The update was refused. Nothing was changed."),
                 Outcome::NotTaken => {
                     said("The earlier apply never reached AWS; it can be applied again.")
                 }
@@ -146,27 +161,22 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
             let now = live().await?;
             let conflicts = steps::rebase(pool, id, &now, actor, client).await?;
             match conflicts.is_empty() {
-                true => said("Rebased onto the live rules; it needs approval again."),
+                true => said("Rebased onto the live state; it needs approval again."),
                 false => said(&format!(
-                    "Rebased onto the live rules; it needs approval again. Both sides changed: {}",
+                    "Rebased onto the live state; it needs approval again. Both sides changed: {}",
                     conflicts.join("; ")
                 )),
             }
         }
         Step::Rollback => {
             let now = live().await?;
-            let new = steps::rollback(
-                pool,
-                id,
-                &now,
-                state.changes.required_approvals,
-                actor,
-                client,
-            )
-            .await?;
+            let approvals = required_approvals().await?;
+            let new = steps::rollback(pool, id, &now, approvals, actor, client).await?;
             Ok(Stepped {
-                message: "A change request restoring the rules before this one is open for review."
-                    .into(),
+                message: format!(
+                    "A change request restoring the {} before this one is open for review.",
+                    kind.content_label().to_lowercase()
+                ),
                 opened: Some(new.to_string()),
             })
         }
@@ -240,12 +250,20 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
                 .unwrap_or_default()
         )
     });
-    let edit_link = format!(
-        "/rules?web_acl={}&scope={}&draft={}",
-        crate::url::encode(&change.target_name),
-        crate::url::encode(&change.target_scope),
-        change.id
-    );
+    let edit_link = match change.kind {
+        crate::changes::Kind::WebAclRules => format!(
+            "/rules?web_acl={}&scope={}&draft={}",
+            crate::url::encode(&change.target_name),
+            crate::url::encode(&change.target_scope),
+            change.id
+        ),
+        crate::changes::Kind::Settings => "/settings".to_owned(),
+    };
+    let label = change.kind.content_label();
+    let stale_heading = match change.kind {
+        crate::changes::Kind::WebAclRules => "The web ACL changed elsewhere",
+        crate::changes::Kind::Settings => "The settings changed elsewhere",
+    };
     let id = change.id.clone();
     view! {
         <h1>{title}</h1>
@@ -253,26 +271,26 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
             <span class=format!("status {}", change.status.as_str()) data-testid="change-status">
                 {change.status.label()}
             </span>
-            {format!(" · web ACL {} ({}) · {by} · {approvals}", change.target_name, change.target_scope)}
+            {format!(" · {} · {by} · {approvals}", change.target)}
         </p>
         {change.rollback_of.clone().map(|of| view! {
-            <p>"Restores the rules from before " <a href=format!("/reviews/{of}")>"this change request"</a>"."</p>
+            <p>{format!("Restores the {} from before ", label.to_lowercase())} <a href=format!("/reviews/{of}")>"this change request"</a>"."</p>
         })}
         {applied.map(|text| view! { <p role="status" data-testid="applied">{text}</p> })}
         {change.failure.clone().map(|text| view! { <p class="error" role="alert">{text}</p> })}
         {change.stale.clone().map(|stale| view! {
             <section class="panel stale" aria-labelledby="stale-heading">
-                <h2 id="stale-heading">"The web ACL changed elsewhere"</h2>
+                <h2 id="stale-heading">{stale_heading}</h2>
                 <p>
-                    "Since this change was based on it, the web ACL was changed outside this review. "
-                    "Nothing was overwritten. Against the live rules, this change would now:"
+                    "Since this change was based on it, its target was changed outside this review. "
+                    "Nothing was overwritten. Against the live state, this change would now:"
                 </p>
                 <DiffView diff=stale.diff />
-                <details><summary>"The live rules"</summary><pre><code>{stale.live_json}</code></pre></details>
+                <details><summary>{format!("The live {}", label.to_lowercase())}</summary><pre><code>{stale.live_json}</code></pre></details>
             </section>
         })}
         <StepResult step />
-        <Steps id=id.clone() allowed step edit_link description=change.description.clone() fields />
+        <Steps id=id.clone() allowed step edit_link edits=change.kind.content_label() description=change.description.clone() fields />
         <section aria-labelledby="summary-heading">
             <h2 id="summary-heading">"Summary"</h2>
             {if change.description.is_empty() {
@@ -284,8 +302,8 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
         <section aria-labelledby="diff-heading">
             <h2 id="diff-heading">"What it changes"</h2>
             <DiffView diff=change.diff.clone() />
-            <details><summary>"Rules before (JSON)"</summary><pre><code>{change.base_json.clone()}</code></pre></details>
-            <details><summary>"Rules after (JSON)"</summary><pre><code data-testid="content-json">{change.content_json.clone()}</code></pre></details>
+            <details><summary>{format!("{label} before (JSON)")}</summary><pre><code>{change.base_json.clone()}</code></pre></details>
+            <details><summary>{format!("{label} after (JSON)")}</summary><pre><code data-testid="content-json">{change.content_json.clone()}</code></pre></details>
         </section>
         <Evidence change=change.clone() />
         <Comments change=change.clone() id=id.clone() step body=fields.comment />
@@ -324,7 +342,7 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
 
 /// A diff per rule in plain words, with the structured form as JSON.
 #[component]
-pub fn DiffView(diff: RulesDiff) -> impl IntoView {
+pub fn DiffView(diff: ChangeDiff) -> impl IntoView {
     if diff.words.is_empty() {
         return view! { <p>"No changes."</p> }.into_any();
     }
@@ -372,6 +390,8 @@ fn Steps(
     allowed: Allowed,
     step: ServerAction<TakeStep>,
     edit_link: String,
+    /// What the edit link edits: "rules", "settings".
+    edits: &'static str,
     description: String,
     fields: Fields,
 ) -> impl IntoView {
@@ -411,7 +431,7 @@ fn Steps(
                     <button type="button" disabled=busy on:click=move |_| take(Step::Describe, shown_description())>
                         "Save description"
                     </button>
-                    " "<a href=edit_link.clone()>"Edit the rules"</a>
+                    " "<a href=edit_link.clone()>{format!("Edit the {}", edits.to_lowercase())}</a>
                 </div>
             })}
             {allowed.attach.then(|| view! {

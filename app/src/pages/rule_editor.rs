@@ -7,7 +7,7 @@
 
 use super::rules::WebAclChoice;
 use crate::error::AppError;
-use crate::rules::diff::{RuleChange, diff};
+use crate::rules::diff::{ItemChange, diff};
 use crate::rules::model::{
     AggregateKeyType, Empty, FallbackBehavior, FieldToMatch, ForwardedIpConfig, RateBasedStatement,
     RuleAction, RuleEntry, Statement, rules_json,
@@ -590,7 +590,7 @@ fn EditorFindings(findings: Memo<Result<Vec<Finding>, String>>) -> impl IntoView
 }
 
 #[component]
-fn Diff(changes: Memo<Vec<RuleChange>>) -> impl IntoView {
+fn Diff(changes: Memo<Vec<ItemChange>>) -> impl IntoView {
     view! {
         <div data-testid="diff">
             <h3>"Changes against the live web ACL"</h3>
@@ -605,9 +605,9 @@ fn Diff(changes: Memo<Vec<RuleChange>>) -> impl IntoView {
                         {changes
                             .into_iter()
                             .map(|c| match c {
-                                RuleChange::Added { name, .. } => view! { <li>{format!("{name}: added")}</li> }.into_any(),
-                                RuleChange::Removed { name, .. } => view! { <li>{format!("{name}: removed")}</li> }.into_any(),
-                                RuleChange::Changed { name, fields, .. } => view! {
+                                ItemChange::Added { name, .. } => view! { <li>{format!("{name}: added")}</li> }.into_any(),
+                                ItemChange::Removed { name, .. } => view! { <li>{format!("{name}: removed")}</li> }.into_any(),
+                                ItemChange::Changed { name, fields, .. } => view! {
                                     <li>
                                         {format!("{name}: ")}
                                         {fields

@@ -66,7 +66,18 @@ pub async fn load_rules(
     let state = crate::state::app_state()?;
     let waf = &state.aws.wafv2;
     let aws_down = |e: live::LiveError| AppError::unavailable("AWS WAF", e);
-    let found = live::all_web_acls(waf).await.map_err(aws_down)?;
+    // The web ACLs Gatehouse manages (registered on the Settings page).
+    let found: Vec<live::WebAclRef> = crate::targets::list(&state.pool)
+        .await?
+        .into_iter()
+        .filter(|t| t.kind == crate::targets::TargetKind::WebAcl)
+        .map(|t| live::WebAclRef {
+            name: t.name,
+            id: t.aws_id,
+            arn: t.arn.unwrap_or_default(),
+            scope: t.scope.unwrap_or_else(|| "REGIONAL".into()),
+        })
+        .collect();
     let choice_of = |a: &live::WebAclRef| WebAclChoice {
         name: a.name.clone(),
         scope: a.scope.clone(),
@@ -152,13 +163,17 @@ pub async fn load_rules(
             // A reopened draft is edited against the live state it was drafted on.
             Some(found) => EditorStart {
                 web_acl: choice.clone(),
-                base_lock_token: found.base.lock_token.clone(),
-                base_json: pretty(&found.base.rules),
+                base_lock_token: found.base.token.clone(),
+                base_json: pretty(&crate::changes::kinds::web_acl_rules::rules(
+                    &found.base.content,
+                )),
                 draft: Some(super::rule_editor::OpenDraft {
                     id: found.id.to_string(),
                     title: found.title.clone(),
-                    rules_json: pretty(&found.content),
-                    stale: found.base.lock_token != live.lock_token,
+                    rules_json: pretty(&crate::changes::kinds::web_acl_rules::rules(
+                        &found.content,
+                    )),
+                    stale: found.base.token != live.lock_token,
                     submitted: found.status != crate::changes::Status::Draft,
                 }),
             },
@@ -253,7 +268,7 @@ fn RulesBody(view: RulesView) -> impl IntoView {
     let Some(chosen) = chosen else {
         return view! {
             {picker}
-            <p role="status">"No web ACL in this account and region yet."</p>
+            <p role="status">"Gatehouse manages no web ACL yet: an admin registers them on the " <a href="/settings">"Settings"</a> " page."</p>
         }
         .into_any();
     };

@@ -7,8 +7,9 @@ use super::DraftRow;
 use super::live::LiveRules;
 use super::model::{RuleEntry, rules_json};
 use crate::audit::{Action, Actor, Client, NewEvent};
-use crate::changes::Status;
+use crate::changes::kinds::web_acl_rules::{self as rules_kind, live_of};
 use crate::changes::store::{self, ChangeError, NewChange, content_hash, record_and_commit};
+use crate::changes::{Kind, Status};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -22,22 +23,28 @@ pub async fn create(
     client: Client,
 ) -> Result<Uuid, ChangeError> {
     let mut tx = pool.begin().await?;
+    let content = rules_json(rules);
     let draft = NewChange {
-        base,
+        kind: Kind::WebAclRules,
+        base: &live_of(base),
         title,
         description: "",
-        content: rules,
+        content: &content,
         status: Status::Draft,
         // Set when it is submitted.
         required_approvals: 1,
         rollback_of: None,
     };
     let id = store::insert(&mut tx, draft, &actor).await?;
-    let target =
-        crate::changes::audit_target(&id.to_string(), &base.web_acl.scope, &base.web_acl.name);
+    let target = crate::changes::audit_target(
+        &id.to_string(),
+        Kind::WebAclRules,
+        &base.web_acl.scope,
+        &base.web_acl.name,
+    );
     let event = NewEvent::new(Action::DraftSaved, Some(actor), client)
         .target(target)
-        .after(serde_json::json!({"title": title, "rules": rules_json(rules)}));
+        .after(serde_json::json!({"title": title, "rules": content}));
     record_and_commit(tx, event).await?;
     Ok(id)
 }
@@ -55,10 +62,17 @@ pub async fn update(
 ) -> Result<(), ChangeError> {
     let mut tx = pool.begin().await?;
     let current = store::lock_own_editable(&mut tx, id, &actor).await?;
+    if current.kind != Kind::WebAclRules {
+        return Err(ChangeError::Invalid(
+            "that change request does not change web ACL rules".into(),
+        ));
+    }
+    let content = rules_json(rules);
     let hash = content_hash(
-        &current.base.web_acl,
-        &current.base.lock_token,
-        rules,
+        current.kind,
+        &current.base.target,
+        &current.base.token,
+        &content,
         title,
         &current.description,
     );
@@ -67,7 +81,7 @@ pub async fn update(
         "UPDATE change_requests SET title = $2, content = $3 WHERE id = $1",
         id,
         title,
-        rules_json(rules),
+        content,
     )
     .execute(&mut *tx)
     .await?;
@@ -77,10 +91,8 @@ pub async fn update(
     };
     let event = NewEvent::new(action, Some(actor), client)
         .target(current.audit_target())
-        .before(serde_json::json!({"title": current.title, "rules": rules_json(&current.content)}))
-        .after(
-            serde_json::json!({"title": title, "rules": rules_json(rules), "content_hash": hash}),
-        );
+        .before(serde_json::json!({"title": current.title, "rules": rules_json(&rules_kind::rules(&current.content))}))
+        .after(serde_json::json!({"title": title, "rules": content, "content_hash": hash}));
     record_and_commit(tx, event).await?;
     Ok(())
 }
@@ -92,7 +104,8 @@ pub async fn list(pool: &PgPool, web_acl: &str, scope: &str) -> Result<Vec<Draft
         r#"SELECT id::text AS "id!", target_name AS web_acl_name, target_scope AS web_acl_scope,
                   title, author, updated_at
            FROM change_requests
-           WHERE status = 'draft' AND target_name = $1 AND target_scope = $2
+           WHERE status = 'draft' AND kind = 'web_acl_rules' AND target_name = $1
+             AND target_scope = $2
            ORDER BY updated_at DESC, id"#,
         web_acl,
         scope

@@ -21,7 +21,7 @@ pub struct DemoUser {
     pub role: Role,
 }
 
-pub const DEMO_USERS: [DemoUser; 5] = [
+pub const DEMO_USERS: [DemoUser; 6] = [
     DemoUser {
         username: "viewer",
         role: Role::Viewer,
@@ -40,6 +40,12 @@ pub const DEMO_USERS: [DemoUser; 5] = [
     },
     DemoUser {
         username: "admin",
+        role: Role::Admin,
+    },
+    // A second admin: settings changes need an admin other than their
+    // author.
+    DemoUser {
+        username: "admin2",
         role: Role::Admin,
     },
 ];

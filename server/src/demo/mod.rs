@@ -6,16 +6,24 @@
 //! nothing in AWS or in the database.
 
 mod cognito;
+mod iam;
 mod policy_store;
 mod waf;
 
 use app::roles::Role;
+use app::settings::check;
 use app::state::AwsClients;
 use app::targets::{NewTarget, TargetKind};
 use serde::Serialize;
 use sqlx::PgPool;
 
 pub use cognito::{DEMO_PASSWORD, DEMO_USERS, DemoUser};
+pub use iam::DENY_POLICY;
+
+/// The name the demo's VPN geofencing set is registered under.
+pub const VPN_SET: &str = "vpn";
+/// The demo's source of WAF logs: the sample day it imports.
+pub const LOG_SOURCE: &str = "imported";
 
 /// What one failed provisioning step was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,30 +59,86 @@ pub async fn provision(aws: &AwsClients) -> Result<Vec<Resource>, ProvisionError
     let mut resources = waf::provision(&aws.wafv2).await?;
     resources.push(policy_store::provision(&aws.dynamodb).await?);
     resources.extend(cognito::provision(&aws.cognito).await?);
+    iam::provision(&aws.iam).await?;
     Ok(resources)
 }
 
-/// Records the provisioned resources as the targets Gatehouse manages.
+/// Registers what the demo provisioned: the sign-in pool and client as they
+/// are, and the managed resources (web ACLs, the policy table, the VPN
+/// geofencing set, the log source) each after the same live check an admin's
+/// registration passes, as the operator's audited settings change.
 pub async fn register(
     pool: &PgPool,
-    region: &str,
+    aws: &AwsClients,
     resources: &[Resource],
-) -> Result<(), app::error::AppError> {
-    for resource in resources {
+) -> Result<(), String> {
+    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    for resource in resources.iter().filter(|r| !r.kind.is_setting()) {
         app::targets::register(
-            pool,
+            &mut tx,
             &NewTarget {
                 kind: resource.kind,
                 scope: resource.scope,
                 name: &resource.name,
                 aws_id: &resource.aws_id,
                 arn: resource.arn.as_deref(),
-                region,
+                region: &aws.region,
+                detail: &serde_json::json!({}),
             },
         )
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    let deny_policy = iam::provision(&aws.iam).await.map_err(|e| e.to_string())?;
+    let failed = |what: &str| {
+        let what = what.to_owned();
+        move |e: check::CheckFailed| format!("checking {what}: {e}")
+    };
+    let checked = vec![
+        check::web_acl(aws, "REGIONAL", waf::SHOP_WEB_ACL)
+            .await
+            .map_err(failed("web ACL shop"))?,
+        check::web_acl(aws, "REGIONAL", waf::VPN_GEO_WEB_ACL)
+            .await
+            .map_err(failed("web ACL vpn-geo"))?,
+        check::policy_table(aws, policy_store::TABLE)
+            .await
+            .map_err(failed("the policy table"))?,
+        check::vpn_set(
+            aws,
+            &check::VpnSetInput {
+                name: VPN_SET.into(),
+                geo_web_acl: waf::VPN_GEO_WEB_ACL.into(),
+                nat_ip_set: waf::VPN_NAT_IP_SET.into(),
+                policy_arn: deny_policy,
+                scp_id: None,
+            },
+        )
+        .await
+        .map_err(failed("the VPN geofencing set"))?,
+        check::log_source(pool, aws, LOG_SOURCE)
+            .await
+            .map_err(failed("the log source"))?,
+    ];
+    app::settings::store::operator_change(pool, operator("demo"), "demo resources", |doc| {
+        for target in checked {
+            doc.targets.retain(|t| t.label() != target.label());
+            doc.targets.push(target);
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The machine's operator, as the audit trail names them.
+pub fn operator(command: &str) -> app::audit::Actor {
+    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    app::audit::Actor {
+        sub: None,
+        username: Some(format!("{who} (gatehouse {command})")),
+    }
 }
 
 /// What `gatehouse demo --json` prints.

@@ -38,14 +38,17 @@ async fn api_user(
         .and_then(|v| v.strip_prefix("Bearer "));
     if let Some(token) = bearer {
         let pool = state.auth.pool.as_ref().ok_or_else(unauthorized)?;
-        return pool
+        let user = pool
             .verifier
             .verify(token.trim(), TokenUse::Access)
             .await
             .map_err(|err| {
                 tracing::info!(%err, "bearer token refused");
                 unauthorized()
-            });
+            })?;
+        return app::auth::caller::with_roles(state, user)
+            .await
+            .map_err(IntoResponse::into_response);
     }
     caller.user().cloned().ok_or_else(unauthorized)
 }

@@ -19,8 +19,9 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::{TimeDelta, Utc};
+use ipnet::IpNet;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 const CHALLENGE_COOKIE: &str = "gatehouse_challenge";
 /// Holds a hosted-UI sign-in between leaving for Cognito and coming back:
@@ -39,18 +40,49 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-fn client_of(request: &Request) -> Client {
+fn client_of(request: &Request, trusted_proxies: &[IpNet]) -> Client {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
     Client {
-        ip: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: peer.map(|peer| client_ip(peer, request.headers(), trusted_proxies).to_string()),
         user_agent: request
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(300).collect()),
     }
+}
+
+/// The client's address: the connecting address, unless that is a trusted
+/// proxy; then the nearest address in `X-Forwarded-For` that is not a
+/// trusted proxy (each proxy appends the address it was reached from, so
+/// what lies left of the first untrusted hop could have been written by the
+/// client itself and is not believed).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    let mut nearest = peer.to_canonical();
+    if !trusted(&nearest) {
+        return nearest;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    for hop in hops.into_iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => nearest = ip.to_canonical(),
+            // A malformed hop ends what can be believed.
+            Err(_) => return nearest,
+        }
+        if !trusted(&nearest) {
+            return nearest;
+        }
+    }
+    nearest
 }
 
 /// Finds the session of the request's cookie. A session past its idle or
@@ -61,7 +93,7 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let client = client_of(&request);
+    let client = client_of(&request, &state.auth.trusted_proxies);
     if needs_no_session(request.uri().path()) {
         request.extensions_mut().insert(Caller {
             session: None,
@@ -74,7 +106,7 @@ pub async fn authenticate(
     let mut clear_cookie = false;
     let mut session = None;
     if let Some(token) = token {
-        match sessions::load(&state.pool, &token, &state.auth.role_groups).await {
+        match sessions::load(&state.pool, &token, &state.overrides).await {
             Ok(Some(found)) => session = live(&state, found, &client).await,
             Ok(None) => {}
             Err(err) => return err.into_response(),
@@ -504,6 +536,43 @@ fn sha2_eq(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/16".parse().unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.4".parse().unwrap(),
+        );
+        let proxy: IpAddr = "10.0.1.5".parse().unwrap();
+        let stranger: IpAddr = "192.0.2.50".parse().unwrap();
+        assert_eq!(
+            client_ip(proxy, &headers, &trusted).to_string(),
+            "198.51.100.4",
+            "the hop the proxy saw"
+        );
+        assert_eq!(
+            client_ip(stranger, &headers, &trusted),
+            stranger,
+            "a forged header from an untrusted address is ignored"
+        );
+        assert_eq!(client_ip(proxy, &headers, &[]), proxy, "no trusted proxies");
+        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.3.3".parse().unwrap());
+        assert_eq!(
+            client_ip(proxy, &headers, &trusted).to_string(),
+            "203.0.113.9",
+            "trusted hops are skipped"
+        );
+        headers.insert("x-forwarded-for", "203.0.113.9, junk".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &trusted), proxy);
+        let mapped: IpAddr = "::ffff:10.0.1.5".parse().unwrap();
+        headers.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(
+            client_ip(mapped, &headers, &trusted).to_string(),
+            "203.0.113.9"
+        );
+    }
     use super::*;
 
     #[test]

@@ -1,0 +1,121 @@
+//! What a change changes, item by item: which named items (rules of a web
+//! ACL, entries of the settings) are added, removed or changed, and for a
+//! changed one where, as JSON paths with the values before and after. Every
+//! kind of change request shows its diff in this one shape.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ItemChange {
+    Added {
+        name: String,
+        after: Value,
+    },
+    Removed {
+        name: String,
+        before: Value,
+    },
+    Changed {
+        name: String,
+        fields: Vec<FieldChange>,
+        before: Value,
+        after: Value,
+    },
+}
+
+/// One value that differs, at a path from the rule
+/// (`Statement.RateBasedStatement.Limit`); `null` where there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+impl ItemChange {
+    pub fn name(&self) -> &str {
+        match self {
+            ItemChange::Added { name, .. }
+            | ItemChange::Removed { name, .. }
+            | ItemChange::Changed { name, .. } => name,
+        }
+    }
+}
+
+/// The changes from `before` to `after` (items named and in order), in the
+/// order of `after` with the removed items last. Unchanged items are left
+/// out.
+pub fn diff_named(before: Vec<(String, Value)>, after: Vec<(String, Value)>) -> Vec<ItemChange> {
+    let mut changes = Vec::new();
+    let mut matched = vec![false; before.len()];
+    for (name, json) in after {
+        match before.iter().position(|(n, _)| *n == name) {
+            None => changes.push(ItemChange::Added { name, after: json }),
+            Some(j) => {
+                matched[j] = true;
+                let mut fields = Vec::new();
+                compare(&before[j].1, &json, "", &mut fields);
+                if !fields.is_empty() {
+                    changes.push(ItemChange::Changed {
+                        name,
+                        fields,
+                        before: before[j].1.clone(),
+                        after: json,
+                    });
+                }
+            }
+        }
+    }
+    for (j, (name, json)) in before.into_iter().enumerate() {
+        if !matched[j] {
+            changes.push(ItemChange::Removed { name, before: json });
+        }
+    }
+    changes
+}
+
+fn compare(before: &Value, after: &Value, path: &str, out: &mut Vec<FieldChange>) {
+    let join = |key: &str| match path {
+        "" => key.to_owned(),
+        _ => format!("{path}.{key}"),
+    };
+    match (before, after) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                compare(value, b.get(key).unwrap_or(&Value::Null), &join(key), out);
+            }
+            for (key, value) in b {
+                if !a.contains_key(key) {
+                    compare(&Value::Null, value, &join(key), out);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                compare(x, y, &format!("{path}[{i}]"), out);
+            }
+        }
+        (a, b) if a != b => out.push(FieldChange {
+            path: path.to_owned(),
+            before: a.clone(),
+            after: b.clone(),
+        }),
+        _ => {}
+    }
+}
+
+/// A changed item's moved values in a line: `Limit 7000 → 9000; …`.
+pub fn moves(fields: &[FieldChange]) -> String {
+    let show = |value: &Value| match value {
+        Value::Null => "(none)".to_owned(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    fields
+        .iter()
+        .map(|f| format!("{} {} → {}", f.path, show(&f.before), show(&f.after)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,154 @@
+//! What differs between kinds of change request, and nothing else: how a
+//! kind's live state is read, compared, diffed, checked before review,
+//! carried onto a newer live state, and written with its own optimistic
+//! check. Review, approvals, apply, settle, stale, drift and rollback call
+//! these and are the same for every kind.
+
+pub mod settings;
+pub mod web_acl_rules;
+
+use super::{ChangeDiff, Kind};
+use crate::state::AwsClients;
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// What a change request is about, as AWS (or Gatehouse) names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRef {
+    pub name: String,
+    /// `REGIONAL`/`CLOUDFRONT` for web ACLs; `gatehouse` for settings.
+    pub scope: String,
+    /// AWS's id of it (the web ACL id); `settings` for settings.
+    pub id: String,
+}
+
+/// A target's state as read: the token a write based on it must carry,
+/// its content (what a change request changes), and the rest of the
+/// resource as read (carried over by a write).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub target: TargetRef,
+    pub token: String,
+    pub content: Value,
+    pub resource: Value,
+}
+
+/// What reading or writing a kind's live state needs.
+#[derive(Clone, Copy)]
+pub struct Reach<'a> {
+    pub pool: &'a PgPool,
+    pub aws: &'a AwsClients,
+}
+
+/// A write that was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub next_token: String,
+    /// AWS's request id, when AWS was written.
+    pub request_id: Option<String>,
+}
+
+/// A write that was not made, or may not have been.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The target changed since the base was read (its optimistic check
+    /// failed); nothing was written.
+    #[error("the target changed since it was read; nothing was written")]
+    Stale { request_id: Option<String> },
+    /// Refused for another reason; nothing was written. The words are for
+    /// the log and the audit trail.
+    #[error("refused: {message}")]
+    Refused {
+        message: String,
+        request_id: Option<String>,
+    },
+    /// No answer: the write may or may not have been made.
+    #[error("no answer: {0}")]
+    Unanswered(String),
+}
+
+/// A change's content carried onto a newer live state.
+pub struct Rebased {
+    pub content: Value,
+    /// The items both sides changed (the change's version was kept).
+    pub conflicts: Vec<String>,
+}
+
+/// Why reading a live state failed: which service, and the cause for the
+/// log.
+#[derive(Debug, thiserror::Error)]
+#[error("{service}: {cause}")]
+pub struct ReadError {
+    pub service: &'static str,
+    pub cause: String,
+}
+
+impl Kind {
+    /// The state of `target` now, exactly as held where it lives.
+    pub async fn read_live(self, reach: Reach<'_>, target: &TargetRef) -> Result<Live, ReadError> {
+        match self {
+            Kind::WebAclRules => web_acl_rules::read_live(reach, target).await,
+            Kind::Settings => settings::read_live(reach).await,
+        }
+    }
+
+    /// Writes `content` over `base`, with `base`'s token as the optimistic
+    /// check.
+    pub async fn push(
+        self,
+        reach: Reach<'_>,
+        base: &Live,
+        content: &Value,
+    ) -> Result<Pushed, PushError> {
+        match self {
+            Kind::WebAclRules => web_acl_rules::push(reach, base, content).await,
+            Kind::Settings => settings::push(reach, base, content).await,
+        }
+    }
+
+    /// Whether two contents are the same as far as the target is concerned.
+    pub fn same(self, a: &Value, b: &Value) -> bool {
+        match self {
+            Kind::WebAclRules => web_acl_rules::same(a, b),
+            Kind::Settings => settings::same(a, b),
+        }
+    }
+
+    /// From `before` to `after`, item by item and in words.
+    pub fn diff(self, before: &Value, after: &Value) -> ChangeDiff {
+        match self {
+            Kind::WebAclRules => web_acl_rules::diff(before, after),
+            Kind::Settings => settings::diff(before, after),
+        }
+    }
+
+    /// What stops `content` from going to review: errors AWS (or Gatehouse)
+    /// would refuse.
+    pub fn check(self, content: &Value) -> Result<(), String> {
+        match self {
+            Kind::WebAclRules => web_acl_rules::check(content),
+            Kind::Settings => settings::check(content),
+        }
+    }
+
+    /// `content`'s changes to `base` made to `live` instead.
+    pub fn rebase(self, base: &Value, content: &Value, live: &Value) -> Rebased {
+        match self {
+            Kind::WebAclRules => web_acl_rules::rebase(base, content, live),
+            Kind::Settings => settings::rebase(base, content, live),
+        }
+    }
+
+    /// The content as the review page shows it.
+    pub fn pretty(self, content: &Value) -> String {
+        serde_json::to_string_pretty(content).unwrap_or_default()
+    }
+
+    /// What this kind's service is called in messages ("AWS WAF").
+    pub fn service(self) -> &'static str {
+        match self {
+            Kind::WebAclRules => "AWS WAF",
+            Kind::Settings => "Gatehouse's settings",
+        }
+    }
+}

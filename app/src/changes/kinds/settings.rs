@@ -1,0 +1,171 @@
+//! Gatehouse's settings as a kind of change request: read from PostgreSQL
+//! with a token that is the SHA-256 of what was read, written whole under
+//! the settings' lock only while that token still holds. Resources a change
+//! adds or changes are checked live again before anything is written.
+
+use super::{Live, PushError, Pushed, Reach, ReadError, Rebased, TargetRef};
+use crate::changes::ChangeDiff;
+use crate::changes::diff::diff_named;
+use crate::settings::{SettingsDoc, check, store};
+use serde_json::{Value, json};
+
+/// The one target of every settings change request.
+pub fn target() -> TargetRef {
+    TargetRef {
+        name: "settings".into(),
+        scope: "gatehouse".into(),
+        id: "settings".into(),
+    }
+}
+
+fn doc(content: &Value) -> SettingsDoc {
+    SettingsDoc::read(content).unwrap_or_default()
+}
+
+pub async fn read_live(reach: Reach<'_>) -> Result<Live, ReadError> {
+    let failed = |e: sqlx::Error| ReadError {
+        service: "PostgreSQL",
+        cause: e.to_string(),
+    };
+    let mut conn = reach.pool.acquire().await.map_err(failed)?;
+    let now = store::read(&mut conn).await.map_err(failed)?;
+    Ok(Live {
+        target: target(),
+        token: store::token(&now),
+        content: now.to_json(),
+        resource: json!({}),
+    })
+}
+
+pub async fn push(reach: Reach<'_>, base: &Live, content: &Value) -> Result<Pushed, PushError> {
+    let refused = |message: String| PushError::Refused {
+        message,
+        request_id: None,
+    };
+    let proposed = SettingsDoc::read(content).map_err(refused)?;
+    let problems = proposed.problems();
+    if !problems.is_empty() {
+        return Err(refused(problems.join("; ")));
+    }
+    // What is added or changed must still pass its check; as the check
+    // found it now (an id AWS gave anew is taken).
+    let was = doc(&base.content);
+    let mut checked = proposed.clone();
+    for target in checked.targets.iter_mut() {
+        if !was.targets.contains(target) {
+            *target = check::recheck(reach.pool, reach.aws, target)
+                .await
+                .map_err(|failed| refused(format!("{}: {failed}", target.label())))?;
+        }
+    }
+    let unanswered = |e: sqlx::Error| PushError::Unanswered(e.to_string());
+    let mut tx = reach.pool.begin().await.map_err(unanswered)?;
+    store::lock(&mut tx).await.map_err(unanswered)?;
+    let now = store::read(&mut tx).await.map_err(unanswered)?;
+    if store::token(&now) != base.token {
+        return Err(PushError::Stale { request_id: None });
+    }
+    store::write(&mut tx, &checked, "change request")
+        .await
+        .map_err(|e| refused(e.to_string()))?;
+    let written = store::read(&mut tx).await.map_err(unanswered)?;
+    tx.commit().await.map_err(unanswered)?;
+    Ok(Pushed {
+        next_token: store::token(&written),
+        request_id: None,
+    })
+}
+
+pub fn same(a: &Value, b: &Value) -> bool {
+    doc(a).to_json() == doc(b).to_json()
+}
+
+pub fn diff(before: &Value, after: &Value) -> ChangeDiff {
+    let changes = diff_named(doc(before).items(), doc(after).items());
+    let words = changes.iter().map(crate::settings::in_words).collect();
+    ChangeDiff { changes, words }
+}
+
+pub fn check(content: &Value) -> Result<(), String> {
+    let problems = SettingsDoc::read(content)?.problems();
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(problems.join("; ")),
+    }
+}
+
+/// Item by item: what the change changed from its base is carried onto the
+/// live settings; everything else is taken as it is live.
+pub fn rebase(base: &Value, content: &Value, live: &Value) -> Rebased {
+    let (base, ours, live) = (doc(base).items(), doc(content).items(), doc(live).items());
+    let find = |items: &[(String, Value)], name: &str| {
+        items
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut names: Vec<String> = live.iter().map(|(n, _)| n.clone()).collect();
+    for (name, _) in &ours {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    for (name, _) in &base {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let mut items = Vec::new();
+    let mut conflicts = Vec::new();
+    for name in names {
+        let (b, o, l) = (find(&base, &name), find(&ours, &name), find(&live, &name));
+        let chosen = if o != b {
+            if l != b && l != o {
+                conflicts.push(format!(
+                    "{name} was changed here and live; this change's kept"
+                ));
+            }
+            o
+        } else {
+            l
+        };
+        if let Some(value) = chosen {
+            items.push((name, value));
+        }
+    }
+    Rebased {
+        content: SettingsDoc::from_items(items).to_json(),
+        conflicts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roles::Role;
+
+    #[test]
+    fn a_rebase_keeps_both_sides_changes_and_names_a_clash() {
+        let base = SettingsDoc::default();
+        let mut ours = base.clone();
+        ours.required_approvals = Some(2);
+        let mut groups = crate::auth::RoleGroups::default();
+        groups.set(Role::Editor, "live-editors".into());
+        let mut live = base.clone();
+        live.role_groups = Some(groups);
+        let rebased = rebase(&base.to_json(), &ours.to_json(), &live.to_json());
+        let got = doc(&rebased.content);
+        assert_eq!(got.required_approvals, Some(2));
+        assert_eq!(
+            got.role_groups.map(|g| g.editor),
+            Some("live-editors".into())
+        );
+        assert!(rebased.conflicts.is_empty());
+
+        let mut clash = base.clone();
+        clash.required_approvals = Some(3);
+        let rebased = rebase(&base.to_json(), &ours.to_json(), &clash.to_json());
+        assert_eq!(doc(&rebased.content).required_approvals, Some(2));
+        assert_eq!(rebased.conflicts.len(), 1);
+    }
+}
