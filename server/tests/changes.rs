@@ -10,6 +10,8 @@ mod common;
 use app::audit::{Actor, Client};
 use app::changes::apply::{self, Applier, Begun, Outcome};
 use app::changes::drift::drift;
+use app::changes::kinds::Reach;
+use app::changes::kinds::web_acl_rules::{live_of, rules, rules_of};
 use app::changes::steps;
 use app::changes::store::{self, ChangeError};
 use app::changes::{DriftState, Status};
@@ -22,6 +24,10 @@ use gatehouse::demo;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
+
+fn reach<'a>(pool: &'a PgPool, aws: &'a app::state::AwsClients) -> Reach<'a> {
+    Reach { pool, aws }
+}
 
 fn actor(name: &str) -> Actor {
     Actor {
@@ -152,7 +158,7 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
         Status::Approved
     );
 
-    let outcome = apply::apply(&pool, &aws.wafv2, id, &approver("bob"))
+    let outcome = apply::apply(reach(&pool, &aws), id, &approver("bob"))
         .await
         .unwrap();
     assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
@@ -201,25 +207,33 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
         aws_id: base.web_acl.id.clone(),
         arn: Some(base.web_acl.arn.clone()),
         region: "us-west-1".into(),
+        detail: serde_json::json!({}),
         registered_at: chrono::Utc::now(),
     };
-    let found = drift(&pool, &aws.wafv2, std::slice::from_ref(&target))
+    let found = drift(reach(&pool, &aws), std::slice::from_ref(&target))
         .await
         .unwrap();
     assert_eq!(found[0].state, DriftState::InSync);
 
     // Rollback: a new change request restoring the limit, reviewed anew.
-    let back = steps::rollback(&pool, id, &now, 1, actor("carol"), Client::default())
-        .await
-        .unwrap();
+    let back = steps::rollback(
+        &pool,
+        id,
+        &live_of(&now),
+        1,
+        actor("carol"),
+        Client::default(),
+    )
+    .await
+    .unwrap();
     let rollback = store::get(&pool, back).await.unwrap();
     assert_eq!(rollback.status, Status::InReview);
     assert_eq!(rollback.rollback_of, Some(id));
-    assert_eq!(limit_of(&rollback.content, "BlanketRule"), before);
+    assert_eq!(limit_of(&rules(&rollback.content), "BlanketRule"), before);
     steps::approve(&pool, back, actor("bob"), Client::default())
         .await
         .unwrap();
-    apply::apply(&pool, &aws.wafv2, back, &approver("bob"))
+    apply::apply(reach(&pool, &aws), back, &approver("bob"))
         .await
         .unwrap();
     let restored = live_rules(&aws).await;
@@ -231,7 +245,7 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     live::update_rules(&aws.wafv2, &restored, &elsewhere)
         .await
         .unwrap();
-    let found = drift(&pool, &aws.wafv2, &[target]).await.unwrap();
+    let found = drift(reach(&pool, &aws), &[target]).await.unwrap();
     let DriftState::Drifted(diff) = &found[0].state else {
         panic!("{:?}", found[0].state)
     };
@@ -296,7 +310,7 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
     let approvals = store::approvals(&pool, &edited).await.unwrap();
     assert_eq!(approvals.len(), 1);
     assert!(!approvals[0].current, "the approval was of other content");
-    let refused = apply::apply(&pool, &aws.wafv2, id, &approver("bob")).await;
+    let refused = apply::apply(reach(&pool, &aws), id, &approver("bob")).await;
     assert!(
         matches!(refused, Err(ChangeError::Conflict(_))),
         "{refused:?}"
@@ -416,7 +430,7 @@ async fn editing_after_approval_drops_the_approval(_: PgPoolOptions, options: Pg
         store::get(&pool, two).await.unwrap().status,
         Status::Rejected
     );
-    let late = apply::apply(&pool, &aws.wafv2, two, &approver("bob")).await;
+    let late = apply::apply(reach(&pool, &aws), two, &approver("bob")).await;
     assert!(matches!(late, Err(ChangeError::Conflict(_))), "{late:?}");
     assert_eq!(live_rules(&aws).await.lock_token, base.lock_token);
 }
@@ -445,7 +459,7 @@ async fn a_change_made_out_of_band_makes_it_stale_and_survives_the_rebase(
     live::update_rules(&aws.wafv2, &base, &elsewhere)
         .await
         .unwrap();
-    let outcome = apply::apply(&pool, &aws.wafv2, id, &approver("bob"))
+    let outcome = apply::apply(reach(&pool, &aws), id, &approver("bob"))
         .await
         .unwrap();
     assert_eq!(outcome, Outcome::Stale);
@@ -463,26 +477,32 @@ async fn a_change_made_out_of_band_makes_it_stale_and_survives_the_rebase(
     let stale = store::get(&pool, id).await.unwrap();
     assert_eq!(stale.status, Status::Stale);
     assert_eq!(
-        stale.stale.as_ref().map(|s| s.lock_token.clone()),
+        stale.stale.as_ref().map(|s| s.token.clone()),
         Some(now.lock_token.clone()),
         "it shows the new live state"
     );
 
     // Only the author rebases; the rebase needs approval again.
-    let theirs = steps::rebase(&pool, id, &now, actor("bob"), Client::default()).await;
+    let theirs = steps::rebase(&pool, id, &live_of(&now), actor("bob"), Client::default()).await;
     assert!(matches!(theirs, Err(ChangeError::Refused(_))), "{theirs:?}");
-    let conflicts = steps::rebase(&pool, id, &now, actor("alice"), Client::default())
+    let conflicts = steps::rebase(&pool, id, &live_of(&now), actor("alice"), Client::default())
         .await
         .unwrap();
     assert!(conflicts.is_empty(), "{conflicts:?}");
     let rebased = store::get(&pool, id).await.unwrap();
     assert_eq!(rebased.status, Status::InReview);
-    assert_eq!(limit_of(&rebased.content, "UriBasedRule"), login + 7);
-    assert_eq!(limit_of(&rebased.content, "BlanketRule"), blanket + 2000);
+    assert_eq!(
+        limit_of(&rules(&rebased.content), "UriBasedRule"),
+        login + 7
+    );
+    assert_eq!(
+        limit_of(&rules(&rebased.content), "BlanketRule"),
+        blanket + 2000
+    );
     steps::approve(&pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
-    apply::apply(&pool, &aws.wafv2, id, &approver("bob"))
+    apply::apply(reach(&pool, &aws), id, &approver("bob"))
         .await
         .unwrap();
     let after = live_rules(&aws).await;
@@ -511,8 +531,8 @@ async fn two_applies_at_once_push_once(_: PgPoolOptions, options: PgConnectOptio
         .unwrap();
     let (bob, carol) = (approver("bob"), approver("carol"));
     let (first, second) = tokio::join!(
-        apply::apply(&pool, &aws.wafv2, id, &bob),
-        apply::apply(&pool, &aws.wafv2, id, &carol)
+        apply::apply(reach(&pool, &aws), id, &bob),
+        apply::apply(reach(&pool, &aws), id, &carol)
     );
     let outcomes = [first, second];
     let applied = outcomes
@@ -529,7 +549,7 @@ async fn two_applies_at_once_push_once(_: PgPoolOptions, options: PgConnectOptio
     );
     // And again later: nothing more is pushed.
     assert_eq!(
-        apply::apply(&pool, &aws.wafv2, id, &bob).await.unwrap(),
+        apply::apply(reach(&pool, &aws), id, &bob).await.unwrap(),
         Outcome::AlreadyApplied
     );
     assert_eq!(count(&pool, "changes.apply_started").await, 1, "one push");
@@ -571,7 +591,7 @@ async fn nothing_is_pushed_when_the_audit_trail_cannot_be_written(
     .execute(&pool)
     .await
     .unwrap();
-    let refused = apply::apply(&pool, &aws.wafv2, id, &approver("bob")).await;
+    let refused = apply::apply(reach(&pool, &aws), id, &approver("bob")).await;
     assert!(matches!(refused, Err(ChangeError::Audit(_))), "{refused:?}");
     let now = live_rules(&aws).await;
     assert_eq!(now.lock_token, base.lock_token, "AWS is unchanged");
@@ -586,7 +606,7 @@ async fn nothing_is_pushed_when_the_audit_trail_cannot_be_written(
         .await
         .unwrap();
     assert!(matches!(
-        apply::apply(&pool, &aws.wafv2, id, &approver("bob")).await,
+        apply::apply(reach(&pool, &aws), id, &approver("bob")).await,
         Ok(Outcome::Applied { .. })
     ));
 }
@@ -604,13 +624,13 @@ async fn pushed_but_not_recorded(
     steps::approve(pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
-    let Begun::Push(change) = apply::begin(pool, &aws.wafv2, id, &approver("bob"))
+    let Begun::Push(change) = apply::begin(reach(&pool, &aws), id, &approver("bob"))
         .await
         .unwrap()
     else {
         panic!("not claimed")
     };
-    live::update_rules(&aws.wafv2, &change.base, &change.content)
+    live::update_rules(&aws.wafv2, &rules_of(&change.base), &rules(&change.content))
         .await
         .unwrap();
     id
@@ -632,11 +652,11 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
     );
     // Someone presses Apply meanwhile: under way, nothing pushed twice.
     assert!(matches!(
-        apply::apply(&pool, &aws.wafv2, id, &approver("carol")).await,
+        apply::apply(reach(&pool, &aws), id, &approver("carol")).await,
         Err(ChangeError::Conflict(_))
     ));
     // At start-up:
-    let settled = apply::settle_interrupted(&pool, &aws.wafv2, TimeDelta::zero())
+    let settled = apply::settle_interrupted(reach(&pool, &aws), TimeDelta::zero())
         .await
         .unwrap();
     assert_eq!(settled.len(), 1);
@@ -663,12 +683,12 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
         .await
         .unwrap();
     assert!(matches!(
-        apply::begin(&pool, &aws.wafv2, next, &approver("bob"))
+        apply::begin(reach(&pool, &aws), next, &approver("bob"))
             .await
             .unwrap(),
         Begun::Push(_)
     ));
-    let settled = apply::settle_interrupted(&pool, &aws.wafv2, TimeDelta::zero())
+    let settled = apply::settle_interrupted(reach(&pool, &aws), TimeDelta::zero())
         .await
         .unwrap();
     assert_eq!(settled[0].1, Ok(Outcome::NotTaken));
@@ -678,7 +698,7 @@ async fn an_apply_interrupted_before_or_after_the_push_is_settled(
     );
     assert_eq!(live_rules(&aws).await.lock_token, now.lock_token);
     assert!(matches!(
-        apply::apply(&pool, &aws.wafv2, next, &approver("bob")).await,
+        apply::apply(reach(&pool, &aws), next, &approver("bob")).await,
         Ok(Outcome::Applied { .. })
     ));
     assert_eq!(

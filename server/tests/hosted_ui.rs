@@ -118,7 +118,7 @@ async fn hosted_ui(options: PgConnectOptions, region: &str) -> HostedUi {
         pool,
         aws,
         auth,
-        changes: gatehouse::serve::change_policy(&common::config()),
+        overrides: Default::default(),
     };
     HostedUi { state, issued }
 }

@@ -201,7 +201,7 @@ async fn static_files_get_the_strictest_policy(_: PgPoolOptions, options: PgConn
 async fn the_dashboard_lists_registered_targets(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;
     app::targets::register(
-        &pool,
+        &mut pool.acquire().await.unwrap(),
         &app::targets::NewTarget {
             kind: app::targets::TargetKind::WebAcl,
             scope: Some("REGIONAL"),
@@ -209,6 +209,7 @@ async fn the_dashboard_lists_registered_targets(_: PgPoolOptions, options: PgCon
             aws_id: "0000-abcd",
             arn: None,
             region: "eu-west-1",
+            detail: &serde_json::json!({}),
         },
     )
     .await

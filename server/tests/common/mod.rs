@@ -59,7 +59,7 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
         pool,
         aws,
         auth,
-        changes: gatehouse::serve::change_policy(&config),
+        overrides: config.overrides.clone(),
     }
 }
 
@@ -70,10 +70,7 @@ pub async fn session_cookie(state: &AppState, role: Role) -> String {
         username: format!("{}-user", role.as_str()),
         sub: format!("sub-{}", role.as_str()),
         groups: vec![role.default_group().to_owned()],
-        roles: state
-            .auth
-            .role_groups
-            .roles_for(&[role.default_group().to_owned()]),
+        roles: app::auth::RoleGroups::default().roles_for(&[role.default_group().to_owned()]),
     };
     let tokens = Tokens {
         access_token: "not-a-real-token".into(),
