@@ -3,8 +3,8 @@
 use crate::auth::User;
 use crate::error::AppError;
 use crate::pages::{
-    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Review, Reviews, Rules, SignIn,
-    Traffic, Unbuilt,
+    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Review, Reviews, Rules,
+    Settings, SignIn, Traffic, Unbuilt,
 };
 use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
@@ -96,7 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reviews") view=|| guarded(Reviews) />
                     <Route path=path!("/reviews/:id") view=|| guarded(Review) />
                     <Route path=path!("/audit") view=|| guarded(Audit) />
-                    <Route path=path!("/settings") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/settings") view=|| guarded(Settings) />
                 </Routes>
                 </ErrorBoundary>
             </Layout>

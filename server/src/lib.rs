@@ -9,4 +9,5 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod serve;
+pub mod settings_cli;
 pub mod traffic;

@@ -57,6 +57,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The settings, for the machine's operator: shown, or changed directly (checked and
+    /// audited) when no admin can sign in.
+    Settings {
+        #[command(subcommand)]
+        command: gatehouse::settings_cli::SettingsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +264,7 @@ async fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify_audit(&config).await,
+        Command::Settings { command } => gatehouse::settings_cli::run(&config, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

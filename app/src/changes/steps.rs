@@ -526,3 +526,87 @@ pub async fn rollback(
 pub fn content_key(change: &Change) -> String {
     change.kind.content_label().to_lowercase()
 }
+
+/// Saves a new draft of `actor`'s: `content` proposed over `base`.
+pub async fn draft(
+    pool: &PgPool,
+    kind: super::Kind,
+    base: &Live,
+    title: &str,
+    content: &serde_json::Value,
+    actor: Actor,
+    client: Client,
+) -> Result<Uuid, ChangeError> {
+    let mut tx = pool.begin().await?;
+    let new = NewChange {
+        kind,
+        base,
+        title,
+        description: "",
+        content,
+        status: Status::Draft,
+        // Set when it is submitted.
+        required_approvals: 1,
+        rollback_of: None,
+    };
+    let id = insert(&mut tx, new, &actor).await?;
+    let target = audit_target(&id.to_string(), kind, &base.target.scope, &base.target.name);
+    let key = kind.content_label().to_lowercase();
+    let key = key.as_str();
+    let event = NewEvent::new(Action::DraftSaved, Some(actor), client)
+        .target(target)
+        .after(json!({"title": title, key: content}));
+    record_and_commit(tx, event).await?;
+    Ok(id)
+}
+
+/// Saves new content (and title) into a change request of `actor`'s that
+/// may still be edited. One in review or approved goes back to review: its
+/// approvals were of other content.
+pub async fn edit(
+    pool: &PgPool,
+    id: Uuid,
+    kind: super::Kind,
+    title: &str,
+    content: &serde_json::Value,
+    actor: Actor,
+    client: Client,
+) -> Result<(), ChangeError> {
+    let mut tx = pool.begin().await?;
+    let current = lock_own_editable(&mut tx, id, &actor).await?;
+    if current.kind != kind {
+        return Err(ChangeError::Invalid(format!(
+            "that change request does not change {}",
+            kind.content_label().to_lowercase()
+        )));
+    }
+    let hash = content_hash(
+        kind,
+        &current.base.target,
+        &current.base.token,
+        content,
+        title,
+        &current.description,
+    );
+    back_to_review(&mut tx, &current, &hash).await?;
+    sqlx::query!(
+        "UPDATE change_requests SET title = $2, content = $3 WHERE id = $1",
+        id,
+        title,
+        content,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let action = match current.status {
+        Status::Draft => Action::DraftSaved,
+        _ => Action::ChangeEdited,
+    };
+    let key = content_key(&current);
+    let key = key.as_str();
+    let event = NewEvent::new(action, Some(actor), client)
+        .target(current.audit_target())
+        .before(json!({"title": current.title, key: current.content}))
+        .after(json!({"title": title, key: content, "content_hash": hash}));
+    record_and_commit(tx, event).await?;
+    Ok(())
+}

@@ -6,10 +6,10 @@
 use super::DraftRow;
 use super::live::LiveRules;
 use super::model::{RuleEntry, rules_json};
-use crate::audit::{Action, Actor, Client, NewEvent};
-use crate::changes::kinds::web_acl_rules::{self as rules_kind, live_of};
-use crate::changes::store::{self, ChangeError, NewChange, content_hash, record_and_commit};
-use crate::changes::{Kind, Status};
+use crate::audit::{Actor, Client};
+use crate::changes::kinds::web_acl_rules::live_of;
+use crate::changes::store::ChangeError;
+use crate::changes::{Kind, steps};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -22,31 +22,17 @@ pub async fn create(
     actor: Actor,
     client: Client,
 ) -> Result<Uuid, ChangeError> {
-    let mut tx = pool.begin().await?;
     let content = rules_json(rules);
-    let draft = NewChange {
-        kind: Kind::WebAclRules,
-        base: &live_of(base),
-        title,
-        description: "",
-        content: &content,
-        status: Status::Draft,
-        // Set when it is submitted.
-        required_approvals: 1,
-        rollback_of: None,
-    };
-    let id = store::insert(&mut tx, draft, &actor).await?;
-    let target = crate::changes::audit_target(
-        &id.to_string(),
+    steps::draft(
+        pool,
         Kind::WebAclRules,
-        &base.web_acl.scope,
-        &base.web_acl.name,
-    );
-    let event = NewEvent::new(Action::DraftSaved, Some(actor), client)
-        .target(target)
-        .after(serde_json::json!({"title": title, "rules": content}));
-    record_and_commit(tx, event).await?;
-    Ok(id)
+        &live_of(base),
+        title,
+        &content,
+        actor,
+        client,
+    )
+    .await
 }
 
 /// Saves new rules (and title) into a change request of `actor`'s that may
@@ -60,41 +46,8 @@ pub async fn update(
     actor: Actor,
     client: Client,
 ) -> Result<(), ChangeError> {
-    let mut tx = pool.begin().await?;
-    let current = store::lock_own_editable(&mut tx, id, &actor).await?;
-    if current.kind != Kind::WebAclRules {
-        return Err(ChangeError::Invalid(
-            "that change request does not change web ACL rules".into(),
-        ));
-    }
     let content = rules_json(rules);
-    let hash = content_hash(
-        current.kind,
-        &current.base.target,
-        &current.base.token,
-        &content,
-        title,
-        &current.description,
-    );
-    store::back_to_review(&mut tx, &current, &hash).await?;
-    sqlx::query!(
-        "UPDATE change_requests SET title = $2, content = $3 WHERE id = $1",
-        id,
-        title,
-        content,
-    )
-    .execute(&mut *tx)
-    .await?;
-    let action = match current.status {
-        Status::Draft => Action::DraftSaved,
-        _ => Action::ChangeEdited,
-    };
-    let event = NewEvent::new(action, Some(actor), client)
-        .target(current.audit_target())
-        .before(serde_json::json!({"title": current.title, "rules": rules_json(&rules_kind::rules(&current.content))}))
-        .after(serde_json::json!({"title": title, "rules": content, "content_hash": hash}));
-    record_and_commit(tx, event).await?;
-    Ok(())
+    steps::edit(pool, id, Kind::WebAclRules, title, &content, actor, client).await
 }
 
 /// The drafts of one web ACL, most recently saved first.

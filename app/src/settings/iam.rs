@@ -10,7 +10,18 @@ use serde_json::{Value, json};
 /// Where sign-in happens, for the Cognito statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
-    pub user_pool_arn: Option<String>,
+    /// `eu-west-1_AbCd`: its region is its prefix.
+    pub user_pool_id: Option<String>,
+}
+
+/// The account of the managed resources, read off their ARNs.
+fn account(doc: &SettingsDoc) -> Option<String> {
+    doc.targets
+        .iter()
+        .filter_map(|t| t.arn.as_deref())
+        .filter_map(|arn| arn.split(':').nth(4))
+        .find(|account| !account.is_empty())
+        .map(str::to_owned)
 }
 
 /// The policy document, statements in a stable order; a statement with no
@@ -102,7 +113,14 @@ pub fn policy(doc: &SettingsDoc, sign_in: &SignIn) -> Value {
             scps,
         ));
     }
-    if let Some(pool) = &sign_in.user_pool_arn {
+    let pool_arn = sign_in.user_pool_id.as_ref().and_then(|id| {
+        let region = id.split('_').next()?;
+        Some(format!(
+            "arn:aws:cognito-idp:{region}:{}:userpool/{id}",
+            account(doc)?
+        ))
+    });
+    if let Some(pool) = pool_arn {
         // InitiateAuth, RespondToAuthChallenge, GlobalSignOut and
         // RevokeToken are called with the user's own credentials or
         // tokens and need no IAM permission; reading group members (to
@@ -110,7 +128,7 @@ pub fn policy(doc: &SettingsDoc, sign_in: &SignIn) -> Value {
         statements.push(statement(
             "SignInGroups",
             &["cognito-idp:ListUsersInGroup"],
-            vec![pool.clone()],
+            vec![pool],
         ));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
@@ -203,6 +221,10 @@ mod tests {
                 .iter()
                 .all(|s| s["Sid"] != "VpnServiceControlPolicy"),
             "no SCP configured, none granted"
+        );
+        assert_eq!(
+            by_sid("SignInGroups")["Resource"],
+            json!(["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_Pool1"])
         );
         let text = policy.to_string();
         assert!(!text.contains("\"*\""), "no resource is a bare wildcard");

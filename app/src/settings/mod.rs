@@ -19,6 +19,8 @@ pub mod iam;
 #[cfg(feature = "ssr")]
 pub mod check;
 #[cfg(feature = "ssr")]
+pub mod drafts;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 /// Most approvals a change request can be made to need.

@@ -5,6 +5,7 @@ mod api;
 mod audit_export;
 pub mod auth;
 mod security_headers;
+mod settings;
 mod upload;
 
 use app::state::AppState;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             "/audit/export.json",
             get(|s, c, q| audit_export::export(audit_export::Format::Json, s, c, q)),
         )
+        .route("/settings/iam-policy.json", get(settings::iam_policy))
         .route("/traffic/upload", post(upload::upload))
         .route("/traffic/import-s3", post(upload::import_s3))
         .route("/auth/sign-in", post(auth::sign_in_form))

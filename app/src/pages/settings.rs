@@ -1,0 +1,622 @@
+//! The Settings page (admins): the AWS resources Gatehouse manages, which
+//! Cognito group grants which role and how many approvals a change needs,
+//! and the IAM policy Gatehouse's own role needs. Every edit is checked
+//! (a resource live, before it is added) and goes into the admin's settings
+//! draft, a change request another admin must approve before it takes
+//! effect.
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::roles::Role;
+use crate::settings::{RoleSetting, Source, Target};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+/// A resource that could be added: a web ACL or IP set AWS lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub name: String,
+    pub scope: String,
+}
+
+/// One of the admin's open settings change requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub id: String,
+    pub status: crate::changes::Status,
+    pub words: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsView {
+    pub targets: Vec<Target>,
+    pub roles: Vec<RoleSetting>,
+    pub required_approvals: i32,
+    pub approvals_source: Source,
+    /// Web ACLs AWS lists in both scopes that are not managed yet; or why
+    /// they could not be listed.
+    pub web_acls: Result<Vec<Candidate>, String>,
+    pub ip_sets: Result<Vec<Candidate>, String>,
+    pub pending: Vec<Pending>,
+    /// "What Gatehouse needs", pretty JSON.
+    pub iam_policy: String,
+    /// The Cognito user pool people sign in with, if any.
+    pub user_pool: Option<String>,
+}
+
+#[server]
+pub async fn load_settings() -> Result<SettingsView, AppError> {
+    use crate::changes::Kind;
+    use crate::changes::kinds::{Reach, settings::target};
+    let user = crate::auth::caller::require(Role::Admin).await?;
+    let state = crate::state::app_state()?;
+    let reach = Reach {
+        pool: &state.pool,
+        aws: &state.aws,
+    };
+    let live = Kind::Settings
+        .read_live(reach, &target())
+        .await
+        .map_err(|e| AppError::unavailable(e.service, e.cause))?;
+    let doc = crate::settings::SettingsDoc::read(&live.content).map_err(AppError::BadRequest)?;
+    let now = crate::settings::Effective::of(&doc, &state.overrides);
+    let (web_acls, ip_sets, pending) = tokio::join!(
+        candidates::web_acls(&state.aws, &doc),
+        candidates::ip_sets(&state.aws),
+        crate::settings::drafts::pending(&state.pool, &user.username),
+    );
+    let sign_in = crate::settings::iam::SignIn {
+        user_pool_id: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
+    };
+    let iam_policy = serde_json::to_string_pretty(&crate::settings::iam::policy(&doc, &sign_in))
+        .unwrap_or_default();
+    Ok(SettingsView {
+        targets: doc.targets,
+        roles: now.roles,
+        required_approvals: now.required_approvals,
+        approvals_source: now.approvals_source,
+        web_acls,
+        ip_sets,
+        pending: pending?
+            .into_iter()
+            .map(|(id, status, words)| Pending { id, status, words })
+            .collect(),
+        iam_policy,
+        user_pool: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
+    })
+}
+
+#[cfg(feature = "ssr")]
+mod candidates {
+    use super::Candidate;
+    use crate::settings::SettingsDoc;
+    use crate::state::AwsClients;
+    use crate::targets::TargetKind;
+
+    /// Web ACLs of both scopes (CloudFront's where AWS lists them) that are
+    /// not managed yet.
+    pub async fn web_acls(aws: &AwsClients, doc: &SettingsDoc) -> Result<Vec<Candidate>, String> {
+        let found = crate::rules::live::all_web_acls(&aws.wafv2)
+            .await
+            .map_err(|e| {
+                tracing::warn!(%e, "ListWebACLs for the Settings page");
+                "AWS WAF did not list the web ACLs (ListWebACLs).".to_owned()
+            })?;
+        Ok(found
+            .into_iter()
+            .filter(|acl| {
+                !doc.of(TargetKind::WebAcl)
+                    .any(|t| t.name == acl.name && t.scope.as_deref() == Some(&acl.scope))
+            })
+            .map(|acl| Candidate {
+                name: acl.name,
+                scope: acl.scope,
+            })
+            .collect())
+    }
+
+    pub async fn ip_sets(aws: &AwsClients) -> Result<Vec<Candidate>, String> {
+        let listed = aws
+            .wafv2
+            .list_ip_sets()
+            .scope(aws_sdk_wafv2::types::Scope::Regional)
+            .limit(100)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %aws_sdk_wafv2::error::DisplayErrorContext(&e), "ListIPSets");
+                "AWS WAF did not list the IP sets (ListIPSets).".to_owned()
+            })?;
+        Ok(listed
+            .ip_sets()
+            .iter()
+            .filter_map(|s| {
+                Some(Candidate {
+                    name: s.name()?.to_owned(),
+                    scope: "REGIONAL".into(),
+                })
+            })
+            .collect())
+    }
+}
+
+/// What an edit came to: the settings draft it went into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edited {
+    pub draft: String,
+    pub message: String,
+}
+
+/// Checks a resource live and adds it to the admin's settings draft.
+/// `kind` is `web_acl` (`web_acl` = `SCOPE/name`), `dynamodb_table`
+/// (`name`), `vpn_geofencing` (`name`, `geo_web_acl`, `nat_ip_set`,
+/// `policy_arn`, optional `scp_id`) or `log_source` (`name`).
+#[server]
+pub async fn add_target(
+    kind: String,
+    web_acl: Option<String>,
+    name: Option<String>,
+    geo_web_acl: Option<String>,
+    nat_ip_set: Option<String>,
+    policy_arn: Option<String>,
+    scp_id: Option<String>,
+) -> Result<Edited, AppError> {
+    use crate::settings::check;
+    let (state, actor, client) = as_admin().await?;
+    let aws = &state.aws;
+    let text = |value: Option<String>, what: &str| {
+        value
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty() && v.len() <= 2048)
+            .ok_or_else(|| AppError::BadRequest(format!("Give the {what}.")))
+    };
+    let failed = |e: check::CheckFailed| AppError::BadRequest(format!("Not added: {e}."));
+    let target = match kind.as_str() {
+        "web_acl" => {
+            let chosen = text(web_acl, "web ACL")?;
+            let (scope, name) = chosen
+                .split_once('/')
+                .ok_or_else(|| AppError::BadRequest("Pick a web ACL from the list.".into()))?;
+            check::web_acl(aws, scope, name).await.map_err(failed)?
+        }
+        "dynamodb_table" => check::policy_table(aws, &text(name, "table name")?)
+            .await
+            .map_err(failed)?,
+        "vpn_geofencing" => {
+            let input = check::VpnSetInput {
+                name: text(name, "set's name")?,
+                geo_web_acl: text(geo_web_acl, "geo web ACL")?,
+                nat_ip_set: text(nat_ip_set, "NAT IP set")?,
+                policy_arn: text(policy_arn, "deny policy's ARN")?,
+                scp_id: scp_id
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+            };
+            check::vpn_set(aws, &input).await.map_err(failed)?
+        }
+        "log_source" => check::log_source(&state.pool, aws, &text(name, "source's name")?)
+            .await
+            .map_err(failed)?,
+        other => return Err(AppError::BadRequest(format!("Unknown kind {other:?}."))),
+    };
+    let label = target.label();
+    let draft = edit(&state, actor, client, move |doc| {
+        doc.targets.retain(|t| t.label() != target.label());
+        doc.targets.push(target);
+        Ok(())
+    })
+    .await?;
+    Ok(Edited {
+        draft,
+        message: format!("Checked and added to your settings change: {label}."),
+    })
+}
+
+/// Removes a managed resource (by its label) in the admin's settings draft.
+#[server]
+pub async fn remove_target(label: String) -> Result<Edited, AppError> {
+    let (state, actor, client) = as_admin().await?;
+    let shown = label.clone();
+    let draft = edit(&state, actor, client, move |doc| {
+        let before = doc.targets.len();
+        doc.targets.retain(|t| t.label() != label);
+        match doc.targets.len() == before {
+            true => Err(format!("{label} is not managed")),
+            false => Ok(()),
+        }
+    })
+    .await?;
+    Ok(Edited {
+        draft,
+        message: format!("Your settings change stops managing {shown}."),
+    })
+}
+
+/// Sets role groups and the approvals needed in the admin's settings
+/// draft. A value the file or environment fixes cannot be set here; a new
+/// admin group must have members (else nobody could sign in as admin).
+#[server]
+pub async fn set_roles(
+    viewer: Option<String>,
+    editor: Option<String>,
+    approver: Option<String>,
+    admin: Option<String>,
+    required_approvals: Option<String>,
+) -> Result<Edited, AppError> {
+    let (state, actor, client) = as_admin().await?;
+    let now = crate::settings::store::effective(&state.pool, &state.overrides).await?;
+    let mut groups = now.role_groups();
+    for (role, value) in [
+        (Role::Viewer, viewer),
+        (Role::Editor, editor),
+        (Role::Approver, approver),
+        (Role::Admin, admin),
+    ] {
+        let Some(value) = value.map(|v| v.trim().to_owned()) else {
+            continue;
+        };
+        let setting = now.roles.iter().find(|r| r.role == role);
+        if value != groups.group(role) && setting.is_some_and(|s| !s.source.editable()) {
+            return Err(AppError::BadRequest(format!(
+                "The {} role's group is set in the {}, which wins over the console.",
+                role.as_str(),
+                setting.map_or("", |s| s.source.label())
+            )));
+        }
+        groups.set(role, value);
+    }
+    if groups.admin != now.role_groups().admin {
+        admins_exist(&state, &groups.admin).await?;
+    }
+    let approvals = match required_approvals.map(|v| v.trim().to_owned()) {
+        Some(text) if !text.is_empty() => Some(text.parse::<i32>().map_err(|_| {
+            AppError::BadRequest(format!("Approvals needed: {text:?} is not a number."))
+        })?),
+        _ => None,
+    };
+    if approvals.is_some_and(|n| n != now.required_approvals) && !now.approvals_source.editable() {
+        return Err(AppError::BadRequest(format!(
+            "The approvals needed are set in the {}, which wins over the console.",
+            now.approvals_source.label()
+        )));
+    }
+    let draft = edit(&state, actor, client, move |doc| {
+        doc.role_groups = Some(groups);
+        if let Some(n) = approvals {
+            doc.required_approvals = Some(n);
+        }
+        match doc.problems() {
+            problems if problems.is_empty() => Ok(()),
+            problems => Err(problems.join("; ")),
+        }
+    })
+    .await?;
+    Ok(Edited {
+        draft,
+        message: "Roles and approvals are in your settings change.".into(),
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn as_admin() -> Result<
+    (
+        crate::state::AppState,
+        crate::audit::Actor,
+        crate::audit::Client,
+    ),
+    AppError,
+> {
+    let user = crate::auth::caller::require(Role::Admin).await?;
+    let state = crate::state::app_state()?;
+    let actor = crate::auth::sign_in::actor(&user);
+    Ok((state, actor, crate::auth::caller::caller().client))
+}
+
+#[cfg(feature = "ssr")]
+async fn edit(
+    state: &crate::state::AppState,
+    actor: crate::audit::Actor,
+    client: crate::audit::Client,
+    change: impl FnOnce(&mut crate::settings::SettingsDoc) -> Result<(), String>,
+) -> Result<String, AppError> {
+    let reach = crate::changes::kinds::Reach {
+        pool: &state.pool,
+        aws: &state.aws,
+    };
+    Ok(crate::settings::drafts::edit(reach, actor, client, change)
+        .await?
+        .to_string())
+}
+
+/// Refuses an admin group nobody in the user pool belongs to: mapping the
+/// admin role to it would leave no one able to change the settings.
+#[cfg(feature = "ssr")]
+async fn admins_exist(state: &crate::state::AppState, group: &str) -> Result<(), AppError> {
+    let Some(pool) = &state.auth.pool else {
+        return Ok(());
+    };
+    let members = state
+        .aws
+        .cognito
+        .list_users_in_group()
+        .user_pool_id(&pool.user_pool_id)
+        .group_name(group)
+        .limit(1)
+        .send()
+        .await;
+    match members {
+        Ok(found) if !found.users().is_empty() => Ok(()),
+        Ok(_) => Err(AppError::BadRequest(format!(
+            "Nobody is in the Cognito group {group:?}: with the admin role mapped to it, \
+             no one could change the settings. Add its members first."
+        ))),
+        Err(error) => {
+            use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
+            let code = error.code().unwrap_or("no answer").to_owned();
+            tracing::info!(error = %aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error), "ListUsersInGroup");
+            Err(AppError::BadRequest(format!(
+                "Cannot tell who is in the Cognito group {group:?} (ListUsersInGroup failed: {code})."
+            )))
+        }
+    }
+}
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    let add = ServerAction::<AddTarget>::new();
+    let remove = ServerAction::<RemoveTarget>::new();
+    let roles = ServerAction::<SetRoles>::new();
+    let data = Resource::new(
+        move || {
+            (
+                add.version().get(),
+                remove.version().get(),
+                roles.version().get(),
+            )
+        },
+        |_| load_settings(),
+    );
+    view! {
+        <Title text="Settings" />
+        <h1>"Settings"</h1>
+        <p class="lead">
+            "What Gatehouse manages, who holds which role, and how many approvals a change needs. "
+            "Every change here is a change request: another admin approves it before it takes effect."
+        </p>
+        <Outcome action=add />
+        <Outcome action=remove />
+        <Outcome action=roles />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <SettingsBody view add remove roles /> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// What the last edit came to.
+#[component]
+fn Outcome<A>(action: ServerAction<A>) -> impl IntoView
+where
+    A: leptos::server_fn::ServerFn<Output = Edited, Error = AppError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    move || {
+        action.value().get().map(|result| match result {
+            Ok(edited) => view! {
+                <p role="status" class="notice">
+                    {edited.message} " "
+                    <a href=format!("/reviews/{}", edited.draft)>"Open its review"</a>
+                    " to describe and submit it."
+                </p>
+            }
+            .into_any(),
+            Err(error) => {
+                view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
+            }
+        })
+    }
+}
+
+#[component]
+fn SettingsBody(
+    view: SettingsView,
+    add: ServerAction<AddTarget>,
+    remove: ServerAction<RemoveTarget>,
+    roles: ServerAction<SetRoles>,
+) -> impl IntoView {
+    let SettingsView {
+        targets,
+        roles: role_settings,
+        required_approvals,
+        approvals_source,
+        web_acls,
+        ip_sets,
+        pending,
+        iam_policy,
+        user_pool,
+    } = view;
+    let geo_choices: Vec<String> = match &web_acls {
+        Ok(found) => found
+            .iter()
+            .filter(|c| c.scope == "REGIONAL")
+            .map(|c| c.name.clone())
+            .chain(
+                targets
+                    .iter()
+                    .filter(|t| t.kind == crate::targets::TargetKind::WebAcl)
+                    .map(|t| t.name.clone()),
+            )
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    view! {
+        <PendingChanges pending />
+        <section class="panel" aria-labelledby="targets-heading">
+            <h2 id="targets-heading">"Managed resources"</h2>
+            {if targets.is_empty() {
+                view! { <p>"Gatehouse manages nothing yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table data-testid="managed">
+                        <thead><tr><th>"Resource"</th><th>"What"</th><th>"Region"</th><th></th></tr></thead>
+                        <tbody>
+                            {targets.into_iter().map(|t| {
+                                let label = t.label();
+                                view! {
+                                    <tr>
+                                        <td>{label.clone()}</td>
+                                        <td class="wrap">{t.summary()}</td>
+                                        <td>{t.region.clone()}</td>
+                                        <td>
+                                            <ActionForm action=remove>
+                                                <input type="hidden" name="label" value=label.clone() />
+                                                <button type="submit" aria-label=format!("Stop managing {label}")>"Remove"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+        <section class="panel" aria-labelledby="add-heading">
+            <h2 id="add-heading">"Add a resource"</h2>
+            <p class="muted">"Each is checked live first: it exists, Gatehouse can read it, and where AWS gives one, the token a write needs."</p>
+            <h3>"Web ACL"</h3>
+            {match web_acls {
+                Ok(found) => view! {
+                    <ActionForm action=add attr:class="inline-form">
+                        <input type="hidden" name="kind" value="web_acl" />
+                        <label>"Web ACL to manage"
+                            <select name="web_acl">
+                                {found.into_iter().map(|c| view! {
+                                    <option value=format!("{}/{}", c.scope, c.name)>{format!("{} ({})", c.name, c.scope)}</option>
+                                }).collect_view()}
+                            </select>
+                        </label>
+                        <button type="submit">"Check and add web ACL"</button>
+                    </ActionForm>
+                }.into_any(),
+                Err(why) => view! { <p class="error">{why}</p> }.into_any(),
+            }}
+            <h3>"API authorization policy table"</h3>
+            <ActionForm action=add attr:class="inline-form">
+                <input type="hidden" name="kind" value="dynamodb_table" />
+                <label>"DynamoDB table name" <input name="name" required /></label>
+                <button type="submit">"Check and add table"</button>
+            </ActionForm>
+            <h3>"VPN geofencing set"</h3>
+            <ActionForm action=add attr:class="inline-form">
+                <input type="hidden" name="kind" value="vpn_geofencing" />
+                <label>"Set name" <input name="name" value="vpn" required /></label>
+                <label>"Geo web ACL"
+                    <select name="geo_web_acl">
+                        {geo_choices.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"NAT IP set"
+                    <select name="nat_ip_set">
+                        {ip_sets.unwrap_or_default().into_iter().map(|c| view! { <option value=c.name.clone()>{c.name.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Deny policy ARN" <input name="policy_arn" placeholder="arn:aws:iam::123456789012:policy/…" required /></label>
+                <label>"SCP id (optional)" <input name="scp_id" placeholder="p-…" /></label>
+                <button type="submit">"Check and add VPN set"</button>
+            </ActionForm>
+            <h3>"WAF log source"</h3>
+            <ActionForm action=add attr:class="inline-form">
+                <input type="hidden" name="kind" value="log_source" />
+                <label>"Name" <input name="name" value="imported" required /></label>
+                <span class="muted">"Logs imported into PostgreSQL (Athena sources come later)."</span>
+                <button type="submit">"Check and add log source"</button>
+            </ActionForm>
+        </section>
+        <RolesForm role_settings required_approvals approvals_source roles user_pool />
+        <section class="panel" aria-labelledby="iam-heading">
+            <h2 id="iam-heading">"What Gatehouse needs"</h2>
+            <p>
+                "The least-privilege IAM policy for Gatehouse's own role, with the exact ARNs of what it manages. "
+                <a href="/settings/iam-policy.json" download="gatehouse-iam-policy.json">"Download as JSON"</a>
+            </p>
+            <pre><code data-testid="iam-policy">{iam_policy}</code></pre>
+        </section>
+    }
+}
+
+#[component]
+fn PendingChanges(pending: Vec<Pending>) -> impl IntoView {
+    (!pending.is_empty()).then(|| view! {
+        <section class="panel" aria-labelledby="pending-heading">
+            <h2 id="pending-heading">"Your settings changes"</h2>
+            <ul data-testid="pending">
+                {pending.into_iter().map(|p| view! {
+                    <li>
+                        <a href=format!("/reviews/{}", p.id)>{format!("{} change request", p.status.label())}</a>
+                        ": " {p.words.join("; ")}
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
+    })
+}
+
+#[component]
+fn RolesForm(
+    role_settings: Vec<RoleSetting>,
+    required_approvals: i32,
+    approvals_source: Source,
+    roles: ServerAction<SetRoles>,
+    user_pool: Option<String>,
+) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="roles-heading">
+            <h2 id="roles-heading">"Roles and approvals"</h2>
+            <p class="muted">
+                {match user_pool {
+                    Some(pool) => format!("Roles come from the Cognito groups of user pool {pool}; each includes the ones above it. "),
+                    None => "No Cognito user pool is configured. ".to_owned(),
+                }}
+                "A new mapping applies from each person's next request. A value from the configuration file or the environment wins and cannot be changed here."
+            </p>
+            <ActionForm action=roles>
+                <table>
+                    <thead><tr><th>"Role"</th><th>"Cognito group"</th><th>"From"</th></tr></thead>
+                    <tbody>
+                        {role_settings.into_iter().map(|r| view! {
+                            <tr>
+                                <td>{r.role.as_str()}</td>
+                                <td>
+                                    <input name=r.role.as_str() value=r.group.clone()
+                                        aria-label=format!("Group for the {} role", r.role.as_str())
+                                        disabled=!r.source.editable() />
+                                </td>
+                                <td>{r.source.label()}</td>
+                            </tr>
+                        }).collect_view()}
+                        <tr>
+                            <td>"approvals needed"</td>
+                            <td>
+                                <input name="required_approvals" type="number" min="1" max="10"
+                                    value=required_approvals.to_string() aria-label="Approvals needed"
+                                    disabled=!approvals_source.editable() />
+                            </td>
+                            <td>{approvals_source.label()}</td>
+                        </tr>
+                    </tbody>
+                </table>
+                <button type="submit">"Propose roles and approvals"</button>
+            </ActionForm>
+        </section>
+    }
+}
