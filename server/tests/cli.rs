@@ -29,21 +29,24 @@ async fn demo_json_prints_the_url_and_one_sign_in_per_user(
     let summary: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
     assert_eq!(summary["url"], "http://127.0.0.1:4321");
     let users = summary["users"].as_array().unwrap();
-    assert_eq!(users.len(), 5);
+    assert_eq!(users.len(), 6);
     for user in users {
         assert!(user["username"].as_str().is_some_and(|u| !u.is_empty()));
         assert!(user["password"].as_str().is_some_and(|p| p.len() >= 12));
     }
     let mut roles: Vec<_> = users.iter().map(|u| u["role"].as_str().unwrap()).collect();
     roles.sort_unstable();
-    assert_eq!(roles, ["admin", "approver", "approver", "editor", "viewer"]);
+    assert_eq!(
+        roles,
+        ["admin", "admin", "approver", "approver", "editor", "viewer"]
+    );
 
     let registered: i64 =
         sqlx::query_scalar("SELECT count(*) FROM aws_targets WHERE region = 'eu-south-1'")
             .fetch_one(&pool)
             .await
             .unwrap();
-    assert_eq!(registered, 6, "the demo registered what it provisioned");
+    assert_eq!(registered, 7, "the demo registered what it provisioned");
 }
 
 #[sqlx::test(migrations = false)]

@@ -105,8 +105,12 @@ async fn a_demo_user_signs_in_and_lands_where_they_were_going(
         serde_json::from_str(&send(&state, get("/api/v1/me", &cookie)).await.body).unwrap();
     assert_eq!(me["username"], "editor");
     assert_eq!(me["roles"], json!(["viewer", "editor"]));
-    assert_eq!(common::audit_actions(&pool).await, ["auth.sign_in"]);
-    assert_eq!(app::audit::verify(&pool).await.unwrap(), Ok(1));
+    // The demo's registration of what it manages is audited first.
+    assert_eq!(
+        common::audit_actions(&pool).await,
+        ["settings.changed", "auth.sign_in"]
+    );
+    assert_eq!(app::audit::verify(&pool).await.unwrap(), Ok(2));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -125,7 +129,11 @@ async fn a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     }
     assert_eq!(
         common::audit_actions(&pool).await,
-        ["auth.sign_in_failed", "auth.sign_in_failed"]
+        [
+            "settings.changed",
+            "auth.sign_in_failed",
+            "auth.sign_in_failed"
+        ]
     );
     let page = send(
         &state,
@@ -369,7 +377,7 @@ async fn signing_out_revokes_the_tokens_at_cognito(_: PgPoolOptions, options: Pg
     assert_eq!(sessions, 0);
     assert_eq!(
         common::audit_actions(&pool).await,
-        ["auth.sign_in", "auth.sign_out"]
+        ["settings.changed", "auth.sign_in", "auth.sign_out"]
     );
 }
 

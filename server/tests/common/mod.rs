@@ -66,11 +66,19 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
 /// A session for a user holding `role`, stored as a sign-in would store it;
 /// returns the `Cookie` header that presents it.
 pub async fn session_cookie(state: &AppState, role: Role) -> String {
+    let name = format!("{}-user", role.as_str());
+    cookie_for(state, &name, &[role.default_group()]).await
+}
+
+/// A session for `username` in Cognito `groups`, stored as a sign-in would
+/// store it; returns the `Cookie` header that presents it.
+pub async fn cookie_for(state: &AppState, username: &str, groups: &[&str]) -> String {
+    let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
     let user = User {
-        username: format!("{}-user", role.as_str()),
-        sub: format!("sub-{}", role.as_str()),
-        groups: vec![role.default_group().to_owned()],
-        roles: app::auth::RoleGroups::default().roles_for(&[role.default_group().to_owned()]),
+        username: username.to_owned(),
+        sub: format!("sub-{username}"),
+        roles: app::auth::RoleGroups::default().roles_for(&groups),
+        groups,
     };
     let tokens = Tokens {
         access_token: "not-a-real-token".into(),

@@ -1,0 +1,441 @@
+//! Settings on an account Gatehouse did not set up: resources created in the
+//! emulator the way a user's account has them (no `gatehouse demo`), each
+//! registered on the Settings page after its live check, through a settings
+//! change request that a second admin approves; role mappings that take
+//! effect once approved; the operator's command line; the IAM policy; the
+//! client address behind a trusted proxy.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use app::changes::kinds::Reach;
+use app::changes::{DriftState, Kind, Status, store};
+use app::pages::{AddTarget, LoadRules, SetRoles, TakeStep};
+use app::state::AppState;
+use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope, VisibilityConfig};
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use leptos::server_fn::ServerFn;
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+const ADMINS: &str = "gatehouse-admins";
+
+/// A web ACL made outside Gatehouse, as a team's account would have it.
+async fn outside_web_acl(aws: &app::state::AwsClients, name: &str) -> String {
+    let visibility = VisibilityConfig::builder()
+        .sampled_requests_enabled(true)
+        .cloud_watch_metrics_enabled(true)
+        .metric_name(name)
+        .build()
+        .unwrap();
+    let listed = aws
+        .wafv2
+        .list_web_acls()
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    if let Some(found) = listed.web_acls().iter().find(|a| a.name() == Some(name)) {
+        return found.arn().unwrap().to_owned();
+    }
+    aws.wafv2
+        .create_web_acl()
+        .name(name)
+        .scope(Scope::Regional)
+        .default_action(
+            DefaultAction::builder()
+                .allow(AllowAction::builder().build())
+                .build(),
+        )
+        .visibility_config(visibility)
+        .send()
+        .await
+        .unwrap()
+        .summary
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+/// A DynamoDB table keyed by `key` (S).
+async fn table(aws: &app::state::AwsClients, name: &str, key: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let _ = aws
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+}
+
+/// Posts a form to a server function as the page's form does.
+async fn form(state: &AppState, path: &str, cookie: &str, body: &str) -> common::Reply {
+    let request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    common::send(state, request).await
+}
+
+/// Takes a review step as the review page does.
+async fn step(state: &AppState, cookie: &str, id: &str, step: &str) -> common::Reply {
+    let request = Request::post(<TakeStep as ServerFn>::PATH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(
+            json!({"id": id, "step": step, "text": "checked"}).to_string(),
+        ))
+        .unwrap();
+    common::send(state, request).await
+}
+
+fn draft_of(reply: &common::Reply) -> String {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let edited: Value = serde_json::from_str(&reply.body).unwrap();
+    edited["draft"].as_str().unwrap().to_owned()
+}
+
+/// `author`'s settings draft submitted, approved by `approver`, applied.
+async fn through_review(state: &AppState, author: &str, approver: &str, id: &str) {
+    let submitted = step(state, author, id, "Submit").await;
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.body);
+    let approved = step(state, approver, id, "Approve").await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    let applied = step(state, approver, id, "Apply").await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
+    assert!(applied.body.contains("Applied"), "{}", applied.body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_registers_a_web_acl_made_elsewhere_and_another_admin_approves(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("eu-north-1").await;
+    let arn = outside_web_acl(&aws, "storefront").await;
+    table(&aws, "team-policies", "group").await;
+    table(&aws, "keyed-by-id", "id").await;
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let alice = common::cookie_for(&state, "alice", &[ADMINS]).await;
+    let bob = common::cookie_for(&state, "bob", &[ADMINS]).await;
+    let approver = common::session_cookie(&state, app::roles::Role::Approver).await;
+    let viewer = common::session_cookie(&state, app::roles::Role::Viewer).await;
+    let add = <AddTarget as ServerFn>::PATH;
+
+    // Checks that fail say which call failed and AWS's code.
+    let missing = form(&state, add, &alice, "kind=web_acl&web_acl=REGIONAL%2Fnope").await;
+    assert!(
+        missing
+            .body
+            .contains("ListWebACLs failed: no web ACL named"),
+        "{}",
+        missing.body
+    );
+    let no_table = form(&state, add, &alice, "kind=dynamodb_table&name=absent").await;
+    assert!(
+        no_table
+            .body
+            .contains("DescribeTable failed: ResourceNotFoundException"),
+        "{}",
+        no_table.body
+    );
+    let wrong_key = form(&state, add, &alice, "kind=dynamodb_table&name=keyed-by-id").await;
+    assert!(
+        wrong_key.body.contains("the partition key is \\\"id\\\""),
+        "{}",
+        wrong_key.body
+    );
+    let not_admin = form(
+        &state,
+        add,
+        &approver,
+        "kind=web_acl&web_acl=REGIONAL%2Fstorefront",
+    )
+    .await;
+    assert!(not_admin.body.contains("Forbidden"), "{}", not_admin.body);
+
+    // alice adds both into one settings draft.
+    let id = draft_of(
+        &form(
+            &state,
+            add,
+            &alice,
+            "kind=web_acl&web_acl=REGIONAL%2Fstorefront",
+        )
+        .await,
+    );
+    let same = draft_of(
+        &form(
+            &state,
+            add,
+            &alice,
+            "kind=dynamodb_table&name=team-policies",
+        )
+        .await,
+    );
+    assert_eq!(id, same, "one draft gathers an admin's edits");
+    assert!(
+        app::targets::list(&pool).await.unwrap().is_empty(),
+        "nothing takes effect before review"
+    );
+
+    // Submitted; alice cannot approve her own, an approver is no admin.
+    assert_eq!(
+        step(&state, &alice, &id, "Submit").await.status,
+        StatusCode::OK
+    );
+    let own = step(&state, &alice, &id, "Approve").await;
+    assert!(
+        own.body
+            .contains("No one approves their own change request"),
+        "{}",
+        own.body
+    );
+    let lesser = step(&state, &approver, &id, "Approve").await;
+    assert!(lesser.body.contains("Forbidden"), "{}", lesser.body);
+    assert!(
+        common::audit_actions(&pool)
+            .await
+            .contains(&"changes.refused".to_owned())
+    );
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    assert_eq!(
+        store::get(&pool, uuid).await.unwrap().status,
+        Status::InReview
+    );
+
+    // bob approves and applies: the resources are managed.
+    assert_eq!(
+        step(&state, &bob, &id, "Approve").await.status,
+        StatusCode::OK
+    );
+    let applied = step(&state, &bob, &id, "Apply").await;
+    assert!(applied.body.contains("Applied"), "{}", applied.body);
+    let managed = app::targets::list(&pool).await.unwrap();
+    let names: Vec<&str> = managed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["storefront", "team-policies"]);
+    assert_eq!(managed[0].arn.as_deref(), Some(arn.as_str()));
+
+    // The Rate rules page offers it; the dashboard's drift lists it.
+    let rules = Request::post(<LoadRules as ServerFn>::PATH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::COOKIE, &viewer)
+        .body(Body::from(
+            json!({"web_acl": null, "scope": null, "draft": null}).to_string(),
+        ))
+        .unwrap();
+    let rules = common::send(&state, rules).await;
+    let rules: Value = serde_json::from_str(&rules.body).unwrap();
+    assert_eq!(
+        rules["web_acls"],
+        json!([{"name": "storefront", "scope": "REGIONAL"}])
+    );
+    let reach = Reach {
+        pool: &pool,
+        aws: &aws,
+    };
+    let drift = app::changes::drift::drift(reach, &managed).await.unwrap();
+    assert_eq!(drift[0].web_acl, "storefront");
+    assert_eq!(drift[0].state, DriftState::NeverApplied);
+    assert_eq!(drift[1].kind, Kind::Settings);
+    assert_eq!(drift[1].state, DriftState::InSync);
+
+    // The IAM policy names exactly what is managed; admins only.
+    let policy = common::get_as(&state, "/settings/iam-policy.json", &bob).await;
+    assert_eq!(policy.status, StatusCode::OK);
+    let policy: Value = serde_json::from_str(&policy.body).unwrap();
+    let update = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "ReadAndUpdateWebAclRules")
+        .unwrap();
+    assert_eq!(update["Resource"], json!([arn]));
+    assert!(policy.to_string().contains(":table/team-policies"));
+    let refused = common::get_as(&state, "/settings/iam-policy.json", &viewer).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // Removing is a change request too; settings changed on the command
+    // line in between make it stale, and nothing is overwritten.
+    let remove = <app::pages::RemoveTarget as ServerFn>::PATH;
+    let removal = draft_of(&form(&state, remove, &alice, "label=policy+table+team-policies").await);
+    assert_eq!(
+        step(&state, &alice, &removal, "Submit").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        step(&state, &bob, &removal, "Approve").await.status,
+        StatusCode::OK
+    );
+    app::settings::store::operator_change(
+        &pool,
+        gatehouse::demo::operator("test"),
+        "approvals",
+        |doc| doc.required_approvals = Some(2),
+    )
+    .await
+    .unwrap();
+    let stale = step(&state, &bob, &removal, "Apply").await;
+    assert!(stale.body.contains("changed elsewhere"), "{}", stale.body);
+    assert_eq!(app::targets::list(&pool).await.unwrap().len(), 2);
+    let now = app::settings::store::effective(&pool, &state.overrides)
+        .await
+        .unwrap();
+    assert_eq!(now.required_approvals, 2, "the operator's change survives");
+    assert!(matches!(app::audit::verify(&pool).await.unwrap(), Ok(n) if n > 10));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_role_mapping_takes_effect_once_another_admin_approves_it(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("eu-north-1").await;
+    let state = common::state(pool.clone(), aws).await;
+    let alice = common::cookie_for(&state, "alice", &[ADMINS]).await;
+    let bob = common::cookie_for(&state, "bob", &[ADMINS]).await;
+    let carol = common::cookie_for(&state, "carol", &["ops-editors"]).await;
+    let roles_of = |cookie: String| {
+        let state = state.clone();
+        async move {
+            let me = common::get_as(&state, "/api/v1/me", &cookie).await;
+            let me: Value = serde_json::from_str(&me.body).unwrap();
+            me["roles"].clone()
+        }
+    };
+    assert_eq!(roles_of(carol.clone()).await, json!([]));
+    let set = <SetRoles as ServerFn>::PATH;
+
+    // The admin role cannot lose its group.
+    let lockout = form(&state, set, &alice, "admin=").await;
+    assert!(
+        lockout.body.contains("admin role must stay mapped"),
+        "{}",
+        lockout.body
+    );
+
+    let id = draft_of(
+        &form(
+            &state,
+            set,
+            &alice,
+            "editor=ops-editors&required_approvals=1",
+        )
+        .await,
+    );
+    assert_eq!(
+        roles_of(carol.clone()).await,
+        json!([]),
+        "not before review"
+    );
+    through_review(&state, &alice, &bob, &id).await;
+    assert_eq!(roles_of(carol.clone()).await, json!(["viewer", "editor"]));
+    let now = app::settings::store::effective(&pool, &state.overrides)
+        .await
+        .unwrap();
+    assert_eq!(now.roles[1].source, app::settings::Source::Database);
+
+    // A group the environment fixes cannot be set from the console.
+    let mut fixed = state.clone();
+    fixed.overrides.role_groups = vec![(
+        app::roles::Role::Editor,
+        "env-editors".into(),
+        app::settings::Source::Environment,
+    )];
+    let refused = form(&fixed, set, &alice, "editor=someone-else").await;
+    assert!(
+        refused.body.contains("set in the environment"),
+        "{}",
+        refused.body
+    );
+
+    // The operator's way back, audited.
+    let url = common::database_url(&pool);
+    let shown = common::gatehouse_json(
+        &url,
+        &["settings", "set-role", "admin", "break-glass"].map(String::from),
+    );
+    assert_eq!(shown["roles"][3]["group"], "break-glass");
+    assert_eq!(shown["roles"][3]["source"], "database");
+    let event: (String, Option<String>) =
+        sqlx::query_as("SELECT action, actor_username FROM audit_events ORDER BY id DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(event.0, "settings.changed");
+    assert!(event.1.unwrap().contains("gatehouse settings"));
+    let empty = common::gatehouse()
+        .args(["settings", "set-role", "admin", " "])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("admin role must stay mapped"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn behind_a_trusted_proxy_failed_sign_ins_count_the_client_address(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    use axum::extract::ConnectInfo;
+    let pool = common::pool(options).await;
+    let aws = common::aws("eu-west-3").await;
+    let resources = gatehouse::demo::provision(&aws).await.unwrap();
+    gatehouse::demo::register(&pool, &aws, &resources)
+        .await
+        .unwrap();
+    let mut state = common::state(pool.clone(), aws).await;
+    state.auth.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    for (peer, forwarded) in [
+        ("10.1.2.3:50000", "203.0.113.7"),
+        ("192.0.2.9:50000", "203.0.113.8"),
+    ] {
+        let mut request = Request::post("/auth/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(
+                "username=editor&password=Wrong-password-1&next=%2F",
+            ))
+            .unwrap();
+        let peer: std::net::SocketAddr = peer.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        common::send(&state, request).await;
+    }
+    let seen: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT client_ip FROM audit_events WHERE action = 'auth.sign_in_failed' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        seen,
+        [Some("203.0.113.7".to_owned()), Some("192.0.2.9".to_owned())],
+        "the proxy's client is believed; a forged header from elsewhere is not"
+    );
+}
