@@ -331,7 +331,7 @@ async fn a_role_mapping_takes_effect_once_another_admin_approves_it(
     let set = <SetRoles as ServerFn>::PATH;
 
     // The admin role cannot lose its group.
-    let lockout = form(&state, set, &alice, "admin=").await;
+    let lockout = form(&state, set, &alice, "admin=+").await;
     assert!(
         lockout.body.contains("admin role must stay mapped"),
         "{}",
