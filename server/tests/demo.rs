@@ -69,7 +69,9 @@ async fn demo_provisions_the_guidance_rules_and_running_it_again_changes_nothing
             .await
             .unwrap();
     assert_eq!(rows_after, rows_before, "no registration was rewritten");
-    assert_eq!(rows_after.len(), 6);
+    // shop, vpn-geo, the policy table, the VPN set, the log source, the
+    // Cognito pool and client.
+    assert_eq!(rows_after.len(), 7);
     let ip_sets = aws
         .wafv2
         .list_ip_sets()

@@ -195,7 +195,7 @@ mod tests {
         let policy = policy(
             &doc,
             &SignIn {
-                user_pool_arn: None,
+                user_pool_id: Some("eu-west-1_Pool1".into()),
             },
         );
         let statements = policy["Statement"].as_array().unwrap();
@@ -207,7 +207,7 @@ mod tests {
         };
         assert_eq!(
             by_sid("ReadAndUpdateWebAclRules")["Resource"],
-            json!([nat, geo, shop])
+            json!([nat, shop, geo])
         );
         assert_eq!(
             by_sid("ListManagedWebAcls")["Resource"],
@@ -226,12 +226,16 @@ mod tests {
             by_sid("SignInGroups")["Resource"],
             json!(["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_Pool1"])
         );
+        assert_eq!(
+            by_sid("SignInGroups")["Resource"],
+            json!(["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_Pool1"])
+        );
         let text = policy.to_string();
         assert!(!text.contains("\"*\""), "no resource is a bare wildcard");
         let empty = super::policy(
             &SettingsDoc::default(),
             &SignIn {
-                user_pool_arn: None,
+                user_pool_id: None,
             },
         );
         assert_eq!(empty["Statement"], json!([]));
