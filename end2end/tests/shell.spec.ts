@@ -23,7 +23,7 @@ test("the dashboard shows the demo resources and both dependencies up", async ({
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
   await expect(page.getByText("All systems answer.")).toBeVisible();
   const resources = page.getByRole("table");
-  for (const name of ["shop", "vpn-geo", "vpn-nat", "auth-policy-store", "gatehouse-demo", "gatehouse-console"]) {
+  for (const name of ["shop", "vpn-geo", "vpn", "auth-policy-store", "imported", "gatehouse-demo", "gatehouse-console"]) {
     await expect(resources.getByRole("rowheader", { name, exact: true })).toBeVisible();
   }
 });
@@ -38,7 +38,7 @@ test("every section is reachable from the navigation", async ({ page }) => {
     await expect(page.getByRole("heading", { level: 1, name: section.heading })).toBeVisible();
     await expect(nav.getByRole("link", { name: section.label, exact: true })).toHaveAttribute("aria-current", "page");
     await expect(page).toHaveTitle(`${section.heading} · Gatehouse`);
-    if (!["/", "/traffic", "/rules", "/reviews", "/audit"].includes(section.path)) {
+    if (!["/", "/traffic", "/rules", "/reviews", "/audit", "/settings"].includes(section.path)) {
       await expect(page.getByRole("status")).toContainText("not built yet");
     }
   }

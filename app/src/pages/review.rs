@@ -54,7 +54,8 @@ pub struct Stepped {
     pub opened: Option<String>,
 }
 
-#[server(input = leptos::server_fn::codec::Json)]
+// A fixed endpoint: scripts and tests post steps to `/api/take_step`.
+#[server(input = leptos::server_fn::codec::Json, endpoint = "take_step")]
 pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, AppError> {
     use crate::changes::apply::{self, Applier, Outcome};
     use crate::changes::{evidence, steps, store};
@@ -449,8 +450,8 @@ fn Steps(
             <div class="step inline-form">
                 {button(allowed.submit, "Submit for review", Step::Submit)}
                 {button(allowed.approve, "Approve", Step::Approve)}
-                {button(allowed.apply, "Apply to AWS", Step::Apply)}
-                {button(allowed.rebase, "Rebase onto the live rules", Step::Rebase)}
+                {button(allowed.apply, if edits == "Settings" { "Apply the settings" } else { "Apply to AWS" }, Step::Apply)}
+                {button(allowed.rebase, if edits == "Settings" { "Rebase onto the live settings" } else { "Rebase onto the live rules" }, Step::Rebase)}
                 {button(allowed.rollback, "Roll back: restore the state before this change", Step::Rollback)}
                 {button(allowed.withdraw, "Withdraw", Step::Withdraw)}
             </div>

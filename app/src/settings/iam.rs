@@ -232,12 +232,7 @@ mod tests {
         );
         let text = policy.to_string();
         assert!(!text.contains("\"*\""), "no resource is a bare wildcard");
-        let empty = super::policy(
-            &SettingsDoc::default(),
-            &SignIn {
-                user_pool_id: None,
-            },
-        );
+        let empty = super::policy(&SettingsDoc::default(), &SignIn { user_pool_id: None });
         assert_eq!(empty["Statement"], json!([]));
     }
 }
