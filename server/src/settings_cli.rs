@@ -50,6 +50,9 @@ pub enum SettingsCommand {
     Remove { label: String },
 }
 
+/// A change to make to the settings.
+type Edit = Box<dyn FnOnce(&mut SettingsDoc) + Send>;
+
 pub async fn run(config: &Config, command: SettingsCommand) -> Result<(), String> {
     let state = crate::serve::state(config)
         .await
@@ -67,7 +70,7 @@ pub async fn run(config: &Config, command: SettingsCommand) -> Result<(), String
         let what = what.to_owned();
         move |e: check::CheckFailed| format!("{what} not added: {e}")
     };
-    let (what, change): (String, Box<dyn FnOnce(&mut SettingsDoc) + Send>) = match command {
+    let (what, change): (String, Edit) = match command {
         SettingsCommand::Show => return print(&show(&state, &doc)),
         SettingsCommand::IamPolicy => return print(&iam_policy(&state, &doc)),
         SettingsCommand::SetRole { role, group } => {
@@ -141,7 +144,7 @@ pub async fn run(config: &Config, command: SettingsCommand) -> Result<(), String
     print(&show(&state, &after))
 }
 
-fn adding(found: app::settings::Target) -> (String, Box<dyn FnOnce(&mut SettingsDoc) + Send>) {
+fn adding(found: app::settings::Target) -> (String, Edit) {
     let label = found.label();
     (
         format!("add {label}"),

@@ -624,7 +624,7 @@ async fn pushed_but_not_recorded(
     steps::approve(pool, id, actor("bob"), Client::default())
         .await
         .unwrap();
-    let Begun::Push(change) = apply::begin(reach(&pool, &aws), id, &approver("bob"))
+    let Begun::Push(change) = apply::begin(reach(pool, aws), id, &approver("bob"))
         .await
         .unwrap()
     else {
