@@ -1,5 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { hydrated, signIn, PASSWORD } from "./auth";
+import { waf } from "./aws";
 
 function noPageErrors(page: Page) {
   page.on("pageerror", (err) => {
@@ -13,24 +14,6 @@ async function blanketLimit(page: Page): Promise<number> {
   expect(reply.ok()).toBeTruthy();
   const { rules } = await reply.json();
   return rules.find((r: { Name: string }) => r.Name === "BlanketRule").Statement.RateBasedStatement.Limit;
-}
-
-/** Calls AWS WAF (the emulator) directly, as someone working outside Gatehouse would. */
-async function waf(action: string, body: object) {
-  const endpoint = process.env.AWS_ENDPOINT_URL;
-  expect(endpoint, "scripts/test.sh points AWS_ENDPOINT_URL at the emulator").toBeTruthy();
-  const region = process.env.AWS_REGION ?? "us-east-1";
-  const reply = await fetch(endpoint!, {
-    method: "POST",
-    headers: {
-      "X-Amz-Target": `AWSWAF_20190729.${action}`,
-      "Content-Type": "application/x-amz-json-1.1",
-      Authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${region}/wafv2/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify(body),
-  });
-  expect(reply.ok, `${action}: ${reply.status}`).toBeTruthy();
-  return reply.json();
 }
 
 /** Sets rate limits of the shop web ACL outside Gatehouse. */

@@ -5,8 +5,6 @@
 //! audited as the operator's (`settings.changed`).
 
 use crate::config::Config;
-use app::changes::Kind;
-use app::changes::kinds::{Reach, settings::target};
 use app::roles::Role;
 use app::settings::{Effective, SettingsDoc, check, store};
 use app::state::AppState;
@@ -57,22 +55,16 @@ pub async fn run(config: &Config, command: SettingsCommand) -> Result<(), String
     let state = crate::serve::state(config)
         .await
         .map_err(|e| e.to_string())?;
-    let reach = Reach {
-        pool: &state.pool,
-        aws: &state.aws,
-    };
-    let live = Kind::Settings
-        .read_live(reach, &target())
+    let doc = store::current(&state.pool)
         .await
         .map_err(|e| e.to_string())?;
-    let doc = SettingsDoc::read(&live.content)?;
     let checked = |what: &str| {
         let what = what.to_owned();
         move |e: check::CheckFailed| format!("{what} not added: {e}")
     };
     let (what, change): (String, Edit) = match command {
         SettingsCommand::Show => return print(&show(&state, &doc)),
-        SettingsCommand::IamPolicy => return print(&iam_policy(&state, &doc)),
+        SettingsCommand::IamPolicy => return print(&store::iam_policy(&state, &doc)),
         SettingsCommand::SetRole { role, group } => {
             let role = Role::ALL
                 .into_iter()
@@ -165,13 +157,6 @@ fn show(state: &AppState, doc: &SettingsDoc) -> serde_json::Value {
             "aws_id": t.aws_id, "arn": t.arn, "region": t.region, "detail": t.detail,
         })).collect::<Vec<_>>(),
     })
-}
-
-fn iam_policy(state: &AppState, doc: &SettingsDoc) -> serde_json::Value {
-    let sign_in = app::settings::iam::SignIn {
-        user_pool_id: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
-    };
-    app::settings::iam::policy(doc, &sign_in)
 }
 
 fn print(value: &serde_json::Value) -> Result<(), String> {

@@ -133,7 +133,7 @@ async fn an_admin_registers_a_web_acl_made_elsewhere_and_another_admin_approves(
     options: PgConnectOptions,
 ) {
     let pool = common::pool(options).await;
-    let aws = common::aws("eu-north-1").await;
+    let aws = common::aws("me-south-1").await;
     let arn = outside_web_acl(&aws, "storefront").await;
     table(&aws, "team-policies", "group").await;
     table(&aws, "keyed-by-id", "id").await;
@@ -314,7 +314,7 @@ async fn a_role_mapping_takes_effect_once_another_admin_approves_it(
     options: PgConnectOptions,
 ) {
     let pool = common::pool(options).await;
-    let aws = common::aws("eu-north-1").await;
+    let aws = common::aws("af-south-1").await;
     let state = common::state(pool.clone(), aws).await;
     let alice = common::cookie_for(&state, "alice", &[ADMINS]).await;
     let bob = common::cookie_for(&state, "bob", &[ADMINS]).await;
@@ -404,7 +404,7 @@ async fn behind_a_trusted_proxy_failed_sign_ins_count_the_client_address(
 ) {
     use axum::extract::ConnectInfo;
     let pool = common::pool(options).await;
-    let aws = common::aws("eu-west-3").await;
+    let aws = common::aws("ap-east-1").await;
     let resources = gatehouse::demo::provision(&aws).await.unwrap();
     gatehouse::demo::register(&pool, &aws, &resources)
         .await

@@ -48,30 +48,18 @@ pub struct SettingsView {
 
 #[server]
 pub async fn load_settings() -> Result<SettingsView, AppError> {
-    use crate::changes::Kind;
-    use crate::changes::kinds::{Reach, settings::target};
     let user = crate::auth::caller::require(Role::Admin).await?;
     let state = crate::state::app_state()?;
-    let reach = Reach {
-        pool: &state.pool,
-        aws: &state.aws,
-    };
-    let live = Kind::Settings
-        .read_live(reach, &target())
-        .await
-        .map_err(|e| AppError::unavailable(e.service, e.cause))?;
-    let doc = crate::settings::SettingsDoc::read(&live.content).map_err(AppError::BadRequest)?;
+    let doc = crate::settings::store::current(&state.pool).await?;
     let now = crate::settings::Effective::of(&doc, &state.overrides);
     let (web_acls, ip_sets, pending) = tokio::join!(
         candidates::web_acls(&state.aws, &doc),
         candidates::ip_sets(&state.aws),
         crate::settings::drafts::pending(&state.pool, &user.username),
     );
-    let sign_in = crate::settings::iam::SignIn {
-        user_pool_id: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
-    };
-    let iam_policy = serde_json::to_string_pretty(&crate::settings::iam::policy(&doc, &sign_in))
-        .unwrap_or_default();
+    let iam_policy =
+        serde_json::to_string_pretty(&crate::settings::store::iam_policy(&state, &doc))
+            .unwrap_or_default();
     Ok(SettingsView {
         targets: doc.targets,
         roles: now.roles,

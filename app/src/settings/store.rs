@@ -137,11 +137,23 @@ pub async fn write(
     Ok(())
 }
 
+/// The settings as the database holds them now.
+pub async fn current(pool: &PgPool) -> Result<SettingsDoc, AppError> {
+    let mut conn = pool.acquire().await?;
+    Ok(read(&mut conn).await?)
+}
+
 /// The roles and approvals as they apply now.
 pub async fn effective(pool: &PgPool, overrides: &Overrides) -> Result<Effective, AppError> {
-    let mut conn = pool.acquire().await?;
-    let doc = read(&mut conn).await?;
-    Ok(Effective::of(&doc, overrides))
+    Ok(Effective::of(&current(pool).await?, overrides))
+}
+
+/// "What Gatehouse needs" for `doc`, signing in with the state's pool.
+pub fn iam_policy(state: &crate::state::AppState, doc: &SettingsDoc) -> Value {
+    let sign_in = super::iam::SignIn {
+        user_pool_id: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
+    };
+    super::iam::policy(doc, &sign_in)
 }
 
 /// The group → role mapping as it applies now.

@@ -3,11 +3,8 @@
 //! only, like the Settings page.
 
 use app::auth::caller::{Caller, record_denial};
-use app::changes::Kind;
-use app::changes::kinds::{Reach, settings::target};
 use app::error::AppError;
 use app::roles::Role;
-use app::settings::SettingsDoc;
 use app::state::AppState;
 use axum::{
     Extension,
@@ -52,18 +49,7 @@ async fn policy(state: &AppState, caller: &Caller) -> Result<String, AppError> {
         }
         None => return Err(AppError::Unauthorized),
     }
-    let reach = Reach {
-        pool: &state.pool,
-        aws: &state.aws,
-    };
-    let live = Kind::Settings
-        .read_live(reach, &target())
-        .await
-        .map_err(|e| AppError::unavailable(e.service, e.cause))?;
-    let doc = SettingsDoc::read(&live.content).map_err(AppError::BadRequest)?;
-    let sign_in = app::settings::iam::SignIn {
-        user_pool_id: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
-    };
-    serde_json::to_string_pretty(&app::settings::iam::policy(&doc, &sign_in))
+    let doc = app::settings::store::current(&state.pool).await?;
+    serde_json::to_string_pretty(&app::settings::store::iam_policy(state, &doc))
         .map_err(|e| AppError::internal("IAM policy", e))
 }
