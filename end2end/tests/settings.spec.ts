@@ -35,9 +35,9 @@ async function person(browser: Browser, username: string, path = "/") {
   return page;
 }
 
-/** Submits the settings draft the Settings page just linked, and returns its review URL. */
+/** Submits the admin's settings draft (listed on the Settings page), and returns its review URL. */
 async function submitDraft(admin: Page): Promise<string> {
-  await admin.getByRole("link", { name: "Open its review" }).first().click();
+  await admin.getByTestId("pending").getByRole("link", { name: "Draft change request" }).click();
   await expect(admin).toHaveURL(/\/reviews\//);
   await hydrated(admin);
   await expect(admin.getByTestId("change-status")).toHaveText("Draft");

@@ -439,3 +439,87 @@ async fn behind_a_trusted_proxy_failed_sign_ins_count_the_client_address(
         "the proxy's client is believed; a forged header from elsewhere is not"
     );
 }
+
+#[tokio::test]
+async fn a_vpn_geofencing_set_is_checked_part_by_part_scp_included() {
+    use app::settings::check::{self, VpnSetInput};
+    let aws = common::aws("il-central-1").await;
+    gatehouse::demo::provision(&aws).await.unwrap();
+    let policy_arn = aws
+        .iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap()
+        .policies()
+        .iter()
+        .find(|p| p.policy_name() == Some(gatehouse::demo::DENY_POLICY))
+        .and_then(|p| p.arn().map(str::to_owned))
+        .unwrap();
+    // An organization with the same deny statement as an SCP.
+    let _ = aws.organizations.create_organization().send().await;
+    let scp = aws
+        .organizations
+        .create_policy()
+        .name(format!("vpn-deny-{}", uuid::Uuid::new_v4()))
+        .description("deny unless from the NAT addresses")
+        .r#type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .content(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .policy_summary
+        .unwrap();
+    let input = VpnSetInput {
+        name: "vpn".into(),
+        geo_web_acl: "vpn-geo".into(),
+        nat_ip_set: "vpn-nat".into(),
+        policy_arn: policy_arn.clone(),
+        scp_id: scp.id.clone(),
+    };
+    let set = check::vpn_set(&aws, &input).await.unwrap();
+    assert_eq!(set.detail["nat_ip_set"]["name"], "vpn-nat");
+    assert_eq!(set.detail["policy"]["arn"], json!(policy_arn));
+    assert_eq!(set.detail["scp_arn"], json!(scp.arn));
+
+    // Each part that is not there is named with the call and AWS's code.
+    let wrong = |change: fn(&mut VpnSetInput)| {
+        let mut input = input.clone();
+        change(&mut input);
+        input
+    };
+    let failed = |input: VpnSetInput| {
+        let aws = aws.clone();
+        async move { check::vpn_set(&aws, &input).await.unwrap_err().to_string() }
+    };
+    assert!(
+        failed(wrong(|i| i.nat_ip_set = "nope".into()))
+            .await
+            .starts_with("ListIPSets failed: no IP set named")
+    );
+    assert_eq!(
+        failed(wrong(
+            |i| i.policy_arn = "arn:aws:iam::123456789012:policy/nope".into()
+        ))
+        .await,
+        "GetPolicy failed: NoSuchEntity"
+    );
+    assert_eq!(
+        failed(wrong(|i| i.scp_id = Some("p-0000nope".into()))).await,
+        "organizations:DescribePolicy failed: PolicyNotFoundException"
+    );
+    // The IAM policy then grants the SCP's exact ARN.
+    let doc = app::settings::SettingsDoc {
+        targets: vec![set],
+        ..Default::default()
+    };
+    let policy =
+        app::settings::iam::policy(&doc, &app::settings::iam::SignIn { user_pool_id: None });
+    assert!(
+        policy.to_string().contains(scp.arn.as_deref().unwrap()),
+        "{policy}"
+    );
+}

@@ -234,8 +234,11 @@ pub async fn set_roles(
     required_approvals: Option<String>,
 ) -> Result<Edited, AppError> {
     let (state, actor, client) = as_admin().await?;
-    let now = crate::settings::store::effective(&state.pool, &state.overrides).await?;
-    let mut groups = now.role_groups();
+    let stored = crate::settings::store::current(&state.pool).await?;
+    let now = crate::settings::Effective::of(&stored, &state.overrides);
+    // What the database holds; a role the file or environment fixes keeps
+    // it as it is.
+    let mut groups = stored.role_groups.clone().unwrap_or_default();
     for (role, value) in [
         (Role::Viewer, viewer),
         (Role::Editor, editor),
@@ -245,17 +248,24 @@ pub async fn set_roles(
         let Some(value) = value.map(|v| v.trim().to_owned()) else {
             continue;
         };
-        let setting = now.roles.iter().find(|r| r.role == role);
-        if value != groups.group(role) && setting.is_some_and(|s| !s.source.editable()) {
+        let Some(setting) = now.roles.iter().find(|r| r.role == role) else {
+            continue;
+        };
+        if setting.source.editable() {
+            groups.set(role, value);
+        } else if value != setting.group {
             return Err(AppError::BadRequest(format!(
                 "The {} role's group is set in the {}, which wins over the console.",
                 role.as_str(),
-                setting.map_or("", |s| s.source.label())
+                setting.source.label()
             )));
         }
-        groups.set(role, value);
     }
-    if groups.admin != now.role_groups().admin {
+    let admins_fixed = now
+        .roles
+        .iter()
+        .any(|r| r.role == Role::Admin && !r.source.editable());
+    if !admins_fixed && groups.admin != now.role_groups().admin {
         admins_exist(&state, &groups.admin).await?;
     }
     let approvals = match required_approvals.map(|v| v.trim().to_owned()) {

@@ -127,15 +127,17 @@ impl SettingsDoc {
         self.targets.iter().filter(move |t| t.kind == kind)
     }
 
-    /// Named items, as diffs and rebases see them.
+    /// Named items, as diffs and rebases see them: a role's group and the
+    /// approvals needed as they would apply from the database (the default
+    /// where it sets none), then the managed resources.
     pub fn items(&self) -> Vec<(String, Value)> {
         let mut items = vec![(
             APPROVALS_ITEM.to_owned(),
-            self.required_approvals.map_or(Value::Null, Value::from),
+            Value::from(self.required_approvals.unwrap_or(DEFAULT_APPROVALS)),
         )];
+        let groups = self.role_groups.clone().unwrap_or_default();
         for role in Role::ALL {
-            let group = self.role_groups.as_ref().map(|g| g.group(role).to_owned());
-            items.push((role_item(role), group.map_or(Value::Null, Value::from)));
+            items.push((role_item(role), Value::from(groups.group(role))));
         }
         for target in &self.targets {
             items.push((
@@ -146,26 +148,34 @@ impl SettingsDoc {
         items
     }
 
-    /// The settings named items describe (see [`SettingsDoc::items`]).
+    /// The settings named items describe (see [`SettingsDoc::items`]);
+    /// values equal to the defaults are left to the defaults.
     pub fn from_items(items: Vec<(String, Value)>) -> SettingsDoc {
         let mut doc = SettingsDoc::default();
         let mut groups = RoleGroups::default();
-        let mut any_group = false;
         for (name, value) in items {
             if name == APPROVALS_ITEM {
-                doc.required_approvals = value.as_i64().and_then(|n| i32::try_from(n).ok());
+                doc.required_approvals = value
+                    .as_i64()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .filter(|n| *n != DEFAULT_APPROVALS);
             } else if let Some(role) = Role::ALL.into_iter().find(|r| role_item(*r) == name) {
                 if let Some(group) = value.as_str() {
                     groups.set(role, group.to_owned());
-                    any_group = true;
                 }
             } else if let Ok(target) = serde_json::from_value::<Target>(value) {
                 doc.targets.push(target);
             }
         }
-        doc.role_groups = any_group.then_some(groups);
+        doc.role_groups = (groups != RoleGroups::default()).then_some(groups);
         doc.sort();
         doc
+    }
+
+    /// Whether two settings have the same effect (a group or approvals set
+    /// to its default is the default).
+    pub fn same_as(&self, other: &SettingsDoc) -> bool {
+        self.items() == other.items()
     }
 
     /// What stops these settings from taking effect.
@@ -209,6 +219,9 @@ impl SettingsDoc {
 }
 
 const APPROVALS_ITEM: &str = "approvals needed";
+
+/// Approvals needed when nothing sets them.
+pub const DEFAULT_APPROVALS: i32 = 1;
 
 fn role_item(role: Role) -> String {
     format!("group for the {} role", role.as_str())
@@ -293,7 +306,7 @@ impl Effective {
             match (overrides.required_approvals, doc.required_approvals) {
                 (Some((n, source)), _) => (n, source),
                 (None, Some(n)) => (n, Source::Database),
-                (None, None) => (1, Source::Default),
+                (None, None) => (DEFAULT_APPROVALS, Source::Default),
             };
         Effective {
             roles,
@@ -377,6 +390,14 @@ mod tests {
         assert_eq!(back.to_json(), doc.to_json());
         let unset = SettingsDoc::default();
         assert_eq!(SettingsDoc::from_items(unset.items()), unset);
+        // The defaults written out are the defaults.
+        let spelled_out = SettingsDoc {
+            role_groups: Some(RoleGroups::default()),
+            required_approvals: Some(DEFAULT_APPROVALS),
+            targets: Vec::new(),
+        };
+        assert!(spelled_out.same_as(&unset));
+        assert_eq!(SettingsDoc::from_items(spelled_out.items()), unset);
     }
 
     #[test]

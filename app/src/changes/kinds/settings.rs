@@ -77,7 +77,7 @@ pub async fn push(reach: Reach<'_>, base: &Live, content: &Value) -> Result<Push
 }
 
 pub fn same(a: &Value, b: &Value) -> bool {
-    doc(a).to_json() == doc(b).to_json()
+    doc(a).same_as(&doc(b))
 }
 
 pub fn diff(before: &Value, after: &Value) -> ChangeDiff {
