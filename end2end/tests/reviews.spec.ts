@@ -119,7 +119,7 @@ test("an editor proposes 7000 → 9000 with a traffic analysis; another person a
   // The timeline and the audit page show every step.
   const timeline = approver.getByTestId("timeline");
   for (const what of [
-    "Rules draft saved",
+    "Draft saved",
     "Change request edited",
     "Evidence attached",
     "Change request submitted",

@@ -72,7 +72,7 @@ test("an editor changes the blanket limit and the /login scope; the JSON, checks
   await page.getByRole("button", { name: "Save draft" }).click();
   await expect(page.getByTestId("draft-saved")).toHaveText("Draft saved (no errors).");
   await page.goto("/audit");
-  await expect(page.getByRole("table").getByText("Rules draft saved").first()).toBeVisible();
+  await expect(page.getByRole("table").getByText("Draft saved").first()).toBeVisible();
 });
 
 test("another web ACL is one choice away, and the link keeps it", async ({ page }) => {

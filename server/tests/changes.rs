@@ -185,7 +185,7 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
     assert_eq!(
         steps,
         [
-            "Rules draft saved",
+            "Draft saved",
             "Change request submitted",
             "Comment added",
             "Change request step refused",

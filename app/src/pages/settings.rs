@@ -493,6 +493,9 @@ fn SettingsBody(
             <p class="muted">"Each is checked live first: it exists, Gatehouse can read it, and where AWS gives one, the token a write needs."</p>
             <h3>"Web ACL"</h3>
             {match web_acls {
+                Ok(found) if found.is_empty() => view! {
+                    <p class="muted">"Every web ACL AWS WAF lists here is managed already."</p>
+                }.into_any(),
                 Ok(found) => view! {
                     <ActionForm action=add attr:class="inline-form">
                         <input type="hidden" name="kind" value="web_acl" />
