@@ -9,6 +9,7 @@ pub mod changes;
 pub mod error;
 pub mod health;
 pub mod pages;
+pub mod policies;
 pub mod roles;
 pub mod rules;
 pub mod sections;
