@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod policy_cli;
 pub mod serve;
 pub mod settings_cli;
 pub mod traffic;

@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// API authorization policies: the evaluator for scripts.
+    Policy {
+        #[command(subcommand)]
+        command: gatehouse::policy_cli::PolicyCommand,
+    },
     /// The settings, for the machine's operator: shown, or changed directly (checked and
     /// audited) when no admin can sign in.
     Settings {
@@ -265,6 +270,7 @@ async fn main() -> ExitCode {
             command: AuditCommand::Verify,
         } => verify_audit(&config).await,
         Command::Settings { command } => gatehouse::settings_cli::run(&config, command).await,
+        Command::Policy { command } => gatehouse::policy_cli::run(command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -100,3 +100,26 @@ fn an_unreachable_database_is_named_without_its_password() {
     assert!(stderr.contains("database_url"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[test]
+fn policy_simulate_answers_each_json_line_on_stdin() {
+    use std::io::Write;
+    let mut child = gatehouse()
+        .args(["policy", "simulate"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let request = r#"{"policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status"}]}], "action": "execute-api:Invoke", "resource": "arn:aws:execute-api:eu-west-1:111122223333:a1b2/prod/GET/petstore/v2/status"}"#;
+    let post = request.replace("a1b2/prod/GET", "a1b2/prod/POST");
+    writeln!(child.stdin.take().unwrap(), "{request}\n{post}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let answers: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(answers[0]["decision"], "Allow");
+    assert_eq!(answers[1]["decision"], "ImplicitDeny");
+}
