@@ -5,6 +5,7 @@
 
 pub mod conditions;
 pub mod evaluate;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;
