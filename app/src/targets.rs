@@ -6,7 +6,6 @@
 //! so that every page knows which live resources to read and every kind of
 //! change knows where to push.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -90,6 +89,8 @@ impl std::str::FromStr for TargetKind {
     }
 }
 
+/// A resource Gatehouse manages, as registered (and as the settings hold
+/// it: `settings::Target`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedTarget {
     pub kind: TargetKind,
@@ -97,13 +98,13 @@ pub struct ManagedTarget {
     pub scope: Option<String>,
     pub name: String,
     /// The id AWS gave the resource (web ACL id, pool id, client id; the
-    /// table name for DynamoDB).
+    /// table name for DynamoDB; the VPN set's geo web ACL id).
     pub aws_id: String,
     pub arn: Option<String>,
     pub region: String,
     /// The parts of a VPN geofencing set; the type of a log source.
+    #[serde(default)]
     pub detail: serde_json::Value,
-    pub registered_at: DateTime<Utc>,
 }
 
 /// A target as a provisioner or an admin registers it.
@@ -162,7 +163,7 @@ mod store {
     pub async fn list(pool: &PgPool) -> Result<Vec<ManagedTarget>, AppError> {
         let rows = sqlx::query!(
             r#"
-            SELECT kind, scope, name, aws_id, arn, region, detail, created_at
+            SELECT kind, scope, name, aws_id, arn, region, detail
               FROM aws_targets
              ORDER BY array_position(
                         ARRAY['web_acl', 'ip_set', 'dynamodb_table', 'vpn_geofencing',
@@ -185,7 +186,6 @@ mod store {
                     arn: row.arn,
                     region: row.region,
                     detail: row.detail,
-                    registered_at: row.created_at,
                 })
             })
             .collect()

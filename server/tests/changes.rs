@@ -208,7 +208,6 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
         arn: Some(base.web_acl.arn.clone()),
         region: "us-west-1".into(),
         detail: serde_json::json!({}),
-        registered_at: chrono::Utc::now(),
     };
     let found = drift(reach(&pool, &aws), std::slice::from_ref(&target))
         .await

@@ -154,6 +154,30 @@ impl Kind {
         }
     }
 
+    /// What its target is, in a sentence: "the web ACL changed elsewhere".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::WebAclRules => "web ACL",
+            Kind::Settings => "settings",
+        }
+    }
+
+    /// The apply button: where the change goes.
+    pub fn apply_label(self) -> &'static str {
+        match self {
+            Kind::WebAclRules => "Apply to AWS",
+            Kind::Settings => "Apply the settings",
+        }
+    }
+
+    /// The rebase button.
+    pub fn rebase_label(self) -> &'static str {
+        match self {
+            Kind::WebAclRules => "Rebase onto the live rules",
+            Kind::Settings => "Rebase onto the live settings",
+        }
+    }
+
     /// Its target as people name it: `web ACL shop (REGIONAL)`.
     pub fn describe(self, name: &str, scope: &str) -> String {
         match self {

@@ -147,10 +147,7 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
                 Outcome::Stale => said(&format!(
                     "Not applied: the {} was changed elsewhere since this change was based on it. \
                      Nothing was overwritten; the author can rebase it.",
-                    match kind {
-                        crate::changes::Kind::WebAclRules => "web ACL",
-                        crate::changes::Kind::Settings => "settings",
-                    }
+                    kind.noun()
                 )),
                 Outcome::Failed => said("The update was refused. Nothing was changed."),
                 Outcome::NotTaken => {
@@ -261,10 +258,7 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
         crate::changes::Kind::Settings => "/settings".to_owned(),
     };
     let label = change.kind.content_label();
-    let stale_heading = match change.kind {
-        crate::changes::Kind::WebAclRules => "The web ACL changed elsewhere",
-        crate::changes::Kind::Settings => "The settings changed elsewhere",
-    };
+    let stale_heading = format!("The {} changed elsewhere", change.kind.noun());
     let id = change.id.clone();
     view! {
         <h1>{title}</h1>
@@ -291,7 +285,7 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
             </section>
         })}
         <StepResult step />
-        <Steps id=id.clone() allowed step edit_link edits=change.kind.content_label() description=change.description.clone() fields />
+        <Steps id=id.clone() allowed step edit_link kind=change.kind description=change.description.clone() fields />
         <section aria-labelledby="summary-heading">
             <h2 id="summary-heading">"Summary"</h2>
             {if change.description.is_empty() {
@@ -391,8 +385,8 @@ fn Steps(
     allowed: Allowed,
     step: ServerAction<TakeStep>,
     edit_link: String,
-    /// What the edit link edits: "rules", "settings".
-    edits: &'static str,
+    /// What the change changes (names the edit, apply and rebase steps).
+    kind: crate::changes::Kind,
     description: String,
     fields: Fields,
 ) -> impl IntoView {
@@ -432,7 +426,7 @@ fn Steps(
                     <button type="button" disabled=busy on:click=move |_| take(Step::Describe, shown_description())>
                         "Save description"
                     </button>
-                    " "<a href=edit_link.clone()>{format!("Edit the {}", edits.to_lowercase())}</a>
+                    " "<a href=edit_link.clone()>{format!("Edit the {}", kind.content_label().to_lowercase())}</a>
                 </div>
             })}
             {allowed.attach.then(|| view! {
@@ -450,8 +444,8 @@ fn Steps(
             <div class="step inline-form">
                 {button(allowed.submit, "Submit for review", Step::Submit)}
                 {button(allowed.approve, "Approve", Step::Approve)}
-                {button(allowed.apply, if edits == "Settings" { "Apply the settings" } else { "Apply to AWS" }, Step::Apply)}
-                {button(allowed.rebase, if edits == "Settings" { "Rebase onto the live settings" } else { "Rebase onto the live rules" }, Step::Rebase)}
+                {button(allowed.apply, kind.apply_label(), Step::Apply)}
+                {button(allowed.rebase, kind.rebase_label(), Step::Rebase)}
                 {button(allowed.rollback, "Roll back: restore the state before this change", Step::Rollback)}
                 {button(allowed.withdraw, "Withdraw", Step::Withdraw)}
             </div>

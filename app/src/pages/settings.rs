@@ -106,23 +106,14 @@ mod candidates {
     }
 
     pub async fn ip_sets(aws: &AwsClients) -> Result<Vec<Candidate>, String> {
-        let listed = aws
-            .wafv2
-            .list_ip_sets()
-            .scope(aws_sdk_wafv2::types::Scope::Regional)
-            .limit(100)
-            .send()
+        let listed = crate::settings::check::ip_sets(aws)
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %aws_sdk_wafv2::error::DisplayErrorContext(&e), "ListIPSets");
-                "AWS WAF did not list the IP sets (ListIPSets).".to_owned()
-            })?;
+            .map_err(|e| format!("AWS WAF did not list the IP sets ({e})."))?;
         Ok(listed
-            .ip_sets()
-            .iter()
+            .into_iter()
             .filter_map(|s| {
                 Some(Candidate {
-                    name: s.name()?.to_owned(),
+                    name: s.name?,
                     scope: "REGIONAL".into(),
                 })
             })
@@ -285,10 +276,7 @@ pub async fn set_roles(
         if let Some(n) = approvals {
             doc.required_approvals = Some(n);
         }
-        match doc.problems() {
-            problems if problems.is_empty() => Ok(()),
-            problems => Err(problems.join("; ")),
-        }
+        doc.check()
     })
     .await?;
     Ok(Edited {

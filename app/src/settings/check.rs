@@ -217,18 +217,32 @@ pub async fn vpn_set(aws: &AwsClients, input: &VpnSetInput) -> AwsResult<Target>
     })
 }
 
+/// The regional IP sets, all pages.
+pub async fn ip_sets(aws: &AwsClients) -> AwsResult<Vec<aws_sdk_wafv2::types::IpSetSummary>> {
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = aws
+            .wafv2
+            .list_ip_sets()
+            .scope(Scope::Regional)
+            .limit(100)
+            .set_next_marker(marker)
+            .send()
+            .await
+            .map_err(|e| sdk_failed("ListIPSets", e))?;
+        all.extend(page.ip_sets.unwrap_or_default());
+        match page.next_marker {
+            Some(next) if !next.is_empty() => marker = Some(next),
+            _ => return Ok(all),
+        }
+    }
+}
+
 /// The NAT IP set: listed, then read with its LockToken.
 async fn ip_set(aws: &AwsClients, name: &str) -> AwsResult<Value> {
-    let listed = aws
-        .wafv2
-        .list_ip_sets()
-        .scope(Scope::Regional)
-        .limit(100)
-        .send()
-        .await
-        .map_err(|e| sdk_failed("ListIPSets", e))?;
+    let listed = ip_sets(aws).await?;
     let found = listed
-        .ip_sets()
         .iter()
         .find(|s| s.name() == Some(name))
         .ok_or_else(|| {

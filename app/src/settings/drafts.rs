@@ -80,8 +80,8 @@ pub async fn pending(
     pool: &PgPool,
     author: &str,
 ) -> Result<Vec<(String, Status, Vec<String>)>, ChangeError> {
-    let ids = sqlx::query_scalar!(
-        "SELECT id FROM change_requests
+    let rows = sqlx::query!(
+        "SELECT id, status, base_content, content FROM change_requests
          WHERE kind = 'settings' AND author = $1
            AND status IN ('draft', 'in_review', 'approved', 'stale', 'failed')
          ORDER BY updated_at DESC LIMIT 10",
@@ -89,11 +89,13 @@ pub async fn pending(
     )
     .fetch_all(pool)
     .await?;
-    let mut pending = Vec::new();
-    for id in ids {
-        let change = store::get(pool, id).await?;
-        let diff = Kind::Settings.diff(&change.base.content, &change.content);
-        pending.push((id.to_string(), change.status, diff.words));
-    }
-    Ok(pending)
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let diff = Kind::Settings.diff(&r.base_content, &r.content);
+            // The table's CHECK allows only known statuses.
+            let status = Status::parse(&r.status).unwrap_or(Status::Failed);
+            (r.id.to_string(), status, diff.words)
+        })
+        .collect())
 }

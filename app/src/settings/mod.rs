@@ -27,20 +27,7 @@ pub mod store;
 pub const MAX_APPROVALS: i32 = 10;
 
 /// A resource Gatehouse manages, as the settings hold it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    pub kind: TargetKind,
-    /// `REGIONAL` or `CLOUDFRONT` for a web ACL; none otherwise.
-    pub scope: Option<String>,
-    pub name: String,
-    /// AWS's id (web ACL id; the table name; the set's geo web ACL id).
-    pub aws_id: String,
-    pub arn: Option<String>,
-    pub region: String,
-    /// The parts of a VPN geofencing set; the type of a log source.
-    #[serde(default)]
-    pub detail: Value,
-}
+pub use crate::targets::ManagedTarget as Target;
 
 impl Target {
     /// How the settings name it: `web ACL shop (REGIONAL)`.
@@ -116,7 +103,8 @@ impl SettingsDoc {
         serde_json::to_value(doc).unwrap_or_default()
     }
 
-    fn sort(&mut self) {
+    /// In the stable order the token and diffs rely on.
+    pub fn sort(&mut self) {
         self.targets.sort_by(|a, b| {
             (a.kind.as_str(), &a.scope, &a.name).cmp(&(b.kind.as_str(), &b.scope, &b.name))
         });
@@ -176,6 +164,15 @@ impl SettingsDoc {
     /// to its default is the default).
     pub fn same_as(&self, other: &SettingsDoc) -> bool {
         self.items() == other.items()
+    }
+
+    /// `Err` with every problem, in a line, when these settings cannot
+    /// take effect.
+    pub fn check(&self) -> Result<(), String> {
+        match self.problems() {
+            problems if problems.is_empty() => Ok(()),
+            problems => Err(problems.join("; ")),
+        }
     }
 
     /// What stops these settings from taking effect.

@@ -22,19 +22,7 @@ pub fn token(doc: &SettingsDoc) -> String {
 
 /// The settings as the database holds them.
 pub async fn read(conn: &mut PgConnection) -> Result<SettingsDoc, sqlx::Error> {
-    let rows = sqlx::query!("SELECT key, value FROM settings")
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut doc = SettingsDoc::default();
-    for row in rows {
-        match row.key.as_str() {
-            "role_groups" => doc.role_groups = serde_json::from_value(row.value).ok(),
-            "required_approvals" => {
-                doc.required_approvals = row.value.as_i64().and_then(|n| i32::try_from(n).ok())
-            }
-            _ => {}
-        }
-    }
+    let mut doc = read_values(conn).await?;
     let targets = sqlx::query!(
         "SELECT kind, scope, name, aws_id, arn, region, detail FROM aws_targets
          WHERE kind NOT IN ('cognito_user_pool', 'cognito_app_client')"
@@ -55,7 +43,27 @@ pub async fn read(conn: &mut PgConnection) -> Result<SettingsDoc, sqlx::Error> {
             })
         })
         .collect();
-    Ok(SettingsDoc::read(&doc.to_json()).unwrap_or(doc))
+    doc.sort();
+    Ok(doc)
+}
+
+/// The role groups and approvals the database holds, without the managed
+/// resources: what sign-in and review need.
+async fn read_values(conn: &mut PgConnection) -> Result<SettingsDoc, sqlx::Error> {
+    let rows = sqlx::query!("SELECT key, value FROM settings")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut doc = SettingsDoc::default();
+    for row in rows {
+        match row.key.as_str() {
+            "role_groups" => doc.role_groups = serde_json::from_value(row.value).ok(),
+            "required_approvals" => {
+                doc.required_approvals = row.value.as_i64().and_then(|n| i32::try_from(n).ok())
+            }
+            _ => {}
+        }
+    }
+    Ok(doc)
 }
 
 /// Takes the settings' write lock for the rest of the transaction.
@@ -145,7 +153,8 @@ pub async fn current(pool: &PgPool) -> Result<SettingsDoc, AppError> {
 
 /// The roles and approvals as they apply now.
 pub async fn effective(pool: &PgPool, overrides: &Overrides) -> Result<Effective, AppError> {
-    Ok(Effective::of(&current(pool).await?, overrides))
+    let mut conn = pool.acquire().await?;
+    Ok(Effective::of(&read_values(&mut conn).await?, overrides))
 }
 
 /// "What Gatehouse needs" for `doc`, signing in with the state's pool.
@@ -187,11 +196,8 @@ pub async fn operator_change(
     let before = read(&mut tx).await?;
     let mut after = before.clone();
     change(&mut after);
-    let after = SettingsDoc::read(&after.to_json()).map_err(OperatorError::Invalid)?;
-    let problems = after.problems();
-    if !problems.is_empty() {
-        return Err(OperatorError::Invalid(problems.join("; ")));
-    }
+    after.sort();
+    after.check().map_err(OperatorError::Invalid)?;
     if after == before {
         return Ok(after);
     }

@@ -43,10 +43,7 @@ pub async fn push(reach: Reach<'_>, base: &Live, content: &Value) -> Result<Push
         request_id: None,
     };
     let proposed = SettingsDoc::read(content).map_err(refused)?;
-    let problems = proposed.problems();
-    if !problems.is_empty() {
-        return Err(refused(problems.join("; ")));
-    }
+    proposed.check().map_err(refused)?;
     // What is added or changed must still pass its check; as the check
     // found it now (an id AWS gave anew is taken).
     let was = doc(&base.content);
@@ -87,11 +84,7 @@ pub fn diff(before: &Value, after: &Value) -> ChangeDiff {
 }
 
 pub fn check(content: &Value) -> Result<(), String> {
-    let problems = SettingsDoc::read(content)?.problems();
-    match problems.is_empty() {
-        true => Ok(()),
-        false => Err(problems.join("; ")),
-    }
+    SettingsDoc::read(content)?.check()
 }
 
 /// Item by item: what the change changed from its base is carried onto the
