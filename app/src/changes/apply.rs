@@ -12,7 +12,7 @@
 //! again), or something else (stale).
 
 use super::Status;
-use super::kinds::{Live, PushError, Pushed, Reach};
+use super::kinds::{Landing, Live, PushError, Pushed, Reach};
 use super::steps::{self, content_key};
 use super::store::{self, Change, ChangeError, record_and_commit};
 use crate::audit::{Action, Actor, Client, NewEvent};
@@ -162,10 +162,11 @@ pub async fn finish(
         // or an earlier push of this very change (its answer lost) did.
         Err(PushError::Stale { request_id }) => {
             let live = read_live(reach, change).await?;
-            if change.kind.same(&live.content, &change.content) {
-                record_applied(pool, change, &live.token, request_id, by).await
-            } else {
-                record_stale(pool, change, &live, request_id, by).await
+            match change.kind.landed(&change.base, &change.content, &live) {
+                Landing::Applied => record_applied(pool, change, &live.token, request_id, by).await,
+                Landing::NotTaken | Landing::Moved => {
+                    record_stale(pool, change, &live, request_id, by).await
+                }
             }
         }
         Err(PushError::Refused {
@@ -195,12 +196,10 @@ pub async fn settle(
 ) -> Result<Outcome, ChangeError> {
     let pool = reach.pool;
     let live = read_live(reach, change).await?;
-    let moved = live.token != change.base.token;
-    if moved && change.kind.same(&live.content, &change.content) {
-        return record_applied(pool, change, &live.token, None, by).await;
-    }
-    if moved {
-        return record_stale(pool, change, &live, None, by).await;
+    match change.kind.landed(&change.base, &change.content, &live) {
+        Landing::Applied => return record_applied(pool, change, &live.token, None, by).await,
+        Landing::Moved => return record_stale(pool, change, &live, None, by).await,
+        Landing::NotTaken => {}
     }
     // AWS never took it: approved again, for the next attempt.
     let Some((mut tx, status)) = lock_unapplied(pool, change).await? else {
@@ -340,7 +339,9 @@ async fn record_failed(
             format!("{service} refused the update (request {id}); the server log has why.")
         }
         // Gatehouse's own checks say why in words meant for the console.
-        (None, super::Kind::Settings) => format!("Not applied: {message}."),
+        (None, super::Kind::Settings | super::Kind::PolicyMappings) => {
+            format!("Not applied: {message}.")
+        }
         (None, _) => format!("{service} refused the update; the server log has why."),
     };
     let Some((mut tx, _)) = lock_unapplied(pool, change).await? else {

@@ -44,6 +44,47 @@ impl ItemChange {
     }
 }
 
+/// Item by item, what `ours` changed from `base` carried onto `live`; every
+/// other item as it is live. Returns the items (live's order, then ours')
+/// and the names both sides changed differently (ours kept).
+pub fn rebase_named(
+    base: Vec<(String, Value)>,
+    ours: Vec<(String, Value)>,
+    live: Vec<(String, Value)>,
+) -> (Vec<(String, Value)>, Vec<String>) {
+    let find = |items: &[(String, Value)], name: &str| {
+        items
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut names: Vec<String> = Vec::new();
+    for (name, _) in live.iter().chain(&ours).chain(&base) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let mut items = Vec::new();
+    let mut conflicts = Vec::new();
+    for name in names {
+        let (b, o, l) = (find(&base, &name), find(&ours, &name), find(&live, &name));
+        let chosen = if o != b {
+            if l != b && l != o {
+                conflicts.push(format!(
+                    "{name} was changed here and live; this change's kept"
+                ));
+            }
+            o
+        } else {
+            l
+        };
+        if let Some(value) = chosen {
+            items.push((name, value));
+        }
+    }
+    (items, conflicts)
+}
+
 /// The changes from `before` to `after` (items named and in order), in the
 /// order of `after` with the removed items last. Unchanged items are left
 /// out.

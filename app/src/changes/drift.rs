@@ -8,7 +8,8 @@ use super::{Drift, DriftState, Kind, LastApplied};
 use crate::error::AppError;
 use crate::targets::{ManagedTarget, TargetKind};
 
-/// The drift of every managed web ACL of `targets` and of the settings: the
+/// The drift of every managed web ACL and policy table of `targets` and of
+/// the settings: the
 /// last applied versions in one query, the live states read side by side.
 pub async fn drift(reach: Reach<'_>, targets: &[ManagedTarget]) -> Result<Vec<Drift>, AppError> {
     let last = sqlx::query!(
@@ -32,6 +33,17 @@ pub async fn drift(reach: Reach<'_>, targets: &[ManagedTarget]) -> Result<Vec<Dr
             (Kind::WebAclRules, target)
         })
         .collect();
+    watched.extend(
+        targets
+            .iter()
+            .filter(|t| t.kind == TargetKind::DynamodbTable)
+            .map(|t| {
+                (
+                    Kind::PolicyMappings,
+                    super::kinds::policy_mappings::target(&t.name),
+                )
+            }),
+    );
     watched.push((Kind::Settings, super::kinds::settings::target()));
     let each = watched.into_iter().map(|(kind, target)| {
         let last = last.iter().find(|l| {

@@ -20,6 +20,8 @@ pub use diff::{FieldChange, ItemChange};
 #[cfg(feature = "ssr")]
 pub mod apply;
 #[cfg(feature = "ssr")]
+pub mod drafts;
+#[cfg(feature = "ssr")]
 pub mod drift;
 #[cfg(feature = "ssr")]
 pub mod evidence;
@@ -113,16 +115,19 @@ pub enum Kind {
     WebAclRules,
     /// Gatehouse's own settings: managed resources, roles, approvals.
     Settings,
+    /// The group → policy mappings of the authorizer's DynamoDB table.
+    PolicyMappings,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::WebAclRules, Kind::Settings];
+    pub const ALL: [Kind; 3] = [Kind::WebAclRules, Kind::Settings, Kind::PolicyMappings];
 
     /// The value stored in `change_requests.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::WebAclRules => "web_acl_rules",
             Kind::Settings => "settings",
+            Kind::PolicyMappings => "policy_mappings",
         }
     }
 
@@ -133,7 +138,7 @@ impl Kind {
     /// The role that drafts, edits and submits a change of this kind.
     pub fn author_role(self) -> Role {
         match self {
-            Kind::WebAclRules => Role::Editor,
+            Kind::WebAclRules | Kind::PolicyMappings => Role::Editor,
             Kind::Settings => Role::Admin,
         }
     }
@@ -141,7 +146,7 @@ impl Kind {
     /// The role that approves, rejects and applies one of someone else's.
     pub fn approver_role(self) -> Role {
         match self {
-            Kind::WebAclRules => Role::Approver,
+            Kind::WebAclRules | Kind::PolicyMappings => Role::Approver,
             Kind::Settings => Role::Admin,
         }
     }
@@ -151,6 +156,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => "Rules",
             Kind::Settings => "Settings",
+            Kind::PolicyMappings => "Mappings",
         }
     }
 
@@ -159,6 +165,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => "web ACL",
             Kind::Settings => "settings",
+            Kind::PolicyMappings => "policy table",
         }
     }
 
@@ -167,6 +174,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => "Apply to AWS",
             Kind::Settings => "Apply the settings",
+            Kind::PolicyMappings => "Apply to DynamoDB",
         }
     }
 
@@ -175,6 +183,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => "Rebase onto the live rules",
             Kind::Settings => "Rebase onto the live settings",
+            Kind::PolicyMappings => "Rebase onto the live mappings",
         }
     }
 
@@ -183,6 +192,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => format!("web ACL {name} ({scope})"),
             Kind::Settings => "Gatehouse settings".to_owned(),
+            Kind::PolicyMappings => format!("policy table {name}"),
         }
     }
 }
@@ -424,6 +434,7 @@ pub fn audit_target(id: &str, kind: Kind, target_scope: &str, target_name: &str)
     match kind {
         Kind::WebAclRules => format!("change request {id} · web ACL {target_scope}/{target_name}"),
         Kind::Settings => format!("change request {id} · settings"),
+        Kind::PolicyMappings => format!("change request {id} · policy table {target_name}"),
     }
 }
 

@@ -140,6 +140,9 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
                     crate::changes::Kind::Settings => {
                         "Applied: the new settings are in effect (a new role mapping at each person's next request)."
                     }
+                    crate::changes::Kind::PolicyMappings => {
+                        "Applied: DynamoDB holds the new mappings, written in one transaction."
+                    }
                 }),
                 Outcome::AlreadyApplied => {
                     said("It had already been applied; nothing was pushed again.")
@@ -256,6 +259,11 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
             change.id
         ),
         crate::changes::Kind::Settings => "/settings".to_owned(),
+        crate::changes::Kind::PolicyMappings => format!(
+            "/policies?table={}&draft={}",
+            crate::url::encode(&change.target_name),
+            change.id
+        ),
     };
     let label = change.kind.content_label();
     let stale_heading = format!("The {} changed elsewhere", change.kind.noun());

@@ -5,6 +5,11 @@
 
 pub mod conditions;
 pub mod evaluate;
+pub mod mapping;
+pub mod matrix;
+pub mod summary;
+#[cfg(feature = "ssr")]
+pub mod table;
 pub mod validate;
 
 #[cfg(test)]

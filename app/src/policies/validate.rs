@@ -349,9 +349,37 @@ fn check_condition(at: &str, condition: &Value, out: &mut Vec<Finding>) {
         };
         for (key, values) in keys {
             let values = super::evaluate::strings(values);
-            check_values(&format!("{path}.{key}"), base, key, &values, out);
+            let at = format!("{path}.{key}");
+            if !supplied_by_api_gateway(key) {
+                out.push(finding(
+                    Severity::Warning,
+                    "UNSUPPORTED_CONDITION_KEY",
+                    &at,
+                    format!(
+                        "API Gateway may not supply {key:?} when it evaluates an authorizer's policy, \
+                         so this condition may decide nothing: test on aws:SourceIp, aws:SourceVpc(e), \
+                         aws:CurrentTime or aws:EpochTime, or decide it in the authorizer."
+                    ),
+                ));
+            }
+            check_values(&at, base, key, &values, out);
         }
     }
+}
+
+/// Global condition keys that are part of every request API Gateway
+/// evaluates a policy for: the caller's network and the time.
+const API_GATEWAY_KEYS: [&str; 6] = [
+    "aws:SourceIp",
+    "aws:SourceVpc",
+    "aws:SourceVpce",
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:SecureTransport",
+];
+
+fn supplied_by_api_gateway(key: &str) -> bool {
+    API_GATEWAY_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
 fn check_values(at: &str, base: &str, key: &str, values: &[String], out: &mut Vec<Finding>) {
@@ -514,6 +542,10 @@ mod tests {
             (
                 json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "a:b", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}),
                 "PRIVATE_IP_ADDRESS",
+            ),
+            (
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "a:b", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "vets"}}}]}),
+                "UNSUPPORTED_CONDITION_KEY",
             ),
             (
                 json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["a:*", "a:b"], "Resource": "*"}]}),

@@ -4,6 +4,7 @@
 //! check. Review, approvals, apply, settle, stale, drift and rollback call
 //! these and are the same for every kind.
 
+pub mod policy_mappings;
 pub mod settings;
 pub mod web_acl_rules;
 
@@ -74,6 +75,18 @@ pub struct Rebased {
     pub conflicts: Vec<String>,
 }
 
+/// Where an apply landed, judged from the live state read after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Landing {
+    /// The live state holds what the change proposes.
+    Applied,
+    /// The live state is still what the change was based on: it was not
+    /// taken.
+    NotTaken,
+    /// Something else: the target moved; the change is stale.
+    Moved,
+}
+
 /// Why reading a live state failed: which service, and the cause for the
 /// log.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +102,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => web_acl_rules::read_live(reach, target).await,
             Kind::Settings => settings::read_live(reach).await,
+            Kind::PolicyMappings => policy_mappings::read_live(reach, target).await,
         }
     }
 
@@ -103,6 +117,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => web_acl_rules::push(reach, base, content).await,
             Kind::Settings => settings::push(reach, base, content).await,
+            Kind::PolicyMappings => policy_mappings::push(reach, base, content).await,
         }
     }
 
@@ -111,6 +126,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => web_acl_rules::same(a, b),
             Kind::Settings => settings::same(a, b),
+            Kind::PolicyMappings => policy_mappings::same(a, b),
         }
     }
 
@@ -119,6 +135,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => web_acl_rules::diff(before, after),
             Kind::Settings => settings::diff(before, after),
+            Kind::PolicyMappings => policy_mappings::diff(before, after),
         }
     }
 
@@ -128,6 +145,26 @@ impl Kind {
         match self {
             Kind::WebAclRules => web_acl_rules::check(content),
             Kind::Settings => settings::check(content),
+            Kind::PolicyMappings => policy_mappings::check(content),
+        }
+    }
+
+    /// Where an apply of `content` over `base` landed, from `live` read
+    /// after it: for a kind written whole, the token moved onto the
+    /// change's content; the policy table judges only the groups the change
+    /// touches.
+    pub fn landed(self, base: &Live, content: &Value, live: &Live) -> Landing {
+        match self {
+            Kind::PolicyMappings => policy_mappings::landed(base, content, live),
+            Kind::WebAclRules | Kind::Settings => {
+                if live.token == base.token {
+                    Landing::NotTaken
+                } else if self.same(&live.content, content) {
+                    Landing::Applied
+                } else {
+                    Landing::Moved
+                }
+            }
         }
     }
 
@@ -136,6 +173,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => web_acl_rules::rebase(base, content, live),
             Kind::Settings => settings::rebase(base, content, live),
+            Kind::PolicyMappings => policy_mappings::rebase(base, content, live),
         }
     }
 
@@ -149,6 +187,7 @@ impl Kind {
         match self {
             Kind::WebAclRules => "AWS WAF",
             Kind::Settings => "Gatehouse's settings",
+            Kind::PolicyMappings => "DynamoDB",
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{Live, PushError, Pushed, Reach, ReadError, Rebased, TargetRef};
 use crate::changes::ChangeDiff;
-use crate::changes::diff::diff_named;
+use crate::changes::diff::{diff_named, rebase_named};
 use crate::settings::{SettingsDoc, check, store};
 use serde_json::{Value, json};
 
@@ -90,42 +90,8 @@ pub fn check(content: &Value) -> Result<(), String> {
 /// Item by item: what the change changed from its base is carried onto the
 /// live settings; everything else is taken as it is live.
 pub fn rebase(base: &Value, content: &Value, live: &Value) -> Rebased {
-    let (base, ours, live) = (doc(base).items(), doc(content).items(), doc(live).items());
-    let find = |items: &[(String, Value)], name: &str| {
-        items
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let mut names: Vec<String> = live.iter().map(|(n, _)| n.clone()).collect();
-    for (name, _) in &ours {
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    for (name, _) in &base {
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    let mut items = Vec::new();
-    let mut conflicts = Vec::new();
-    for name in names {
-        let (b, o, l) = (find(&base, &name), find(&ours, &name), find(&live, &name));
-        let chosen = if o != b {
-            if l != b && l != o {
-                conflicts.push(format!(
-                    "{name} was changed here and live; this change's kept"
-                ));
-            }
-            o
-        } else {
-            l
-        };
-        if let Some(value) = chosen {
-            items.push((name, value));
-        }
-    }
+    let (items, conflicts) =
+        rebase_named(doc(base).items(), doc(content).items(), doc(live).items());
     Rebased {
         content: SettingsDoc::from_items(items).to_json(),
         conflicts,
