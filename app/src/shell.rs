@@ -3,8 +3,8 @@
 use crate::auth::User;
 use crate::error::AppError;
 use crate::pages::{
-    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Review, Reviews, Rules,
-    Settings, SignIn, Traffic, Unbuilt,
+    Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Policies, Review, Reviews,
+    Rules, Settings, SignIn, Traffic, Unbuilt,
 };
 use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
@@ -91,7 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=|| guarded(Dashboard) />
                     <Route path=path!("/traffic") view=|| guarded(Traffic) />
                     <Route path=path!("/rules") view=|| guarded(Rules) />
-                    <Route path=path!("/policies") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/policies") view=|| guarded(Policies) />
                     <Route path=path!("/vpn-countries") view=|| guarded(Unbuilt) />
                     <Route path=path!("/reviews") view=|| guarded(Reviews) />
                     <Route path=path!("/reviews/:id") view=|| guarded(Review) />

@@ -270,7 +270,7 @@ async fn main() -> ExitCode {
             command: AuditCommand::Verify,
         } => verify_audit(&config).await,
         Command::Settings { command } => gatehouse::settings_cli::run(&config, command).await,
-        Command::Policy { command } => gatehouse::policy_cli::run(command),
+        Command::Policy { command } => gatehouse::policy_cli::run(&config, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

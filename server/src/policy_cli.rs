@@ -1,12 +1,21 @@
-//! `gatehouse policy simulate`: the policy evaluator for scripts. Reads one
-//! request per line of standard input — `{"policies": [<policy document>…],
-//! "action": "…", "resource": "…", "context": {"key": "value" or
-//! ["values"]}}` — and writes one JSON line per request: `{"decision",
-//! "statement", "explanation", "depends_on_condition"}`. A line that does
-//! not read gets `{"line", "error"}` and the rest go on; the command then
-//! exits 1.
+//! `gatehouse policy`: the policy evaluator and the policy table for
+//! scripts.
+//!
+//! `simulate` reads one request per line of standard input —
+//! `{"policies": [<policy document>…], "action": "…", "resource": "…",
+//! "context": {"key": "value" or ["values"]}}` — and writes one JSON line
+//! per request: `{"decision", "statement", "explanation",
+//! "depends_on_condition"}`. A line that does not read gets `{"line",
+//! "error"}` and the rest go on; the command then exits 1. With `--group`
+//! it simulates one call (`execute-api:Invoke` on the resource the flags
+//! make) against the live table instead. `validate FILE` prints a policy's
+//! findings; `show` the live mappings.
 
+use crate::config::Config;
 use app::policies::evaluate::{Context, Policy, Request, evaluate};
+use app::policies::mapping::{Mappings, Simulate, findings, read_context};
+use app::policies::summary::summary;
+use app::policies::validate::{Severity, validate_text};
 use clap::Subcommand;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,8 +23,46 @@ use std::io::{BufRead, Write};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Evaluate requests read as JSON lines from standard input; one JSON line out per request.
-    Simulate,
+    /// Evaluate requests read as JSON lines from standard input (one JSON line out per request),
+    /// or with --group one call against the live policy table.
+    Simulate(LiveCall),
+    /// Print a policy document's findings as a JSON array; exit 1 when one is an error.
+    Validate {
+        /// The policy document (JSON); `-` for standard input.
+        file: String,
+    },
+    /// Print the live mappings of the policy table (JSON).
+    Show {
+        #[arg(long)]
+        group: Option<String>,
+        /// A managed policy table; the first one when not given.
+        #[arg(long)]
+        table: Option<String>,
+    },
+}
+
+/// One call to simulate against the live table.
+#[derive(Debug, clap::Args)]
+pub struct LiveCall {
+    /// A group of the caller's (repeat for several). Without one, requests are read from standard input.
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    #[arg(long)]
+    method: Option<String>,
+    #[arg(long)]
+    path: Option<String>,
+    #[arg(long)]
+    stage: Option<String>,
+    #[arg(long)]
+    api_id: Option<String>,
+    #[arg(long)]
+    source_ip: Option<String>,
+    /// key=value, or key=a,b for several values (repeatable).
+    #[arg(long = "context")]
+    context: Vec<String>,
+    /// A managed policy table; the first one when not given.
+    #[arg(long)]
+    table: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -28,10 +75,93 @@ struct Line {
     context: serde_json::Map<String, Value>,
 }
 
-pub fn run(command: PolicyCommand) -> Result<(), String> {
+pub async fn run(config: &Config, command: PolicyCommand) -> Result<(), String> {
     match command {
-        PolicyCommand::Simulate => simulate(std::io::stdin().lock(), std::io::stdout().lock()),
+        PolicyCommand::Simulate(call) if call.groups.is_empty() => {
+            simulate(std::io::stdin().lock(), std::io::stdout().lock())
+        }
+        PolicyCommand::Simulate(call) => {
+            let mut context = serde_json::Map::new();
+            for (key, values) in read_context(&call.context.join("\n"))? {
+                context.insert(key, json!(values));
+            }
+            let simulate = Simulate {
+                table: call.table,
+                groups: call.groups,
+                method: call.method,
+                path: call.path,
+                stage: call.stage,
+                api_id: call.api_id,
+                source_ip: call.source_ip,
+                context,
+                ..Simulate::default()
+            };
+            let mappings = live(config, simulate.table.as_deref()).await?.1;
+            println!("{}", simulate.run(&mappings));
+            Ok(())
+        }
+        PolicyCommand::Validate { file } => {
+            let text = match file.as_str() {
+                "-" => std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| format!("standard input: {e}"))?,
+                path => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+            };
+            let found = validate_text(&text);
+            let errors = found
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            println!("{}", json!(found));
+            match errors {
+                0 => Ok(()),
+                n => Err(format!("{n} error(s) in {file}")),
+            }
+        }
+        PolicyCommand::Show { group, table } => {
+            let (table, mappings) = live(config, table.as_deref()).await?;
+            let shown: Vec<Value> = mappings
+                .mappings
+                .iter()
+                .filter(|m| group.as_ref().is_none_or(|g| g == &m.group))
+                .map(|m| {
+                    json!({
+                        "group": m.group,
+                        "stored": m.stored,
+                        "policy": m.policy,
+                        "summary": summary(&m.policy),
+                        "findings": findings(m),
+                    })
+                })
+                .collect();
+            if let Some(group) = group.filter(|_| shown.is_empty()) {
+                return Err(format!("{table} maps no group {group:?}"));
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"table": table, "mappings": shown}))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
     }
+}
+
+/// The live mappings of a managed policy table (the first when not named).
+async fn live(config: &Config, table: Option<&str>) -> Result<(String, Mappings), String> {
+    let state = crate::serve::state(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let table = app::policies::live::table(&state.pool, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reach = app::changes::kinds::Reach {
+        pool: &state.pool,
+        aws: &state.aws,
+    };
+    let mappings = app::policies::live::read(reach, &table)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((table, mappings))
 }
 
 fn simulate(input: impl BufRead, mut output: impl Write) -> Result<(), String> {
@@ -80,13 +210,7 @@ fn answer(line: &str) -> Result<Value, String> {
         resource: line.resource,
         context,
     };
-    let evaluation = evaluate(&policies, &request);
-    Ok(json!({
-        "decision": evaluation.decision,
-        "statement": evaluation.deciding,
-        "explanation": evaluation.statements,
-        "depends_on_condition": evaluation.depends_on_condition,
-    }))
+    Ok(evaluate(&policies, &request).answer())
 }
 
 #[cfg(test)]

@@ -210,8 +210,10 @@ async fn the_vpn_resources_and_the_policy_table_are_there(
         .send()
         .await
         .unwrap();
-    let policy: Value =
-        serde_json::from_str(item.item().unwrap()["policy"].as_s().unwrap()).unwrap();
+    // A map, as AWS's sample authorizer stack writes it.
+    let stored = &item.item().unwrap()["policy"];
+    assert!(stored.as_m().is_ok(), "{stored:?}");
+    let policy = app::policies::table::document(stored);
     let statement = &policy["Statement"][0];
     assert_eq!(statement["Effect"], "Allow");
     assert_eq!(statement["Action"], "execute-api:Invoke");
@@ -296,4 +298,18 @@ async fn every_demo_user_signs_in_and_is_in_the_group_of_its_role(
             .collect();
         assert_eq!(names, [user.role.default_group()], "{}", user.username);
     }
+    let owner = aws
+        .dynamodb
+        .get_item()
+        .table_name("auth-policy-store")
+        .key(
+            "group",
+            aws_sdk_dynamodb::types::AttributeValue::S("pet-owner".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let text = owner.item().unwrap()["policy"].as_s().unwrap();
+    let owner_policy: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(owner_policy["Statement"][1]["Effect"], "Deny");
 }

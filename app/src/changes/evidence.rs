@@ -1,10 +1,15 @@
-//! Evidence for a change request: a traffic analysis, given as the link the
-//! Traffic page shares, run when it is attached and kept as it was then (what
-//! it found and its top-keys chart), so the review shows what the author saw.
+//! Evidence for a change request, given as a link and run when it is
+//! attached, kept as it was then so the review shows what the author saw:
+//! a Traffic page analysis (what it found and its top-keys chart), or for a
+//! policy change the decision-matrix cells it moves.
 
-use super::Evidence;
+use super::kinds::policy_mappings::mappings;
+use super::store::Change;
+use super::{Evidence, Kind};
 use crate::error::AppError;
 use crate::pages::traffic::analyse;
+use crate::policies::mapping::{Call, read_context, read_endpoints};
+use crate::policies::matrix::{changed, matrix};
 use sqlx::PgPool;
 
 /// Runs the analysis a Traffic page link names and freezes what it found.
@@ -57,6 +62,80 @@ pub async fn traffic_analysis(
         link: format!("/traffic?{query}"),
         summary,
         chart,
+        matrix: Vec::new(),
+        attached_by: attached_by.to_owned(),
+        attached_at: chrono::Utc::now(),
+    })
+}
+
+/// Evidence a link names: a Traffic page analysis, or for a policy change
+/// the decision matrix of a Policies page link (its endpoints and call).
+pub async fn from_link(
+    pool: &PgPool,
+    change: &Change,
+    link: &str,
+    attached_by: &str,
+) -> Result<Evidence, AppError> {
+    match page_query(link, "/policies") {
+        Some(query) if change.kind == Kind::PolicyMappings => {
+            decision_matrix(change, query, attached_by)
+        }
+        _ => traffic_analysis(pool, link, attached_by).await,
+    }
+}
+
+/// The cells of the decision matrix the change moves (its base against its
+/// content), for the endpoints and call the link gives.
+fn decision_matrix(change: &Change, query: &str, attached_by: &str) -> Result<Evidence, AppError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let endpoints = read_endpoints(&get("endpoints")).map_err(AppError::BadRequest)?;
+    if endpoints.is_empty() || endpoints.len() > 1000 {
+        return Err(AppError::BadRequest(
+            "Give the matrix between 1 and 1000 endpoints.".into(),
+        ));
+    }
+    let defaults = Call::default();
+    let or = |value: String, default: String| if value.is_empty() { default } else { value };
+    let call = Call {
+        stage: or(get("stage"), defaults.stage.clone()),
+        api_id: or(get("api_id"), defaults.api_id.clone()),
+        source_ip: get("source_ip"),
+        context: read_context(&get("context")).map_err(AppError::BadRequest)?,
+        ..defaults
+    };
+    let before = matrix(&mappings(&change.base.content), &endpoints, &call);
+    let after = matrix(&mappings(&change.content), &endpoints, &call);
+    let cells = changed(&before, &after);
+    let source = match call.source_ip.is_empty() {
+        true => "no source IP".to_owned(),
+        false => format!("source IP {}", call.source_ip),
+    };
+    let summary = format!(
+        "Decision matrix of {} groups × {} endpoints (stage {}, API {}, {source}): {}.",
+        after.groups.len().max(before.groups.len()),
+        endpoints.len(),
+        call.stage,
+        call.api_id,
+        match cells.len() {
+            0 => "the change moves no cell".to_owned(),
+            1 => "the change moves 1 cell".to_owned(),
+            n => format!("the change moves {n} cells"),
+        }
+    );
+    Ok(Evidence {
+        link: format!("/policies?{query}"),
+        summary,
+        chart: String::new(),
+        matrix: cells,
         attached_by: attached_by.to_owned(),
         attached_at: chrono::Utc::now(),
     })
@@ -65,6 +144,11 @@ pub async fn traffic_analysis(
 /// The query string of a Traffic page link, as shown (`/traffic?…`) or
 /// whole (`http://host/traffic?…`).
 fn analysis_query(link: &str) -> Option<&str> {
+    page_query(link, "/traffic")
+}
+
+/// The query string of a link to `page`, as shown or whole.
+fn page_query<'a>(link: &'a str, page: &str) -> Option<&'a str> {
     let link = link.trim();
     let path = match link.find("://") {
         Some(scheme_end) => {
@@ -74,7 +158,7 @@ fn analysis_query(link: &str) -> Option<&str> {
         None => link,
     };
     let (path, query) = path.split_once('?')?;
-    (path == "/traffic" && query.len() <= 4096).then_some(query)
+    (path == page && query.len() <= 16384).then_some(query)
 }
 
 #[cfg(test)]

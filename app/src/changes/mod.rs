@@ -245,16 +245,21 @@ impl ChangeFilter {
     }
 }
 
-/// Evidence attached to a change request: a traffic analysis, frozen when
-/// attached (its link still opens it live).
+/// Evidence attached to a change request: a traffic analysis or the
+/// decision-matrix cells a policy change moves, frozen when attached (its
+/// link still opens it live).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// `/traffic?…`: the whole analysis.
+    /// `/traffic?…` or `/policies?…`: where it came from.
     pub link: String,
     /// What it found, in words.
     pub summary: String,
-    /// The top-keys chart as it was when attached (SVG drawn by the server).
+    /// The top-keys chart as it was when attached (SVG drawn by the server);
+    /// empty for a decision matrix.
     pub chart: String,
+    /// The decision-matrix cells the change moves.
+    #[serde(default)]
+    pub matrix: Vec<crate::policies::matrix::Changed>,
     pub attached_by: String,
     pub attached_at: DateTime<Utc>,
 }

@@ -102,7 +102,8 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
             said("Description saved.")
         }
         Step::Attach => {
-            let found = evidence::traffic_analysis(pool, &text, &user.username).await?;
+            let change = store::get(pool, id).await?;
+            let found = evidence::from_link(pool, &change, &text, &user.username).await?;
             steps::attach(pool, id, found, actor, client).await?;
             said("Analysis attached.")
         }
@@ -487,11 +488,26 @@ fn Evidence(change: ChangeView) -> impl IntoView {
                             <p>{e.summary}</p>
                             <p class="muted">
                                 {format!("Attached by {} at {}. ", e.attached_by, e.attached_at.format("%Y-%m-%d %H:%M UTC"))}
-                                <a href=e.link>"Open the analysis as it is now"</a>
+                                <a href=e.link>"Open it as it is now"</a>
                             </p>
                         </figcaption>
                         // Drawn by the server with plotters, which escapes the text it draws.
-                        <div class="chart" inner_html=e.chart></div>
+                        {(!e.chart.is_empty()).then(|| view! { <div class="chart" inner_html=e.chart.clone()></div> })}
+                        {(!e.matrix.is_empty()).then(|| view! {
+                            <table class="matrix" data-testid="matrix-evidence">
+                                <thead><tr><th>"Group"</th><th>"Endpoint"</th><th>"Live"</th><th>"With this change"</th></tr></thead>
+                                <tbody>
+                                    {e.matrix.iter().map(|c| view! {
+                                        <tr>
+                                            <th scope="row">{c.group.clone()}</th>
+                                            <td>{c.endpoint.label()}</td>
+                                            <td class=if c.before.allowed() { "cell allow" } else { "cell deny" }>{c.before.label()}</td>
+                                            <td class="cell changed">{c.after.label()}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        })}
                     </figure>
                 }).collect_view().into_any()
             }}

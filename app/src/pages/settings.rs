@@ -387,7 +387,7 @@ pub fn Settings() -> impl IntoView {
 
 /// What the last edit came to.
 #[component]
-fn Outcome<A>(action: ServerAction<A>) -> impl IntoView
+pub(crate) fn Outcome<A>(action: ServerAction<A>) -> impl IntoView
 where
     A: leptos::server_fn::ServerFn<Output = Edited, Error = AppError>
         + Clone
@@ -445,7 +445,7 @@ fn SettingsBody(
         Err(_) => Vec::new(),
     };
     view! {
-        <PendingChanges pending />
+        <PendingChanges pending heading="Your settings changes" />
         <section class="panel" aria-labelledby="targets-heading">
             <h2 id="targets-heading">"Managed resources"</h2>
             {if targets.is_empty() {
@@ -543,11 +543,13 @@ fn SettingsBody(
     }
 }
 
+/// The signed-in person's open change requests of a kind, with their
+/// diffs in words.
 #[component]
-fn PendingChanges(pending: Vec<Pending>) -> impl IntoView {
+pub(crate) fn PendingChanges(pending: Vec<Pending>, heading: &'static str) -> impl IntoView {
     (!pending.is_empty()).then(|| view! {
         <section class="panel" aria-labelledby="pending-heading">
-            <h2 id="pending-heading">"Your settings changes"</h2>
+            <h2 id="pending-heading">{heading}</h2>
             <ul data-testid="pending">
                 {pending.into_iter().map(|p| view! {
                     <li>

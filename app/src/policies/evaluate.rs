@@ -103,6 +103,19 @@ pub struct Evaluation {
     pub depends_on_condition: bool,
 }
 
+impl Evaluation {
+    /// The answer scripts get (`gatehouse policy simulate`, the API):
+    /// `{"decision", "statement", "explanation", "depends_on_condition"}`.
+    pub fn answer(&self) -> Value {
+        serde_json::json!({
+            "decision": self.decision,
+            "statement": self.deciding,
+            "explanation": self.statements,
+            "depends_on_condition": self.depends_on_condition,
+        })
+    }
+}
+
 /// Evaluates `request` against every statement of `policies`.
 pub fn evaluate(policies: &[Policy], request: &Request) -> Evaluation {
     let mut statements = Vec::new();

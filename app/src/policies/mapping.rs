@@ -286,6 +286,57 @@ impl Call {
     }
 }
 
+/// A simulation against the live table, as the API's body and the command
+/// line's flags give it; what is not given takes [`Call`]'s defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Simulate {
+    /// A managed policy table; the first one when not given.
+    pub table: Option<String>,
+    pub groups: Vec<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub stage: Option<String>,
+    pub api_id: Option<String>,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    pub source_ip: Option<String>,
+    /// `{"key": "value" or ["values"]}`.
+    pub context: serde_json::Map<String, Value>,
+}
+
+impl Simulate {
+    pub fn call(&self) -> Call {
+        let d = Call::default();
+        let or = |given: &Option<String>, default: String| given.clone().unwrap_or(default);
+        Call {
+            method: or(&self.method, d.method),
+            path: or(&self.path, d.path),
+            stage: or(&self.stage, d.stage),
+            api_id: or(&self.api_id, d.api_id),
+            region: or(&self.region, d.region),
+            account: or(&self.account, d.account),
+            source_ip: or(&self.source_ip, d.source_ip),
+            context: self
+                .context
+                .iter()
+                .map(|(k, v)| (k.clone(), super::evaluate::strings(v)))
+                .collect(),
+        }
+    }
+
+    /// The decision for this caller against `mappings`, with the resource
+    /// asked about and the authorizer's output.
+    pub fn run(&self, mappings: &Mappings) -> Value {
+        let call = self.call();
+        let policies = mappings.policies_of(&self.groups);
+        let mut answer = super::evaluate::evaluate(&policies, &call.request()).answer();
+        answer["resource"] = Value::String(call.resource());
+        answer["authorizer_output"] = authorizer_output("simulated-caller", mappings, &self.groups);
+        answer
+    }
+}
+
 /// `key=value` (or `key=a,b` for several values) lines of extra context.
 pub fn read_context(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
     text.lines()

@@ -83,7 +83,7 @@ pub fn matrix(mappings: &Mappings, endpoints: &[Endpoint], call: &Call) -> Matri
 }
 
 /// A cell a draft changes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     pub group: String,
     pub endpoint: Endpoint,

@@ -5,6 +5,8 @@
 
 pub mod conditions;
 pub mod evaluate;
+#[cfg(feature = "ssr")]
+pub mod live;
 pub mod mapping;
 pub mod matrix;
 pub mod summary;

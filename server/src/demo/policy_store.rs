@@ -1,8 +1,13 @@
 //! The demo's DynamoDB table of group → policy mappings, read by the API
-//! Gateway Lambda authorizer, holding the `pet-veterinarian` policy of the
-//! AWS authorizer example.
+//! Gateway Lambda authorizer: the `pet-veterinarian` policy of the AWS
+//! authorizer example, stored as a map as AWS's sample stack writes it, and
+//! two more groups so the decision matrix says something — `pet-owner`
+//! stored as a JSON string, `petstore-admin` as a map with an explicit
+//! deny.
 
 use super::{ProvisionError, Resource};
+use app::policies::mapping::{Mapping, Stored};
+use app::policies::table;
 use app::targets::TargetKind;
 use aws_sdk_dynamodb::{
     Client,
@@ -37,6 +42,56 @@ pub const VETERINARIAN_POLICY: &str = r#"{
   ]
 }"#;
 
+pub const OWNER_GROUP: &str = "pet-owner";
+
+/// Read the pets, never delete anything.
+pub const OWNER_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "ReadPets",
+      "Effect": "Allow",
+      "Action": "execute-api:Invoke",
+      "Resource": [
+        "arn:aws:execute-api:*:*:*/*/GET/petstore/v1/pets",
+        "arn:aws:execute-api:*:*:*/*/GET/petstore/v1/pets/*"
+      ]
+    },
+    {
+      "Sid": "NeverDelete",
+      "Effect": "Deny",
+      "Action": "execute-api:Invoke",
+      "Resource": "arn:aws:execute-api:*:*:*/*/DELETE/*"
+    }
+  ]
+}"#;
+
+pub const ADMIN_GROUP: &str = "petstore-admin";
+
+/// Everything under /petstore/, but only from the first office network.
+pub const ADMIN_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "Everything",
+      "Effect": "Allow",
+      "Action": "execute-api:Invoke",
+      "Resource": "arn:aws:execute-api:*:*:*/*/*/petstore/*"
+    },
+    {
+      "Sid": "OnlyFromTheOffice",
+      "Effect": "Deny",
+      "Action": "execute-api:Invoke",
+      "Resource": "arn:aws:execute-api:*:*:*/*/*/petstore/*",
+      "Condition": {
+        "NotIpAddress": {
+          "aws:SourceIp": "192.0.2.0/24"
+        }
+      }
+    }
+  ]
+}"#;
+
 pub async fn provision(dynamodb: &Client) -> Result<Resource, ProvisionError> {
     let step = format!("DynamoDB table {TABLE}");
     let described = dynamodb.describe_table().table_name(TABLE).send().await;
@@ -51,7 +106,14 @@ pub async fn provision(dynamodb: &Client) -> Result<Resource, ProvisionError> {
         }
         Err(err) => return Err(ProvisionError::at(format!("describe {step}"))(err)),
     };
-    put_veterinarian_policy(dynamodb).await?;
+    let mappings = [
+        (VETERINARIAN_GROUP, VETERINARIAN_POLICY, Stored::Map),
+        (OWNER_GROUP, OWNER_POLICY, Stored::String),
+        (ADMIN_GROUP, ADMIN_POLICY, Stored::Map),
+    ];
+    for (group, policy, stored) in mappings {
+        put_policy(dynamodb, group, policy, stored).await?;
+    }
     Ok(Resource {
         kind: TargetKind::DynamodbTable,
         scope: None,
@@ -87,14 +149,26 @@ async fn create_table(
     Ok(created.table_description)
 }
 
-/// Writes the mapping only when the group has none, so a policy someone has
+/// Writes a mapping only when the group has none, so a policy someone has
 /// since edited is never overwritten.
-async fn put_veterinarian_policy(dynamodb: &Client) -> Result<(), ProvisionError> {
+async fn put_policy(
+    dynamodb: &Client,
+    group: &str,
+    policy: &str,
+    stored: Stored,
+) -> Result<(), ProvisionError> {
+    let document: serde_json::Value =
+        serde_json::from_str(policy).map_err(ProvisionError::at(format!("policy of {group}")))?;
+    let mapping = Mapping {
+        group: group.to_owned(),
+        policy: document,
+        stored,
+    };
     let put = dynamodb
         .put_item()
         .table_name(TABLE)
-        .item(PARTITION_KEY, AttributeValue::S(VETERINARIAN_GROUP.into()))
-        .item("policy", AttributeValue::S(VETERINARIAN_POLICY.into()))
+        .item(PARTITION_KEY, AttributeValue::S(group.into()))
+        .item("policy", table::policy_value(&mapping))
         .condition_expression("attribute_not_exists(#group)")
         .expression_attribute_names("#group", PARTITION_KEY)
         .send()
@@ -108,8 +182,6 @@ async fn put_veterinarian_policy(dynamodb: &Client) -> Result<(), ProvisionError
         {
             Ok(())
         }
-        Err(err) => Err(ProvisionError::at(format!(
-            "policy of {VETERINARIAN_GROUP}"
-        ))(err)),
+        Err(err) => Err(ProvisionError::at(format!("policy of {group}"))(err)),
     }
 }

@@ -188,3 +188,79 @@ pub async fn change(
         Err(error) => AppError::from(error).into_response(),
     }
 }
+
+/// `GET /api/v1/policies?table=`: the live mappings of a managed policy
+/// table (the first when not named), each with its form, summary and
+/// findings.
+pub async fn policies(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    let asked = query
+        .iter()
+        .find(|(k, _)| k == "table")
+        .map(|(_, v)| v.as_str());
+    match live_mappings(&state, asked).await {
+        Ok((table, mappings)) => {
+            let shown: Vec<serde_json::Value> = mappings
+                .mappings
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "group": m.group,
+                        "stored": m.stored,
+                        "policy": m.policy,
+                        "summary": app::policies::summary::summary(&m.policy),
+                        "findings": app::policies::mapping::findings(m),
+                    })
+                })
+                .collect();
+            Json(serde_json::json!({"table": table, "mappings": shown})).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /api/v1/policies/simulate` with `{"groups": […], "method", "path",
+/// "stage", "api_id", "region", "account", "source_ip", "context", "table"}`
+/// (all but the groups optional): the decision against the live table, as
+/// `gatehouse policy simulate` answers, with the resource and the
+/// authorizer's output.
+pub async fn simulate_policies(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    let simulate: app::policies::mapping::Simulate = match serde_json::from_slice(&body) {
+        Ok(simulate) => simulate,
+        Err(error) => {
+            return AppError::BadRequest(format!("Not a simulation: {error}.")).into_response();
+        }
+    };
+    match live_mappings(&state, simulate.table.as_deref()).await {
+        Ok((_, mappings)) => Json(simulate.run(&mappings)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn live_mappings(
+    state: &AppState,
+    table: Option<&str>,
+) -> Result<(String, app::policies::mapping::Mappings), AppError> {
+    let table = app::policies::live::table(&state.pool, table).await?;
+    let reach = app::changes::kinds::Reach {
+        pool: &state.pool,
+        aws: &state.aws,
+    };
+    let mappings = app::policies::live::read(reach, &table).await?;
+    Ok((table, mappings))
+}

@@ -31,6 +31,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/web-acls", get(api::web_acls))
         .route("/api/v1/changes", get(api::changes))
+        .route("/api/v1/policies", get(api::policies))
+        .route("/api/v1/policies/simulate", post(api::simulate_policies))
         .route("/api/v1/changes/{id}", get(api::change))
         .route(
             "/api/v1/web-acls/{scope}/{name}/rules",
