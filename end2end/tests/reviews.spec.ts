@@ -74,7 +74,7 @@ test("an editor proposes 7000 → 9000 with a traffic analysis; another person a
   await editor.getByLabel("Description").fill("The flood of the demo day peaked far below 9000 per IP; shoppers behind NAT came close to 7000.");
   await step(editor, "Save description", "Description saved.");
   await editor.getByLabel("Traffic analysis link").fill(analysis!);
-  await step(editor, "Attach as evidence", "Analysis attached.");
+  await step(editor, "Attach as evidence", "Evidence attached.");
   const evidence = editor.getByTestId("evidence");
   await expect(evidence).toContainText("Recommended limit");
   await expect(evidence.locator("svg")).toBeVisible();

@@ -8,9 +8,11 @@
 
 mod common;
 
+use common::{draft_of, form, step};
+
 use app::changes::kinds::Reach;
 use app::changes::{DriftState, Kind, Status, store};
-use app::pages::{AddTarget, LoadRules, SetRoles, TakeStep};
+use app::pages::{AddTarget, LoadRules, SetRoles};
 use app::state::AppState;
 use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope, VisibilityConfig};
 use axum::body::Body;
@@ -84,36 +86,6 @@ async fn table(aws: &app::state::AwsClients, name: &str, key: &str) {
         )
         .send()
         .await;
-}
-
-/// Posts a form to a server function as the page's form does.
-async fn form(state: &AppState, path: &str, cookie: &str, body: &str) -> common::Reply {
-    let request = Request::post(path)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header("sec-fetch-site", "same-origin")
-        .header(header::COOKIE, cookie)
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    common::send(state, request).await
-}
-
-/// Takes a review step as the review page does.
-async fn step(state: &AppState, cookie: &str, id: &str, step: &str) -> common::Reply {
-    let request = Request::post(<TakeStep as ServerFn>::PATH)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("sec-fetch-site", "same-origin")
-        .header(header::COOKIE, cookie)
-        .body(Body::from(
-            json!({"id": id, "step": step, "text": "checked"}).to_string(),
-        ))
-        .unwrap();
-    common::send(state, request).await
-}
-
-fn draft_of(reply: &common::Reply) -> String {
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let edited: Value = serde_json::from_str(&reply.body).unwrap();
-    edited["draft"].as_str().unwrap().to_owned()
 }
 
 /// `author`'s settings draft submitted, approved by `approver`, applied.
@@ -260,8 +232,10 @@ async fn an_admin_registers_a_web_acl_made_elsewhere_and_another_admin_approves(
     let drift = app::changes::drift::drift(reach, &managed).await.unwrap();
     assert_eq!(drift[0].web_acl, "storefront");
     assert_eq!(drift[0].state, DriftState::NeverApplied);
-    assert_eq!(drift[1].kind, Kind::Settings);
-    assert_eq!(drift[1].state, DriftState::InSync);
+    assert_eq!(drift[1].kind, Kind::PolicyMappings);
+    assert_eq!(drift[1].web_acl, "team-policies");
+    assert_eq!(drift[2].kind, Kind::Settings);
+    assert_eq!(drift[2].state, DriftState::InSync);
 
     // The IAM policy names exactly what is managed; admins only.
     let policy = common::get_as(&state, "/settings/iam-policy.json", &bob).await;

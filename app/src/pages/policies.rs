@@ -194,7 +194,7 @@ pub fn Policies() -> impl IntoView {
     );
     view! {
         <Title text="Policies" />
-        <h1>"API authorization policies"</h1>
+        <h1>"Policies"</h1>
         <p class="lead">
             "The API Gateway Lambda authorizer verifies a caller's Cognito access token, reads the policy of each of the caller's "
             <code>"cognito:groups"</code>

@@ -105,7 +105,7 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
             let change = store::get(pool, id).await?;
             let found = evidence::from_link(pool, &change, &text, &user.username).await?;
             steps::attach(pool, id, found, actor, client).await?;
-            said("Analysis attached.")
+            said("Evidence attached.")
         }
         Step::Submit => {
             let now = live().await?;

@@ -5,12 +5,15 @@
 
 use app::auth::User;
 use app::auth::sessions::{self, Tokens};
+use app::pages::TakeStep;
 use app::roles::Role;
 use app::state::{AppState, AwsClients};
 use axum::body::Body;
 use gatehouse::config::{AwsConfig, Config};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use leptos::server_fn::ServerFn;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -206,4 +209,34 @@ pub fn gatehouse_json(database_url: &str, args: &[String]) -> serde_json::Value 
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("standard output is one JSON value")
+}
+
+/// Posts a form to a server function as the page's form does.
+pub async fn form(state: &AppState, path: &str, cookie: &str, body: &str) -> Reply {
+    let request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    send(state, request).await
+}
+
+/// Takes a review step as the review page does.
+pub async fn step(state: &AppState, cookie: &str, id: &str, step: &str) -> Reply {
+    let request = Request::post(<TakeStep as ServerFn>::PATH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(
+            json!({"id": id, "step": step, "text": "checked"}).to_string(),
+        ))
+        .unwrap();
+    send(state, request).await
+}
+
+pub fn draft_of(reply: &Reply) -> String {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let edited: Value = serde_json::from_str(&reply.body).unwrap();
+    edited["draft"].as_str().unwrap().to_owned()
 }

@@ -1,0 +1,406 @@
+//! The authorizer's policy table on an account Gatehouse did not set up: a
+//! table made with the SDK holding one policy as a map (with an attribute
+//! of the team's own) and one as a JSON string; a draft changing several
+//! groups, reviewed, approved by someone else and written in one
+//! transaction; a group changed out of band between approval and apply
+//! making the request stale with nothing overwritten; the API and its
+//! authorization.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use app::changes::kinds::Reach;
+use app::changes::{DriftState, Kind, Status, store};
+use app::pages::SaveMapping;
+use app::policies::table;
+use app::roles::Role;
+use app::state::{AppState, AwsClients};
+use aws_sdk_dynamodb::types::AttributeValue;
+use axum::body::Body;
+use common::{draft_of, form, step};
+use http::{Request, StatusCode, header};
+use leptos::server_fn::ServerFn;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+const TABLE: &str = "team-authorizer";
+
+fn policy(resource: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource}]})
+}
+
+/// The table as the team's account has it, registered by the operator.
+async fn team_table(pool: &PgPool, aws: &AwsClients) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws.dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("group")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("group")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vets = policy("arn:aws:execute-api:*:*:*/*/GET/pets");
+    aws.dynamodb
+        .put_item()
+        .table_name(TABLE)
+        .item("group", AttributeValue::S("vets".into()))
+        .item("policy", table::map_of(&vets))
+        .item("owner", AttributeValue::S("team-a".into()))
+        .send()
+        .await
+        .unwrap();
+    for (group, resource) in [
+        ("owners", "arn:aws:execute-api:*:*:*/*/GET/status"),
+        ("others", "arn:aws:execute-api:*:*:*/*/GET/other"),
+    ] {
+        aws.dynamodb
+            .put_item()
+            .table_name(TABLE)
+            .item("group", AttributeValue::S(group.into()))
+            .item("policy", AttributeValue::S(policy(resource).to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let checked = app::settings::check::policy_table(aws, TABLE)
+        .await
+        .unwrap();
+    app::settings::store::operator_change(
+        pool,
+        gatehouse::demo::operator("test"),
+        "policy table",
+        |doc| doc.targets.push(checked),
+    )
+    .await
+    .unwrap();
+}
+
+async fn item(
+    aws: &AwsClients,
+    group: &str,
+) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    aws.dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("group", AttributeValue::S(group.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+fn save_body(group: &str, policy: &Value) -> String {
+    let encode = app::url::encode;
+    format!(
+        "table={}&group={}&policy={}",
+        encode(TABLE),
+        encode(group),
+        encode(&policy.to_string())
+    )
+}
+
+/// `editor`'s draft: vets widened, interns added, owners unmapped.
+async fn three_group_draft(state: &AppState, editor: &str) -> String {
+    let save = <SaveMapping as ServerFn>::PATH;
+    let widened = policy("arn:aws:execute-api:*:*:*/*/*/pets");
+    let id = draft_of(&form(state, save, editor, &save_body("vets", &widened)).await);
+    let interns = policy("arn:aws:execute-api:*:*:*/*/GET/pets/*");
+    let same = draft_of(&form(state, save, editor, &save_body("interns", &interns)).await);
+    assert_eq!(id, same, "one draft gathers an editor's edits");
+    let delete = <app::pages::DeleteMapping as ServerFn>::PATH;
+    let body = format!("table={TABLE}&group=owners");
+    assert_eq!(draft_of(&form(state, delete, editor, &body).await), id);
+    id
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_draft_changing_three_groups_is_reviewed_and_lands_in_one_transaction(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("eu-south-2").await;
+    team_table(&pool, &aws).await;
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let approver = common::session_cookie(&state, Role::Approver).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let save = <SaveMapping as ServerFn>::PATH;
+
+    // Refusals: not JSON, a viewer, a table Gatehouse does not manage.
+    let broken = form(
+        &state,
+        save,
+        &editor,
+        &format!("table={TABLE}&group=vets&policy=%7Bnope"),
+    )
+    .await;
+    assert!(
+        broken.body.contains("The policy is not JSON"),
+        "{}",
+        broken.body
+    );
+    let viewing = form(&state, save, &viewer, &save_body("vets", &policy("*"))).await;
+    assert!(viewing.body.contains("Forbidden"), "{}", viewing.body);
+    let elsewhere = form(
+        &state,
+        save,
+        &editor,
+        &format!("table=other&group=vets&policy=%7B%7D"),
+    )
+    .await;
+    assert!(
+        elsewhere.body.contains("does not manage a policy table"),
+        "{}",
+        elsewhere.body
+    );
+
+    let id = three_group_draft(&state, &editor).await;
+    let change = store::get(&pool, id.parse().unwrap()).await.unwrap();
+    assert_eq!(change.kind, Kind::PolicyMappings);
+    let view = app::changes::view::view(&pool, change).await.unwrap();
+    let words = view.diff.words.join(" | ");
+    assert!(words.contains("group vets: "), "{words}");
+    assert!(
+        words.contains("group interns is mapped: Allows GET under /pets/"),
+        "{words}"
+    );
+    assert!(words.contains("group owners is unmapped"), "{words}");
+
+    let submitted = step(&state, &editor, &id, "Submit").await;
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.body);
+    let own = step(&state, &editor, &id, "Approve").await;
+    assert_ne!(own.status, StatusCode::OK, "no one approves their own");
+    let approved = step(&state, &approver, &id, "Approve").await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    // Out of band after approval, a group the change does not touch: it
+    // does not stop the apply (each write is conditioned on its own item).
+    aws.dynamodb
+        .put_item()
+        .table_name(TABLE)
+        .item("group", AttributeValue::S("others".into()))
+        .item("policy", AttributeValue::S(policy("*").to_string()))
+        .send()
+        .await
+        .unwrap();
+
+    let applied = step(&state, &approver, &id, "Apply").await;
+    assert!(
+        applied.body.contains("DynamoDB holds the new mappings"),
+        "{}",
+        applied.body
+    );
+    let again = step(&state, &approver, &id, "Apply").await;
+    assert!(
+        again.body.contains("already been applied"),
+        "{}",
+        again.body
+    );
+
+    // Each group in its form; the team's own attribute kept.
+    let vets = item(&aws, "vets").await.unwrap();
+    assert!(vets["policy"].as_m().is_ok(), "a map stays a map");
+    assert_eq!(
+        table::document(&vets["policy"])["Statement"][0]["Resource"],
+        "arn:aws:execute-api:*:*:*/*/*/pets"
+    );
+    assert_eq!(vets["owner"].as_s().unwrap(), "team-a");
+    let interns = item(&aws, "interns").await.unwrap();
+    assert!(interns["policy"].as_m().is_ok(), "a new group is a map");
+    assert!(item(&aws, "owners").await.is_none());
+    let others = item(&aws, "others").await.unwrap();
+    assert_eq!(others["policy"].as_s().unwrap(), &policy("*").to_string());
+
+    let applied = store::get(&pool, id.parse().unwrap()).await.unwrap();
+    assert_eq!(applied.status, Status::Applied);
+
+    // Drift: in sync, then an out-of-band change shows.
+    let reach = Reach {
+        pool: &pool,
+        aws: &aws,
+    };
+    let targets = app::settings::store::current(&pool).await.unwrap().targets;
+    let of_table = |all: Vec<app::changes::Drift>| {
+        all.into_iter()
+            .find(|d| d.kind == Kind::PolicyMappings)
+            .unwrap()
+            .state
+    };
+    // "others" was changed out of band after the approval: drift from what
+    // Gatehouse applied, though the apply went through.
+    let DriftState::Drifted(diff) =
+        of_table(app::changes::drift::drift(reach, &targets).await.unwrap())
+    else {
+        panic!("the out-of-band change to others is drift");
+    };
+    assert_eq!(diff.changes.len(), 1, "{:?}", diff.words);
+    assert!(
+        diff.words[0].starts_with("group others: "),
+        "{:?}",
+        diff.words
+    );
+    aws.dynamodb
+        .put_item()
+        .table_name(TABLE)
+        .item("group", AttributeValue::S("rogue".into()))
+        .item("policy", table::map_of(&policy("*")))
+        .send()
+        .await
+        .unwrap();
+
+    // The API: the live mappings, and a simulation against them.
+    let listed = common::get_as(&state, &format!("/api/v1/policies?table={TABLE}"), &viewer).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let listed: Value = serde_json::from_str(&listed.body).unwrap();
+    let groups: Vec<&str> = listed["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["interns", "others", "rogue", "vets"]);
+    assert_eq!(listed["mappings"][1]["stored"], "string");
+    assert_eq!(
+        listed["mappings"][3]["summary"],
+        "Allows every method /pets"
+    );
+
+    let simulate = |cookie: &str, body: Value, same_origin: bool| {
+        let mut request = Request::post("/api/v1/policies/simulate")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, cookie);
+        if same_origin {
+            request = request.header("sec-fetch-site", "same-origin");
+        }
+        let request = request.body(Body::from(body.to_string())).unwrap();
+        let state = state.clone();
+        async move { common::send(&state, request).await }
+    };
+    let asked = json!({"groups": ["interns", "vets"], "method": "DELETE", "path": "/pets"});
+    let answer = simulate(&viewer, asked.clone(), true).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let answer: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(answer["decision"], "Allow");
+    assert_eq!(answer["statement"]["policy"], "vets");
+    assert_eq!(
+        answer["resource"],
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/DELETE/pets"
+    );
+    assert_eq!(
+        answer["authorizer_output"]["policyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "the union of both groups' statements"
+    );
+    let nobody = simulate(&viewer, json!({"groups": ["strangers"]}), true).await;
+    let nobody: Value = serde_json::from_str(&nobody.body).unwrap();
+    assert_eq!(nobody["decision"], "ImplicitDeny");
+    let cross_site = simulate(&viewer, asked.clone(), false).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let unknown = simulate(&viewer, json!({"groups": [], "colour": "red"}), true).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        unknown.body
+    );
+    let anonymous = simulate("", asked, true).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    assert!(matches!(app::audit::verify(&pool).await.unwrap(), Ok(n) if n > 5));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_group_changed_between_approval_and_apply_makes_the_request_stale_and_survives(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("ap-southeast-4").await;
+    team_table(&pool, &aws).await;
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let approver = common::session_cookie(&state, Role::Approver).await;
+
+    let id = three_group_draft(&state, &editor).await;
+    for (who, what) in [(&editor, "Submit"), (&approver, "Approve")] {
+        let reply = step(&state, who, &id, what).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    // Someone edits vets in the AWS console meanwhile.
+    let theirs = policy("arn:aws:execute-api:*:*:*/*/POST/pets");
+    aws.dynamodb
+        .update_item()
+        .table_name(TABLE)
+        .key("group", AttributeValue::S("vets".into()))
+        .update_expression("SET #p = :p")
+        .expression_attribute_names("#p", "policy")
+        .expression_attribute_values(":p", table::map_of(&theirs))
+        .send()
+        .await
+        .unwrap();
+    let applied = step(&state, &approver, &id, "Apply").await;
+    assert!(applied.body.contains("Not applied"), "{}", applied.body);
+    let stale = store::get(&pool, id.parse().unwrap()).await.unwrap();
+    assert_eq!(stale.status, Status::Stale);
+
+    // Nothing of the transaction was written: theirs stands, interns was
+    // not added, owners not removed.
+    let vets = item(&aws, "vets").await.unwrap();
+    assert_eq!(table::document(&vets["policy"]), theirs);
+    assert!(item(&aws, "interns").await.is_none());
+    assert!(item(&aws, "owners").await.is_some());
+
+    // Rebased onto the live mappings, it goes through again.
+    let rebased = step(&state, &editor, &id, "Rebase").await;
+    assert_eq!(rebased.status, StatusCode::OK, "{}", rebased.body);
+    for (who, what) in [(&approver, "Approve"), (&approver, "Apply")] {
+        let reply = step(&state, who, &id, what).await;
+        assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.body);
+    }
+    assert_eq!(
+        store::get(&pool, id.parse().unwrap()).await.unwrap().status,
+        Status::Applied
+    );
+    assert!(item(&aws, "interns").await.is_some());
+    assert!(matches!(app::audit::verify(&pool).await.unwrap(), Ok(_)));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_policy_with_errors_is_not_submitted(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("mx-central-1").await;
+    team_table(&pool, &aws).await;
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let save = <SaveMapping as ServerFn>::PATH;
+    let bad = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": "execute-api:Invoke", "Resource": "*"}]});
+    let id = draft_of(&form(&state, save, &editor, &save_body("vets", &bad)).await);
+    let submitted = step(&state, &editor, &id, "Submit").await;
+    assert!(
+        submitted.body.contains("INVALID_EFFECT"),
+        "{}",
+        submitted.body
+    );
+}
