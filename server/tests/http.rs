@@ -149,8 +149,16 @@ async fn the_shell_has_landmarks_and_every_section(_: PgPoolOptions, options: Pg
                 link.path
             );
         }
-        let built =
-            ["/", "/traffic", "/rules", "/reviews", "/audit", "/settings"].contains(&section.path);
+        let built = [
+            "/",
+            "/traffic",
+            "/rules",
+            "/policies",
+            "/reviews",
+            "/audit",
+            "/settings",
+        ]
+        .contains(&section.path);
         assert_eq!(
             html.contains("This page is not built yet."),
             !built,
