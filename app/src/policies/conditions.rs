@@ -3,9 +3,10 @@
 //! the `…IfExists` suffix and the `ForAnyValue:`/`ForAllValues:` set
 //! prefixes, each with why it matched or not.
 
-use super::evaluate::{Context, glob, plain, strings};
+use super::evaluate::{Context, glob, plain};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// How one operator on one key met the request.
@@ -18,11 +19,15 @@ pub struct ConditionTrace {
     pub why: String,
 }
 
+/// Substitutes a condition value's policy variables (`None`: a variable
+/// with no value, which matches nothing).
+pub type Substitute<'s> = &'s dyn for<'a> Fn(&'a str) -> Option<Cow<'a, str>>;
+
 /// Every operator and key of a `Condition` block; all must match.
 pub fn evaluate(
     block: &Map<String, Value>,
     context: &Context,
-    substitute: &dyn Fn(&str) -> Option<String>,
+    substitute: Substitute<'_>,
 ) -> Vec<ConditionTrace> {
     let mut traces = Vec::new();
     for (operator, keys) in block {
@@ -31,12 +36,40 @@ pub fn evaluate(
             continue;
         };
         for (key, values) in keys {
-            let values: Vec<Option<String>> =
-                strings(values).iter().map(|v| substitute(v)).collect();
-            traces.push(one(operator, key, &values, context));
+            traces.push(one(operator, key, &wanted(values, substitute), context));
         }
     }
     traces
+}
+
+/// Whether every operator and key of a `Condition` block matches: what
+/// [`evaluate`] finds, without the words.
+pub fn holds(block: &Map<String, Value>, context: &Context, substitute: Substitute<'_>) -> bool {
+    block.iter().all(|(operator, keys)| match keys {
+        Value::Object(keys) => keys.iter().all(|(key, values)| {
+            outcome(operator, key, &wanted(values, substitute), context).matched
+        }),
+        _ => false,
+    })
+}
+
+/// A condition's values (one or a list), substituted.
+fn wanted<'a>(values: &'a Value, substitute: Substitute<'_>) -> Vec<Option<Cow<'a, str>>> {
+    let one = |value: &'a Value| match value {
+        Value::String(text) => substitute(text),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        _ => None,
+    };
+    match values {
+        Value::Array(list) => list
+            .iter()
+            .filter(|v| !v.is_array() && !v.is_object() && !v.is_null())
+            .map(one)
+            .collect(),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => vec![one(values)],
+        _ => Vec::new(),
+    }
 }
 
 fn refused(operator: &str, key: &str, why: &str) -> ConditionTrace {
@@ -84,41 +117,44 @@ fn parse(name: &str) -> Operator<'_> {
     }
 }
 
+/// How one operator on one key came out, and why in a word.
+struct Outcome {
+    matched: bool,
+    why: Why,
+}
+
+enum Why {
+    /// A Null test: whether the key is absent.
+    Null {
+        absent: bool,
+    },
+    NullPrefixed,
+    NotAnOperator,
+    /// The request lacks the key: the rule that decided.
+    Missing(&'static str),
+    /// The request's values were compared.
+    Compared,
+}
+
 /// One operator on one key: `values` are the condition's (ORed), already
 /// substituted (`None` where a variable had no value: it matches nothing).
-fn one(name: &str, key: &str, values: &[Option<String>], context: &Context) -> ConditionTrace {
+fn outcome(name: &str, key: &str, values: &[Option<Cow<str>>], context: &Context) -> Outcome {
     let op = parse(name);
-    let shown: Vec<String> = values
-        .iter()
-        .map(|v| {
-            v.as_deref()
-                .map(plain)
-                .unwrap_or_else(|| "(unset variable)".into())
-        })
-        .collect();
-    let trace = |matched: bool, why: String| ConditionTrace {
-        operator: name.to_owned(),
-        key: key.to_owned(),
-        values: shown.clone(),
-        matched,
-        why,
-    };
+    let done = |matched: bool, why: Why| Outcome { matched, why };
     let request = context.get(key);
     if op.base == "Null" {
         if op.if_exists || op.set.is_some() {
-            return trace(false, "Null takes no IfExists or set prefix".into());
+            return done(false, Why::NullPrefixed);
         }
         let absent = request.is_none_or(<[String]>::is_empty);
         let wants_absent = values
             .iter()
             .flatten()
             .any(|v| v.eq_ignore_ascii_case("true"));
-        let matched = absent == wants_absent;
-        let state = if absent { "absent" } else { "present" };
-        return trace(matched, format!("{key} is {state}"));
+        return done(absent == wants_absent, Why::Null { absent });
     }
     let Some((positive, negated)) = family(op.base) else {
-        return trace(false, format!("{name} is not a condition operator"));
+        return done(false, Why::NotAnOperator);
     };
     let request: &[String] = match request {
         Some(values) if !values.is_empty() => values,
@@ -130,7 +166,7 @@ fn one(name: &str, key: &str, values: &[Option<String>], context: &Context) -> C
                 (None, _, true) => (true, "the key is missing: a negated operator matches"),
                 (None, _, false) => (false, "the key is missing: a positive operator fails"),
             };
-            return trace(matched, format!("{key}: {why}"));
+            return done(matched, Why::Missing(why));
         }
     };
     // Whether one request value matches one of the condition's values
@@ -150,12 +186,43 @@ fn one(name: &str, key: &str, values: &[Option<String>], context: &Context) -> C
         None if negated => !request.iter().any(|v| hits(v)),
         None => request.iter().any(|v| hits(v)),
     };
-    let why = format!(
-        "{key} is {}: {}",
-        request.join(", "),
-        if matched { "matches" } else { "does not match" }
-    );
-    trace(matched, why)
+    done(matched, Why::Compared)
+}
+
+/// [`outcome`] with its values and why in words.
+fn one(name: &str, key: &str, values: &[Option<Cow<str>>], context: &Context) -> ConditionTrace {
+    let found = outcome(name, key, values, context);
+    let why = match found.why {
+        Why::Null { absent } => {
+            format!("{key} is {}", if absent { "absent" } else { "present" })
+        }
+        Why::NullPrefixed => "Null takes no IfExists or set prefix".into(),
+        Why::NotAnOperator => format!("{name} is not a condition operator"),
+        Why::Missing(why) => format!("{key}: {why}"),
+        Why::Compared => format!(
+            "{key} is {}: {}",
+            context.get(key).unwrap_or_default().join(", "),
+            if found.matched {
+                "matches"
+            } else {
+                "does not match"
+            }
+        ),
+    };
+    ConditionTrace {
+        operator: name.to_owned(),
+        key: key.to_owned(),
+        values: values
+            .iter()
+            .map(|v| {
+                v.as_deref()
+                    .map(|v| plain(v).into_owned())
+                    .unwrap_or_else(|| "(unset variable)".into())
+            })
+            .collect(),
+        matched: found.matched,
+        why,
+    }
 }
 
 type Compare = fn(&str, &str) -> bool;

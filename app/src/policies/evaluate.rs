@@ -17,6 +17,7 @@
 use super::conditions::{self, ConditionTrace};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A request's context: condition keys (any case) and their values.
@@ -37,9 +38,13 @@ impl Context {
         self
     }
 
-    /// The values of `key`, if the request has it.
+    /// The values of `key`, if the request has it. A context holds a few
+    /// keys: looked through without lowercasing `key` anew.
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.0.get(&key.to_ascii_lowercase()).map(Vec::as_slice)
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -116,17 +121,63 @@ impl Evaluation {
     }
 }
 
+/// A policy's statements (one object or a list), and whether its variables
+/// are literal (any Version but `2012-10-17`).
+fn statements_of(document: &Value) -> (&[Value], bool) {
+    let literal = document.get("Version").and_then(Value::as_str) != Some("2012-10-17");
+    let list = match document.get("Statement") {
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(one @ Value::Object(_)) => std::slice::from_ref(one),
+        _ => &[],
+    };
+    (list, literal)
+}
+
+/// The decision alone, and whether it turned on a condition: what
+/// [`evaluate`] decides, by the same matching, without the explanation
+/// (for the decision matrix and scripts that ask many questions).
+pub fn decide(policies: &[Policy], request: &Request) -> (Decision, bool) {
+    let mut allowed: Option<bool> = None;
+    let mut condition_failed = false;
+    for policy in policies {
+        let (list, literal) = statements_of(&policy.document);
+        for statement in list {
+            let action = action_hit(statement, request).matched();
+            if !action || !resource_hit(statement, request, literal).matched() {
+                continue;
+            }
+            let (holds, conditional) = match statement.get("Condition") {
+                Some(Value::Object(block)) => (
+                    conditions::holds(block, &request.context, &|text| {
+                        substitute(text, &request.context, literal)
+                    }),
+                    !block.is_empty(),
+                ),
+                _ => (true, false),
+            };
+            if !holds {
+                condition_failed = true;
+                continue;
+            }
+            match statement.get("Effect").and_then(Value::as_str) {
+                Some("Deny") => return (Decision::ExplicitDeny, conditional),
+                Some("Allow") if allowed.is_none() => allowed = Some(conditional),
+                _ => {}
+            }
+        }
+    }
+    match allowed {
+        Some(conditional) => (Decision::Allow, conditional),
+        None => (Decision::ImplicitDeny, condition_failed),
+    }
+}
+
 /// Evaluates `request` against every statement of `policies`.
 pub fn evaluate(policies: &[Policy], request: &Request) -> Evaluation {
     let mut statements = Vec::new();
     for policy in policies {
-        let literal = policy.document.get("Version").and_then(Value::as_str) != Some("2012-10-17");
-        let list = match policy.document.get("Statement") {
-            Some(Value::Array(items)) => items.iter().collect(),
-            Some(one @ Value::Object(_)) => vec![one],
-            _ => Vec::new(),
-        };
-        for (index, statement) in list.into_iter().enumerate() {
+        let (list, literal) = statements_of(&policy.document);
+        for (index, statement) in list.iter().enumerate() {
             let at = StatementRef {
                 policy: policy.label.clone(),
                 sid: statement
@@ -171,18 +222,8 @@ fn trace(at: StatementRef, statement: &Value, request: &Request, literal: bool) 
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let action = element(statement, "Action", |pattern| {
-        glob(
-            &pattern.to_ascii_lowercase(),
-            &request.action.to_ascii_lowercase(),
-        )
-    });
-    let resource = element(statement, "Resource", |pattern| {
-        match substitute(pattern, &request.context, literal) {
-            Some(pattern) => glob(&pattern, &request.resource),
-            None => false,
-        }
-    });
+    let action = action_hit(statement, request).check("Action");
+    let resource = resource_hit(statement, request, literal).check("Resource");
     let conditions = match statement.get("Condition") {
         Some(Value::Object(block)) => conditions::evaluate(block, &request.context, &|text| {
             substitute(text, &request.context, literal)
@@ -207,35 +248,97 @@ fn effect_known(effect: &str) -> bool {
     effect == "Allow" || effect == "Deny"
 }
 
-/// `Action` or `NotAction` (likewise `Resource`): matched when one of the
-/// patterns matches, or for the `Not` form when none does.
-fn element(statement: &Value, name: &str, matches: impl Fn(&str) -> bool) -> Check {
-    let not_name = format!("Not{name}");
-    let (patterns, negated) = match (statement.get(name), statement.get(&not_name)) {
-        (Some(value), None) => (strings(value), false),
-        (None, Some(value)) => (strings(value), true),
-        (Some(_), Some(_)) => {
-            return Check {
-                matched: false,
-                why: format!("both {name} and {not_name}: the statement is invalid"),
-            };
+/// How an element (`Action`/`NotAction`, `Resource`/`NotResource`) met
+/// the request: the pattern that matched, if one did.
+enum Hit<'a> {
+    Found {
+        negated: bool,
+        pattern: Option<&'a str>,
+        patterns: &'a Value,
+    },
+    /// Both forms, or neither: the statement is invalid.
+    Invalid { both: bool },
+}
+
+impl Hit<'_> {
+    fn matched(&self) -> bool {
+        match self {
+            Hit::Found {
+                negated, pattern, ..
+            } => pattern.is_some() != *negated,
+            Hit::Invalid { .. } => false,
         }
-        (None, None) => {
-            return Check {
-                matched: false,
-                why: format!("no {name}: the statement is invalid"),
-            };
+    }
+
+    /// Why, in words, for the trace.
+    fn check(&self, name: &str) -> Check {
+        let not_name = format!("Not{name}");
+        let why = match self {
+            Hit::Invalid { both: true } => {
+                format!("both {name} and {not_name}: the statement is invalid")
+            }
+            Hit::Invalid { both: false } => format!("no {name}: the statement is invalid"),
+            Hit::Found {
+                negated,
+                pattern,
+                patterns,
+            } => match (pattern, negated) {
+                (Some(p), false) => format!("{name} {p:?} matches"),
+                (None, false) => format!("no {name} matches ({})", strings(patterns).join(", ")),
+                (Some(p), true) => {
+                    format!("{not_name} {p:?} matches, so the statement does not apply")
+                }
+                (None, true) => format!(
+                    "none of {not_name} ({}) matches",
+                    strings(patterns).join(", ")
+                ),
+            },
+        };
+        Check {
+            matched: self.matched(),
+            why,
         }
+    }
+}
+
+/// `name` or `Not{name}` of a statement, with the first pattern `matches`.
+fn hit<'a>(
+    statement: &'a Value,
+    name: &str,
+    not_name: &str,
+    matches: impl Fn(&str) -> bool,
+) -> Hit<'a> {
+    let (patterns, negated) = match (statement.get(name), statement.get(not_name)) {
+        (Some(value), None) => (value, false),
+        (None, Some(value)) => (value, true),
+        (Some(_), Some(_)) => return Hit::Invalid { both: true },
+        (None, None) => return Hit::Invalid { both: false },
     };
-    let hit = patterns.iter().find(|p| matches(p));
-    let matched = hit.is_some() != negated;
-    let why = match (hit, negated) {
-        (Some(p), false) => format!("{name} {p:?} matches"),
-        (None, false) => format!("no {name} matches ({})", patterns.join(", ")),
-        (Some(p), true) => format!("{not_name} {p:?} matches, so the statement does not apply"),
-        (None, true) => format!("none of {not_name} ({}) matches", patterns.join(", ")),
+    let pattern = match patterns {
+        Value::String(one) => matches(one).then_some(one.as_str()),
+        Value::Array(list) => list.iter().filter_map(Value::as_str).find(|p| matches(p)),
+        _ => None,
     };
-    Check { matched, why }
+    Hit::Found {
+        negated,
+        pattern,
+        patterns,
+    }
+}
+
+/// Actions match case-insensitively.
+fn action_hit<'a>(statement: &'a Value, request: &Request) -> Hit<'a> {
+    hit(statement, "Action", "NotAction", |pattern| {
+        glob_ignoring_case(pattern, &request.action)
+    })
+}
+
+/// Resources match case-sensitively, after substitution.
+fn resource_hit<'a>(statement: &'a Value, request: &Request, literal: bool) -> Hit<'a> {
+    hit(statement, "Resource", "NotResource", |pattern| {
+        substitute(pattern, &request.context, literal)
+            .is_some_and(|pattern| glob(&pattern, &request.resource))
+    })
 }
 
 /// A string or a list of strings.
@@ -270,20 +373,56 @@ fn as_literal(text: &str) -> String {
 /// IAM wildcard matching: `*` any run of characters, `/` included; `?`
 /// exactly one character.
 pub fn glob(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        // No stand-ins (they are not ASCII): byte by byte.
+        return wildcard(
+            pattern.as_bytes(),
+            text.as_bytes(),
+            |p| p == b'*',
+            |p, t| p == b'?' || p == t,
+        );
+    }
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let same = |pc: char, tc: char| match pc {
-        LITERAL_STAR => tc == '*',
-        LITERAL_QUESTION => tc == '?',
-        '?' => true,
-        _ => pc == tc,
-    };
+    wildcard(
+        &p,
+        &t,
+        |p| p == '*',
+        |pc, tc| match pc {
+            LITERAL_STAR => tc == '*',
+            LITERAL_QUESTION => tc == '?',
+            '?' => true,
+            _ => pc == tc,
+        },
+    )
+}
+
+/// [`glob`] with letters compared regardless of case (actions).
+pub fn glob_ignoring_case(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return wildcard(
+            pattern.as_bytes(),
+            text.as_bytes(),
+            |p| p == b'*',
+            |p, t| p == b'?' || p.eq_ignore_ascii_case(&t),
+        );
+    }
+    glob(&pattern.to_lowercase(), &text.to_lowercase())
+}
+
+/// Wildcard matching over any units: backtracking to the last `*`.
+fn wildcard<T: Copy>(
+    p: &[T],
+    t: &[T],
+    is_star: impl Fn(T) -> bool,
+    same: impl Fn(T, T) -> bool,
+) -> bool {
     let (mut i, mut j) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while j < t.len() {
-        if i < p.len() && p[i] != '*' && same(p[i], t[j]) {
+        if i < p.len() && !is_star(p[i]) && same(p[i], t[j]) {
             i += 1;
             j += 1;
-        } else if i < p.len() && p[i] == '*' {
+        } else if i < p.len() && is_star(p[i]) {
             star = Some((i, j));
             i += 1;
         } else if let Some((si, sj)) = star {
@@ -294,7 +433,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[i..].iter().all(|c| *c == '*')
+    p[i..].iter().all(|c| is_star(*c))
 }
 
 /// Substitutes policy variables in `text`: `${key}` by the request's value
@@ -302,9 +441,9 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 /// and `${*}`, `${?}`, `${$}` by those characters. What is substituted is
 /// literal: a `*` in a username is no wildcard. Under the 2008 version
 /// (`literal`) nothing is substituted.
-pub fn substitute(text: &str, context: &Context, literal: bool) -> Option<String> {
+pub fn substitute<'a>(text: &'a str, context: &Context, literal: bool) -> Option<Cow<'a, str>> {
     if literal || !text.contains("${") {
-        return Some(text.to_owned());
+        return Some(Cow::Borrowed(text));
     }
     let mut out = String::new();
     let mut rest = text;
@@ -313,7 +452,7 @@ pub fn substitute(text: &str, context: &Context, literal: bool) -> Option<String
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
             out.push_str(&rest[start..]);
-            return Some(out);
+            return Some(Cow::Owned(out));
         };
         let inner = &after[..end];
         match inner {
@@ -336,11 +475,16 @@ pub fn substitute(text: &str, context: &Context, literal: bool) -> Option<String
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// A substituted value as plain text (its literal `*` and `?` restored).
-pub fn plain(text: &str) -> String {
-    text.replace(LITERAL_STAR, "*")
-        .replace(LITERAL_QUESTION, "?")
+pub fn plain(text: &str) -> Cow<'_, str> {
+    if !text.contains([LITERAL_STAR, LITERAL_QUESTION]) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.replace(LITERAL_STAR, "*")
+            .replace(LITERAL_QUESTION, "?"),
+    )
 }

@@ -2,7 +2,7 @@
 //! that group alone may call it, and which cells a draft changes against
 //! the live table.
 
-use super::evaluate::{Decision, evaluate};
+use super::evaluate::{Decision, decide};
 use super::mapping::{Call, Endpoint, Mappings};
 use serde::{Deserialize, Serialize};
 
@@ -66,10 +66,10 @@ pub fn matrix(mappings: &Mappings, endpoints: &[Endpoint], call: &Call) -> Matri
             requests
                 .iter()
                 .map(|request| {
-                    let evaluation = evaluate(&policies, request);
+                    let (decision, conditional) = decide(&policies, request);
                     Cell {
-                        decision: evaluation.decision,
-                        conditional: evaluation.depends_on_condition,
+                        decision,
+                        conditional,
                     }
                 })
                 .collect()

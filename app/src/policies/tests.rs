@@ -2,7 +2,9 @@
 //! evaluation logic", "IAM JSON policy elements: Condition operators",
 //! "Policy variables"), one table row per rule.
 
-use super::evaluate::{Context, Decision, Policy, Request, evaluate, glob, substitute};
+use super::evaluate::{
+    Context, Decision, Evaluation, Policy, Request, decide as decision, evaluate, glob, substitute,
+};
 use serde_json::{Value, json};
 
 fn policy(document: Value) -> Vec<Policy> {
@@ -12,13 +14,25 @@ fn policy(document: Value) -> Vec<Policy> {
     }]
 }
 
+/// Evaluates with the explanation and without it, and checks that both
+/// come to the same decision.
+fn checked(policies: &[Policy], request: &Request) -> Evaluation {
+    let evaluation = evaluate(policies, request);
+    assert_eq!(
+        decision(policies, request),
+        (evaluation.decision, evaluation.depends_on_condition),
+        "decide and evaluate differ on {request:?}"
+    );
+    evaluation
+}
+
 fn decide(document: Value, action: &str, resource: &str, context: Context) -> Decision {
     let request = Request {
         action: action.into(),
         resource: resource.into(),
         context,
     };
-    evaluate(&policy(document), &request).decision
+    checked(&policy(document), &request).decision
 }
 
 /// The seed's `pet-veterinarian` policy, as the AWS authorizer post has it.
@@ -76,7 +90,7 @@ fn the_seed_policy_behaves_as_the_aws_post_shows() {
         resource: api("GET", "petstore/v1/pets"),
         context: elsewhere,
     };
-    let evaluation = evaluate(&policy(veterinarian()), &request);
+    let evaluation = checked(&policy(veterinarian()), &request);
     assert_eq!(evaluation.decision, Decision::ImplicitDeny);
     assert!(
         evaluation.depends_on_condition,
@@ -96,7 +110,7 @@ fn an_explicit_deny_wins_and_is_the_deciding_statement() {
         resource: api("GET", "admin/users"),
         context: Context::new(),
     };
-    let evaluation = evaluate(&policy(document.clone()), &request);
+    let evaluation = checked(&policy(document.clone()), &request);
     assert_eq!(evaluation.decision, Decision::ExplicitDeny);
     assert_eq!(evaluation.deciding.unwrap().sid.as_deref(), Some("NoAdmin"));
     assert_eq!(
@@ -129,12 +143,12 @@ fn several_policies_are_one_union() {
         resource: api(method, "pets/1"),
         context: Context::new(),
     };
-    assert_eq!(evaluate(&both, &request("GET")).decision, Decision::Allow);
-    let deleted = evaluate(&both, &request("DELETE"));
+    assert_eq!(checked(&both, &request("GET")).decision, Decision::Allow);
+    let deleted = checked(&both, &request("DELETE"));
     assert_eq!(deleted.decision, Decision::ExplicitDeny);
     assert_eq!(deleted.deciding.unwrap().policy, "no-delete");
     assert_eq!(
-        evaluate(&[], &request("GET")).decision,
+        checked(&[], &request("GET")).decision,
         Decision::ImplicitDeny,
         "no policy: denied"
     );
