@@ -384,7 +384,93 @@ async fn a_group_changed_between_approval_and_apply_makes_the_request_stale_and_
         Status::Applied
     );
     assert!(item(&aws, "interns").await.is_some());
+
+    // Rolled back: a new change request restoring the table before it.
+    let rollback = step(&state, &editor, &id, "Rollback").await;
+    assert_eq!(rollback.status, StatusCode::OK, "{}", rollback.body);
+    let rollback: Value = serde_json::from_str(&rollback.body).unwrap();
+    let back = rollback["opened"].as_str().unwrap().to_owned();
+    for what in ["Approve", "Apply"] {
+        let reply = step(&state, &approver, &back, what).await;
+        assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.body);
+    }
+    assert!(item(&aws, "interns").await.is_none());
+    assert!(item(&aws, "owners").await.is_some());
+    let vets = item(&aws, "vets").await.unwrap();
+    assert_eq!(table::document(&vets["policy"]), theirs);
     assert!(app::audit::verify(&pool).await.unwrap().is_ok());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_apply_interrupted_after_or_before_its_write_is_settled_from_the_table(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    use app::changes::apply::{self, Applier, Begun, Outcome};
+    let pool = common::pool(options).await;
+    let aws = common::aws("ap-southeast-5").await;
+    team_table(&pool, &aws).await;
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let approver = common::session_cookie(&state, Role::Approver).await;
+    let reach = Reach {
+        pool: &pool,
+        aws: &aws,
+    };
+    let by = Applier {
+        actor: gatehouse::demo::operator("test"),
+        client: app::audit::Client::default(),
+        approver: true,
+    };
+    let id = three_group_draft(&state, &editor).await;
+    for (who, what) in [(&editor, "Submit"), (&approver, "Approve")] {
+        let reply = step(&state, who, &id, what).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let uuid = id.parse().unwrap();
+
+    // Claimed, never written (the process died before the push).
+    let Begun::Push(_) = apply::begin(reach, uuid, &by).await.unwrap() else {
+        panic!("claimed");
+    };
+    let settled = apply::settle_interrupted(reach, chrono::TimeDelta::zero())
+        .await
+        .unwrap();
+    assert_eq!(settled, vec![(uuid, Ok(Outcome::NotTaken))]);
+    assert_eq!(
+        store::get(&pool, uuid).await.unwrap().status,
+        Status::Approved
+    );
+
+    // Claimed and written, the answer lost; meanwhile a group it does not
+    // touch changed: still settled as applied.
+    let Begun::Push(change) = apply::begin(reach, uuid, &by).await.unwrap() else {
+        panic!("claimed again");
+    };
+    Kind::PolicyMappings
+        .push(reach, &change.base, &change.content)
+        .await
+        .unwrap();
+    aws.dynamodb
+        .put_item()
+        .table_name(TABLE)
+        .item("group", AttributeValue::S("others".into()))
+        .item("policy", AttributeValue::S(policy("*").to_string()))
+        .send()
+        .await
+        .unwrap();
+    let settled = apply::settle_interrupted(reach, chrono::TimeDelta::zero())
+        .await
+        .unwrap();
+    assert_eq!(
+        settled,
+        vec![(uuid, Ok(Outcome::Applied { request_id: None }))]
+    );
+    assert_eq!(
+        store::get(&pool, uuid).await.unwrap().status,
+        Status::Applied
+    );
+    assert!(item(&aws, "interns").await.is_some());
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -403,4 +489,186 @@ async fn a_policy_with_errors_is_not_submitted(_: PgPoolOptions, options: PgConn
         "{}",
         submitted.body
     );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_simulator_takes_a_pasted_token_s_groups_once_its_signature_checks_out(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("ca-west-1").await;
+    let resources = gatehouse::demo::provision(&aws).await.unwrap();
+    gatehouse::demo::register(&pool, &aws, &resources)
+        .await
+        .unwrap();
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let client_id = resources
+        .iter()
+        .find(|r| r.name == "gatehouse-console")
+        .unwrap()
+        .aws_id
+        .clone();
+    let signed_in = aws
+        .cognito
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "approver")
+        .auth_parameters("PASSWORD", gatehouse::demo::DEMO_PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let token = signed_in
+        .authentication_result()
+        .unwrap()
+        .access_token()
+        .unwrap()
+        .to_owned();
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let path = <app::pages::TokenGroups as ServerFn>::PATH;
+    let body = format!("token={}", app::url::encode(&token));
+    let groups = form(&state, path, &viewer, &body).await;
+    assert_eq!(groups.status, StatusCode::OK, "{}", groups.body);
+    let groups: Vec<String> = serde_json::from_str(&groups.body).unwrap();
+    assert_eq!(groups, ["gatehouse-approvers"]);
+
+    // The same token with its signature's last characters changed.
+    let forged = format!("{}AAAA", &token[..token.len() - 4]);
+    let refused = form(
+        &state,
+        path,
+        &viewer,
+        &format!("token={}", app::url::encode(&forged)),
+    )
+    .await;
+    assert!(
+        refused.body.contains("That token was refused"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains(&forged[..20]),
+        "the token is not echoed"
+    );
+    let anonymous = form(&state, path, "", &body).await;
+    assert_ne!(anonymous.status, StatusCode::OK);
+
+    // The demo's table: the veterinarian's policy from an office network.
+    let mappings = app::policies::live::read(
+        Reach {
+            pool: &pool,
+            aws: &aws,
+        },
+        "auth-policy-store",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        mappings.groups(),
+        ["pet-owner", "pet-veterinarian", "petstore-admin"]
+    );
+    assert_eq!(
+        mappings.get("pet-owner").unwrap().stored,
+        app::policies::mapping::Stored::String
+    );
+}
+
+/// `gatehouse policy …` in the region the test's table is in.
+fn cli(pool: &PgPool, region: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = common::gatehouse()
+        .args(args)
+        .env("DATABASE_URL", common::database_url(pool))
+        .env("AWS_REGION", region)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+    )
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_command_line_shows_validates_and_simulates_against_the_live_table(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let region = "eu-central-2";
+    let aws = common::aws(region).await;
+    team_table(&pool, &aws).await;
+
+    let (ok, out) = cli(&pool, region, &["policy", "show", "--group", "vets"], None);
+    assert!(ok, "{out}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["table"], TABLE);
+    assert_eq!(shown["mappings"][0]["stored"], "map");
+    assert_eq!(shown["mappings"][0]["summary"], "Allows GET /pets");
+    let (ok, _) = cli(
+        &pool,
+        region,
+        &["policy", "show", "--group", "nobody"],
+        None,
+    );
+    assert!(!ok, "an unmapped group is an error");
+
+    let simulate = |group: &str, method: &str| {
+        let args = [
+            "policy",
+            "simulate",
+            "--group",
+            group,
+            "--method",
+            method,
+            "--path",
+            "/pets",
+            "--source-ip",
+            "192.0.2.1",
+            "--context",
+            "aws:SourceVpce=vpce-1",
+        ];
+        let (ok, out) = cli(&pool, region, &args, None);
+        assert!(ok, "{out}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let allowed = simulate("vets", "GET");
+    assert_eq!(allowed["decision"], "Allow");
+    assert_eq!(allowed["statement"]["policy"], "vets");
+    assert_eq!(simulate("vets", "POST")["decision"], "ImplicitDeny");
+    assert_eq!(simulate("owners", "GET")["decision"], "ImplicitDeny");
+
+    let bad = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": "execute-api:Invoke", "Resource": "*"}]});
+    let (ok, out) = cli(
+        &pool,
+        region,
+        &["policy", "validate", "-"],
+        Some(&bad.to_string()),
+    );
+    assert!(!ok, "an error finding fails the command");
+    let found: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(found[0]["code"], "INVALID_EFFECT");
+    assert_eq!(found[0]["severity"], "error");
+    let good = policy("arn:aws:execute-api:*:*:*/*/GET/pets");
+    let (ok, out) = cli(
+        &pool,
+        region,
+        &["policy", "validate", "-"],
+        Some(&good.to_string()),
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "[]");
 }
