@@ -74,23 +74,7 @@ async fn hosted_ui(options: PgConnectOptions, region: &str) -> HostedUi {
     gatehouse::demo::register(&pool, &aws, &resources)
         .await
         .unwrap();
-    let client_id = resources
-        .iter()
-        .find(|r| r.name == "gatehouse-console")
-        .unwrap()
-        .aws_id
-        .clone();
-    let result = aws
-        .cognito
-        .initiate_auth()
-        .client_id(&client_id)
-        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", "editor")
-        .auth_parameters("PASSWORD", gatehouse::demo::DEMO_PASSWORD)
-        .send()
-        .await
-        .unwrap();
-    let result = result.authentication_result().unwrap();
+    let (client_id, result) = common::demo_sign_in(&aws, &resources, "editor").await;
     let issued: Shared = Arc::new(Mutex::new(Issued {
         client_id,
         tokens: json!({

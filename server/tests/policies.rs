@@ -118,6 +118,32 @@ fn save_body(group: &str, policy: &Value) -> String {
     )
 }
 
+/// The team's table registered, and the server with an editor's and an
+/// approver's sessions.
+struct Team {
+    pool: PgPool,
+    aws: AwsClients,
+    state: AppState,
+    editor: String,
+    approver: String,
+}
+
+async fn team(options: PgConnectOptions, region: &str) -> Team {
+    let pool = common::pool(options).await;
+    let aws = common::aws(region).await;
+    team_table(&pool, &aws).await;
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let approver = common::session_cookie(&state, Role::Approver).await;
+    Team {
+        pool,
+        aws,
+        state,
+        editor,
+        approver,
+    }
+}
+
 /// `editor`'s draft: vets widened, interns added, owners unmapped.
 async fn three_group_draft(state: &AppState, editor: &str) -> String {
     let save = <SaveMapping as ServerFn>::PATH;
@@ -137,12 +163,13 @@ async fn a_draft_changing_three_groups_is_reviewed_and_lands_in_one_transaction(
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let pool = common::pool(options).await;
-    let aws = common::aws("eu-south-2").await;
-    team_table(&pool, &aws).await;
-    let state = common::state(pool.clone(), aws.clone()).await;
-    let editor = common::session_cookie(&state, Role::Editor).await;
-    let approver = common::session_cookie(&state, Role::Approver).await;
+    let Team {
+        pool,
+        aws,
+        state,
+        editor,
+        approver,
+    } = team(options, "eu-south-2").await;
     let viewer = common::session_cookie(&state, Role::Viewer).await;
     let save = <SaveMapping as ServerFn>::PATH;
 
@@ -336,12 +363,13 @@ async fn a_group_changed_between_approval_and_apply_makes_the_request_stale_and_
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let pool = common::pool(options).await;
-    let aws = common::aws("ap-southeast-4").await;
-    team_table(&pool, &aws).await;
-    let state = common::state(pool.clone(), aws.clone()).await;
-    let editor = common::session_cookie(&state, Role::Editor).await;
-    let approver = common::session_cookie(&state, Role::Approver).await;
+    let Team {
+        pool,
+        aws,
+        state,
+        editor,
+        approver,
+    } = team(options, "ap-southeast-4").await;
 
     let id = three_group_draft(&state, &editor).await;
     for (who, what) in [(&editor, "Submit"), (&approver, "Approve")] {
@@ -407,12 +435,13 @@ async fn an_apply_interrupted_after_or_before_its_write_is_settled_from_the_tabl
     options: PgConnectOptions,
 ) {
     use app::changes::apply::{self, Applier, Begun, Outcome};
-    let pool = common::pool(options).await;
-    let aws = common::aws("ap-southeast-5").await;
-    team_table(&pool, &aws).await;
-    let state = common::state(pool.clone(), aws.clone()).await;
-    let editor = common::session_cookie(&state, Role::Editor).await;
-    let approver = common::session_cookie(&state, Role::Approver).await;
+    let Team {
+        pool,
+        aws,
+        state,
+        editor,
+        approver,
+    } = team(options, "ap-southeast-5").await;
     let reach = Reach {
         pool: &pool,
         aws: &aws,
@@ -475,11 +504,12 @@ async fn an_apply_interrupted_after_or_before_its_write_is_settled_from_the_tabl
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_policy_with_errors_is_not_submitted(_: PgPoolOptions, options: PgConnectOptions) {
-    let pool = common::pool(options).await;
-    let aws = common::aws("mx-central-1").await;
-    team_table(&pool, &aws).await;
-    let state = common::state(pool.clone(), aws.clone()).await;
-    let editor = common::session_cookie(&state, Role::Editor).await;
+    let Team {
+        pool,
+        state,
+        editor,
+        ..
+    } = team(options, "mx-central-1").await;
     let save = <SaveMapping as ServerFn>::PATH;
     let bad = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": "execute-api:Invoke", "Resource": "*"}]});
     let id = draft_of(&form(&state, save, &editor, &save_body("vets", &bad)).await);
@@ -489,6 +519,8 @@ async fn a_policy_with_errors_is_not_submitted(_: PgPoolOptions, options: PgConn
         "{}",
         submitted.body
     );
+    let draft = store::get(&pool, id.parse().unwrap()).await.unwrap();
+    assert_eq!(draft.status, Status::Draft, "it stays a draft");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -503,28 +535,8 @@ async fn the_simulator_takes_a_pasted_token_s_groups_once_its_signature_checks_o
         .await
         .unwrap();
     let state = common::state(pool.clone(), aws.clone()).await;
-    let client_id = resources
-        .iter()
-        .find(|r| r.name == "gatehouse-console")
-        .unwrap()
-        .aws_id
-        .clone();
-    let signed_in = aws
-        .cognito
-        .initiate_auth()
-        .client_id(&client_id)
-        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", "approver")
-        .auth_parameters("PASSWORD", gatehouse::demo::DEMO_PASSWORD)
-        .send()
-        .await
-        .unwrap();
-    let token = signed_in
-        .authentication_result()
-        .unwrap()
-        .access_token()
-        .unwrap()
-        .to_owned();
+    let (_, signed_in) = common::demo_sign_in(&aws, &resources, "approver").await;
+    let token = signed_in.access_token().unwrap().to_owned();
     let viewer = common::session_cookie(&state, Role::Viewer).await;
     let path = <app::pages::TokenGroups as ServerFn>::PATH;
     let body = format!("token={}", app::url::encode(&token));
@@ -607,10 +619,8 @@ async fn the_command_line_shows_validates_and_simulates_against_the_live_table(
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let pool = common::pool(options).await;
     let region = "eu-central-2";
-    let aws = common::aws(region).await;
-    team_table(&pool, &aws).await;
+    let Team { pool, .. } = team(options, region).await;
 
     let (ok, out) = cli(&pool, region, &["policy", "show", "--group", "vets"], None);
     assert!(ok, "{out}");

@@ -240,3 +240,32 @@ pub fn draft_of(reply: &Reply) -> String {
     let edited: Value = serde_json::from_str(&reply.body).unwrap();
     edited["draft"].as_str().unwrap().to_owned()
 }
+
+/// A demo user signed in through the demo's app client (USER_PASSWORD_AUTH),
+/// as Cognito answers: the client id and the tokens.
+pub async fn demo_sign_in(
+    aws: &AwsClients,
+    resources: &[gatehouse::demo::Resource],
+    username: &str,
+) -> (
+    String,
+    aws_sdk_cognitoidentityprovider::types::AuthenticationResultType,
+) {
+    let client_id = resources
+        .iter()
+        .find(|r| r.name == "gatehouse-console")
+        .unwrap()
+        .aws_id
+        .clone();
+    let answer = aws
+        .cognito
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", gatehouse::demo::DEMO_PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    (client_id, answer.authentication_result.unwrap())
+}
