@@ -186,6 +186,16 @@ async fn a_draft_changing_three_groups_is_reviewed_and_lands_in_one_transaction(
         "{}",
         broken.body
     );
+    let huge = policy(&format!(
+        "arn:aws:execute-api:*:*:*/*/GET/{}",
+        "a".repeat(120 * 1024)
+    ));
+    let oversized = form(&state, save, &editor, &save_body("vets", &huge)).await;
+    assert!(
+        oversized.body.contains("keep it under 100 KB"),
+        "{}",
+        oversized.body
+    );
     let viewing = form(&state, save, &viewer, &save_body("vets", &policy("*"))).await;
     assert!(viewing.body.contains("Forbidden"), "{}", viewing.body);
     let elsewhere = form(

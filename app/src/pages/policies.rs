@@ -93,6 +93,13 @@ pub async fn save_mapping(
             "Name the Cognito group (1 to 128 characters).".into(),
         ));
     }
+    // DynamoDB holds at most 400 KB an item; a policy is far smaller.
+    if policy.len() > 100 * 1024 {
+        return Err(AppError::BadRequest(format!(
+            "The policy is {} KB; keep it under 100 KB (nothing was saved).",
+            policy.len() / 1024
+        )));
+    }
     let document: serde_json::Value = serde_json::from_str(&policy).map_err(|e| {
         AppError::BadRequest(format!("The policy is not JSON ({e}); nothing was saved."))
     })?;
