@@ -18,6 +18,7 @@ pub mod shell;
 pub mod targets;
 pub mod traffic;
 pub mod url;
+pub mod vpn;
 
 #[cfg(feature = "ssr")]
 pub mod state;

@@ -4,7 +4,7 @@ use crate::auth::User;
 use crate::error::AppError;
 use crate::pages::{
     Audit, Dashboard, ErrorPage, Forbidden, NewPassword, NotFound, Policies, Review, Reviews,
-    Rules, Settings, SignIn, Traffic, Unbuilt,
+    Rules, Settings, SignIn, Traffic, VpnCountries,
 };
 use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
@@ -92,7 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/traffic") view=|| guarded(Traffic) />
                     <Route path=path!("/rules") view=|| guarded(Rules) />
                     <Route path=path!("/policies") view=|| guarded(Policies) />
-                    <Route path=path!("/vpn-countries") view=|| guarded(Unbuilt) />
+                    <Route path=path!("/vpn-countries") view=|| guarded(VpnCountries) />
                     <Route path=path!("/reviews") view=|| guarded(Reviews) />
                     <Route path=path!("/reviews/:id") view=|| guarded(Review) />
                     <Route path=path!("/audit") view=|| guarded(Audit) />

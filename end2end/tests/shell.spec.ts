@@ -38,9 +38,6 @@ test("every section is reachable from the navigation", async ({ page }) => {
     await expect(page.getByRole("heading", { level: 1, name: section.heading })).toBeVisible();
     await expect(nav.getByRole("link", { name: section.label, exact: true })).toHaveAttribute("aria-current", "page");
     await expect(page).toHaveTitle(`${section.heading} · Gatehouse`);
-    if (!["/", "/traffic", "/rules", "/policies", "/reviews", "/audit", "/settings"].includes(section.path)) {
-      await expect(page.getByRole("status")).toContainText("not built yet");
-    }
   }
 });
 

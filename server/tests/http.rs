@@ -149,20 +149,9 @@ async fn the_shell_has_landmarks_and_every_section(_: PgPoolOptions, options: Pg
                 link.path
             );
         }
-        let built = [
-            "/",
-            "/traffic",
-            "/rules",
-            "/policies",
-            "/reviews",
-            "/audit",
-            "/settings",
-        ]
-        .contains(&section.path);
-        assert_eq!(
-            html.contains("This page is not built yet."),
-            !built,
-            "{}: pages not built yet say so, built ones do not",
+        assert!(
+            !html.contains("not built yet"),
+            "{}: every section is built",
             section.path
         );
     }

@@ -106,7 +106,9 @@ pub async fn begin(reach: Reach<'_>, id: Uuid, by: &Applier) -> Result<Begun, Ch
                 settle(reach, &change, Some(by)).await?;
                 continue;
             }
-            Status::Approved => {}
+            // A failed apply may be tried again: a kind written in parts
+            // resumes with the parts not yet written.
+            Status::Approved | Status::Failed => {}
             other => {
                 return Err(ChangeError::Conflict(format!(
                     "this change request is {}: only an approved one can be applied",
@@ -339,7 +341,10 @@ async fn record_failed(
             format!("{service} refused the update (request {id}); the server log has why.")
         }
         // Gatehouse's own checks say why in words meant for the console.
-        (None, super::Kind::Settings | super::Kind::PolicyMappings) => {
+        (
+            None,
+            super::Kind::Settings | super::Kind::PolicyMappings | super::Kind::VpnGeofencing,
+        ) => {
             format!("Not applied: {message}.")
         }
         (None, _) => format!("{service} refused the update; the server log has why."),

@@ -8,8 +8,8 @@ use super::{Drift, DriftState, Kind, LastApplied};
 use crate::error::AppError;
 use crate::targets::{ManagedTarget, TargetKind};
 
-/// The drift of every managed web ACL and policy table of `targets` and of
-/// the settings: the
+/// The drift of every managed web ACL, policy table and VPN geofencing set
+/// of `targets` and of the settings: the
 /// last applied versions in one query, the live states read side by side.
 pub async fn drift(reach: Reach<'_>, targets: &[ManagedTarget]) -> Result<Vec<Drift>, AppError> {
     let last = sqlx::query!(
@@ -41,6 +41,17 @@ pub async fn drift(reach: Reach<'_>, targets: &[ManagedTarget]) -> Result<Vec<Dr
                 (
                     Kind::PolicyMappings,
                     super::kinds::policy_mappings::target(&t.name),
+                )
+            }),
+    );
+    watched.extend(
+        targets
+            .iter()
+            .filter(|t| t.kind == TargetKind::VpnGeofencing)
+            .map(|t| {
+                (
+                    Kind::VpnGeofencing,
+                    super::kinds::vpn_geofencing::target(&t.name),
                 )
             }),
     );

@@ -117,10 +117,18 @@ pub enum Kind {
     Settings,
     /// The group → policy mappings of the authorizer's DynamoDB table.
     PolicyMappings,
+    /// Client VPN geofencing: allowed countries, NAT addresses, the deny
+    /// policy (and SCP) that follows.
+    VpnGeofencing,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::WebAclRules, Kind::Settings, Kind::PolicyMappings];
+    pub const ALL: [Kind; 4] = [
+        Kind::WebAclRules,
+        Kind::Settings,
+        Kind::PolicyMappings,
+        Kind::VpnGeofencing,
+    ];
 
     /// The value stored in `change_requests.kind`.
     pub fn as_str(self) -> &'static str {
@@ -128,6 +136,7 @@ impl Kind {
             Kind::WebAclRules => "web_acl_rules",
             Kind::Settings => "settings",
             Kind::PolicyMappings => "policy_mappings",
+            Kind::VpnGeofencing => "vpn_geofencing",
         }
     }
 
@@ -138,7 +147,7 @@ impl Kind {
     /// The role that drafts, edits and submits a change of this kind.
     pub fn author_role(self) -> Role {
         match self {
-            Kind::WebAclRules | Kind::PolicyMappings => Role::Editor,
+            Kind::WebAclRules | Kind::PolicyMappings | Kind::VpnGeofencing => Role::Editor,
             Kind::Settings => Role::Admin,
         }
     }
@@ -146,7 +155,7 @@ impl Kind {
     /// The role that approves, rejects and applies one of someone else's.
     pub fn approver_role(self) -> Role {
         match self {
-            Kind::WebAclRules | Kind::PolicyMappings => Role::Approver,
+            Kind::WebAclRules | Kind::PolicyMappings | Kind::VpnGeofencing => Role::Approver,
             Kind::Settings => Role::Admin,
         }
     }
@@ -157,6 +166,7 @@ impl Kind {
             Kind::WebAclRules => "Rules",
             Kind::Settings => "Settings",
             Kind::PolicyMappings => "Mappings",
+            Kind::VpnGeofencing => "Geofencing",
         }
     }
 
@@ -166,6 +176,7 @@ impl Kind {
             Kind::WebAclRules => "web ACL",
             Kind::Settings => "settings",
             Kind::PolicyMappings => "policy table",
+            Kind::VpnGeofencing => "VPN geofencing set",
         }
     }
 
@@ -175,6 +186,7 @@ impl Kind {
             Kind::WebAclRules => "Apply to AWS",
             Kind::Settings => "Apply the settings",
             Kind::PolicyMappings => "Apply to DynamoDB",
+            Kind::VpnGeofencing => "Apply to AWS, part by part",
         }
     }
 
@@ -184,6 +196,7 @@ impl Kind {
             Kind::WebAclRules => "Rebase onto the live rules",
             Kind::Settings => "Rebase onto the live settings",
             Kind::PolicyMappings => "Rebase onto the live mappings",
+            Kind::VpnGeofencing => "Rebase onto the live set",
         }
     }
 
@@ -193,6 +206,7 @@ impl Kind {
             Kind::WebAclRules => format!("web ACL {name} ({scope})"),
             Kind::Settings => "Gatehouse settings".to_owned(),
             Kind::PolicyMappings => format!("policy table {name}"),
+            Kind::VpnGeofencing => format!("VPN geofencing set {name}"),
         }
     }
 }
@@ -382,8 +396,10 @@ impl ChangeView {
             attach: author && editor && self.status.editable(),
             approve: approver && !author && reviewable && !approved_by_user,
             reject: approver && !author && (reviewable || self.status == Status::Stale),
-            apply: matches!(self.status, Status::Approved | Status::Applying)
-                && (approver || (author && editor)),
+            apply: matches!(
+                self.status,
+                Status::Approved | Status::Applying | Status::Failed
+            ) && (approver || (author && editor)),
             withdraw: author
                 && matches!(
                     self.status,
@@ -440,6 +456,7 @@ pub fn audit_target(id: &str, kind: Kind, target_scope: &str, target_name: &str)
         Kind::WebAclRules => format!("change request {id} · web ACL {target_scope}/{target_name}"),
         Kind::Settings => format!("change request {id} · settings"),
         Kind::PolicyMappings => format!("change request {id} · policy table {target_name}"),
+        Kind::VpnGeofencing => format!("change request {id} · VPN geofencing set {target_name}"),
     }
 }
 

@@ -13,7 +13,7 @@ mod rules;
 pub(crate) mod settings;
 mod sign_in;
 pub(crate) mod traffic;
-mod unbuilt;
+mod vpn;
 
 pub use audit::{Audit, LoadAudit};
 pub use dashboard::{Dashboard, LoadOverview};
@@ -28,4 +28,4 @@ pub use rules::{LoadRules, Rules};
 pub use settings::{AddTarget, LoadSettings, RemoveTarget, SetRoles, Settings};
 pub use sign_in::{NewPassword, SignIn};
 pub use traffic::{LoadTraffic, Traffic};
-pub use unbuilt::Unbuilt;
+pub use vpn::{LoadVpn, SaveVpn, VpnCountries};

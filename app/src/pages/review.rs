@@ -144,6 +144,9 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
                     crate::changes::Kind::PolicyMappings => {
                         "Applied: DynamoDB holds the new mappings, written in one transaction."
                     }
+                    crate::changes::Kind::VpnGeofencing => {
+                        "Applied: the NAT IP set, the geo web ACL and the deny policy hold the new set."
+                    }
                 }),
                 Outcome::AlreadyApplied => {
                     said("It had already been applied; nothing was pushed again.")
@@ -264,6 +267,10 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
             "/policies?table={}&draft={}",
             crate::url::encode(&change.target_name),
             change.id
+        ),
+        crate::changes::Kind::VpnGeofencing => format!(
+            "/vpn-countries?set={}",
+            crate::url::encode(&change.target_name)
         ),
     };
     let label = change.kind.content_label();

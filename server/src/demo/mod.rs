@@ -8,7 +8,7 @@
 mod cognito;
 mod iam;
 mod policy_store;
-mod waf;
+pub mod waf;
 
 use app::roles::Role;
 use app::settings::check;

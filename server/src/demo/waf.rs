@@ -47,7 +47,7 @@ pub async fn provision(waf: &Client) -> Result<Vec<Resource>, ProvisionError> {
 
 /// Finds the web ACL by name, or creates it with `rules`. An existing web
 /// ACL is left exactly as it is.
-async fn web_acl(
+pub async fn web_acl(
     waf: &Client,
     name: &str,
     rules: Vec<Rule>,
@@ -225,7 +225,7 @@ fn rate_rule(
 /// Blocks what does not come from the NAT gateways, then allows the allowed
 /// countries by the client address the VPN forwards; the default blocks
 /// everything else.
-fn vpn_geo_rules(nat_arn: &str) -> Result<Vec<Rule>, ProvisionError> {
+pub fn vpn_geo_rules(nat_arn: &str) -> Result<Vec<Rule>, ProvisionError> {
     let from_nat = Statement::builder()
         .ip_set_reference_statement(
             IpSetReferenceStatement::builder()

@@ -6,6 +6,7 @@
 
 pub mod policy_mappings;
 pub mod settings;
+pub mod vpn_geofencing;
 pub mod web_acl_rules;
 
 use super::{ChangeDiff, Kind};
@@ -103,6 +104,7 @@ impl Kind {
             Kind::WebAclRules => web_acl_rules::read_live(reach, target).await,
             Kind::Settings => settings::read_live(reach).await,
             Kind::PolicyMappings => policy_mappings::read_live(reach, target).await,
+            Kind::VpnGeofencing => vpn_geofencing::read_live(reach, target).await,
         }
     }
 
@@ -118,6 +120,7 @@ impl Kind {
             Kind::WebAclRules => web_acl_rules::push(reach, base, content).await,
             Kind::Settings => settings::push(reach, base, content).await,
             Kind::PolicyMappings => policy_mappings::push(reach, base, content).await,
+            Kind::VpnGeofencing => vpn_geofencing::push(reach, base, content).await,
         }
     }
 
@@ -127,6 +130,7 @@ impl Kind {
             Kind::WebAclRules => web_acl_rules::same(a, b),
             Kind::Settings => settings::same(a, b),
             Kind::PolicyMappings => policy_mappings::same(a, b),
+            Kind::VpnGeofencing => vpn_geofencing::same(a, b),
         }
     }
 
@@ -136,6 +140,7 @@ impl Kind {
             Kind::WebAclRules => web_acl_rules::diff(before, after),
             Kind::Settings => settings::diff(before, after),
             Kind::PolicyMappings => policy_mappings::diff(before, after),
+            Kind::VpnGeofencing => vpn_geofencing::diff(before, after),
         }
     }
 
@@ -146,6 +151,7 @@ impl Kind {
             Kind::WebAclRules => web_acl_rules::check(content),
             Kind::Settings => settings::check(content),
             Kind::PolicyMappings => policy_mappings::check(content),
+            Kind::VpnGeofencing => vpn_geofencing::check(content),
         }
     }
 
@@ -156,6 +162,7 @@ impl Kind {
     pub fn landed(self, base: &Live, content: &Value, live: &Live) -> Landing {
         match self {
             Kind::PolicyMappings => policy_mappings::landed(base, content, live),
+            Kind::VpnGeofencing => vpn_geofencing::landed(base, content, live),
             Kind::WebAclRules | Kind::Settings => {
                 if live.token == base.token {
                     Landing::NotTaken
@@ -174,6 +181,7 @@ impl Kind {
             Kind::WebAclRules => web_acl_rules::rebase(base, content, live),
             Kind::Settings => settings::rebase(base, content, live),
             Kind::PolicyMappings => policy_mappings::rebase(base, content, live),
+            Kind::VpnGeofencing => vpn_geofencing::rebase(base, content, live),
         }
     }
 
@@ -188,6 +196,7 @@ impl Kind {
             Kind::WebAclRules => "AWS WAF",
             Kind::Settings => "Gatehouse's settings",
             Kind::PolicyMappings => "DynamoDB",
+            Kind::VpnGeofencing => "AWS",
         }
     }
 }

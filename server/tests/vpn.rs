@@ -1,0 +1,382 @@
+//! Client VPN geofencing on an account Gatehouse did not set up: a geo web
+//! ACL, a NAT IP set and a deny policy made with the SDK (the policy under a
+//! name of this test's own: IAM is global), registered by the operator; one
+//! change request carrying countries and addresses, approved by someone
+//! else and applied part by part; an IP set changed out of band between
+//! approval and apply making it stale with nothing written; a part that
+//! fails leaving the request failed with what landed named, and applying
+//! again completing it.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use app::changes::{Kind, Status, store};
+use app::pages::SaveVpn;
+use app::roles::Role;
+use app::state::{AppState, AwsClients};
+use aws_sdk_wafv2::types::{IpAddressVersion, Scope};
+use common::{draft_of, form, step};
+use http::StatusCode;
+use leptos::server_fn::ServerFn;
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+const SET: &str = "team-vpn";
+
+struct Team {
+    pool: PgPool,
+    aws: AwsClients,
+    state: AppState,
+    editor: String,
+    approver: String,
+    policy_arn: String,
+    nat_id: String,
+}
+
+async fn team(options: PgConnectOptions, region: &str) -> Team {
+    let pool = common::pool(options).await;
+    let aws = common::aws(region).await;
+    let nat = aws
+        .wafv2
+        .create_ip_set()
+        .name("team-nat")
+        .scope(Scope::Regional)
+        .ip_address_version(IpAddressVersion::Ipv4)
+        .addresses("198.51.100.10/32")
+        .send()
+        .await
+        .unwrap()
+        .summary
+        .unwrap();
+    let rules = gatehouse::demo::waf::vpn_geo_rules(nat.arn().unwrap()).unwrap();
+    gatehouse::demo::waf::web_acl(&aws.wafv2, "team-geo", rules, "VPN check endpoint")
+        .await
+        .unwrap();
+    let document = app::vpn::deny_policy(&["198.51.100.10/32".to_owned()]);
+    let policy_arn = aws
+        .iam
+        .create_policy()
+        .policy_name(format!("team-deny-{region}"))
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    let input = app::settings::check::VpnSetInput {
+        name: SET.into(),
+        geo_web_acl: "team-geo".into(),
+        nat_ip_set: "team-nat".into(),
+        policy_arn: policy_arn.clone(),
+        scp_id: None,
+    };
+    let checked = app::settings::check::vpn_set(&aws, &input).await.unwrap();
+    app::settings::store::operator_change(&pool, gatehouse::demo::operator("test"), "vpn", |doc| {
+        doc.targets.push(checked)
+    })
+    .await
+    .unwrap();
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    let approver = common::session_cookie(&state, Role::Approver).await;
+    Team {
+        pool,
+        aws,
+        state,
+        editor,
+        approver,
+        policy_arn,
+        nat_id: nat.id.unwrap(),
+    }
+}
+
+fn save_body(countries: &str, addresses: &str) -> String {
+    format!(
+        "set={SET}&countries={}&nat_addresses={}",
+        app::url::encode(countries),
+        app::url::encode(addresses)
+    )
+}
+
+async fn countries(aws: &AwsClients) -> Vec<String> {
+    let listed = aws
+        .wafv2
+        .list_web_acls()
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    let acl = listed
+        .web_acls()
+        .iter()
+        .find(|a| a.name() == Some("team-geo"))
+        .unwrap();
+    let got = aws
+        .wafv2
+        .get_web_acl()
+        .name("team-geo")
+        .id(acl.id().unwrap())
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    let rules = got.web_acl().unwrap().rules();
+    let geo = rules
+        .iter()
+        .find_map(|r| r.statement()?.geo_match_statement())
+        .unwrap();
+    let mut codes: Vec<String> = geo
+        .country_codes()
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    codes.sort();
+    codes
+}
+
+async fn addresses(team: &Team) -> (Vec<String>, String) {
+    let got = team
+        .aws
+        .wafv2
+        .get_ip_set()
+        .name("team-nat")
+        .id(&team.nat_id)
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    let mut addresses = got.ip_set().unwrap().addresses().to_vec();
+    addresses.sort();
+    (addresses, got.lock_token.unwrap())
+}
+
+async fn policy_nat(team: &Team) -> Value {
+    let policy = team
+        .aws
+        .iam
+        .get_policy()
+        .policy_arn(&team.policy_arn)
+        .send()
+        .await
+        .unwrap();
+    let version = policy.policy().unwrap().default_version_id().unwrap();
+    let document = team
+        .aws
+        .iam
+        .get_policy_version()
+        .policy_arn(&team.policy_arn)
+        .version_id(version)
+        .send()
+        .await
+        .unwrap()
+        .policy_version
+        .unwrap()
+        .document
+        .unwrap();
+    let document = app::vpn::live::policy_document(&document);
+    document["Statement"][0]["Condition"]["NotIpAddress"]["aws:SourceIp"].clone()
+}
+
+async fn submit_and_approve(team: &Team, id: &str) {
+    for (who, what) in [(&team.editor, "Submit"), (&team.approver, "Approve")] {
+        let reply = step(&team.state, who, id, what).await;
+        assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.body);
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn countries_and_a_nat_address_change_together_and_a_moved_ip_set_makes_it_stale(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let team = team(options, "eu-west-3").await;
+    let save = <SaveVpn as ServerFn>::PATH;
+
+    // Refusals name what is wrong and save nothing.
+    let unknown = form(
+        &team.state,
+        save,
+        &team.editor,
+        &save_body("DE,XX", "198.51.100.10/32"),
+    )
+    .await;
+    assert!(
+        unknown.body.contains("country codes: XX"),
+        "{}",
+        unknown.body
+    );
+    let bad = form(
+        &team.state,
+        save,
+        &team.editor,
+        &save_body("DE", "198.51.100.300"),
+    )
+    .await;
+    assert!(bad.body.contains("is not an IP address"), "{}", bad.body);
+    let viewer = common::session_cookie(&team.state, Role::Viewer).await;
+    let viewing = form(
+        &team.state,
+        save,
+        &viewer,
+        &save_body("DE", "198.51.100.10"),
+    )
+    .await;
+    assert!(viewing.body.contains("Forbidden"), "{}", viewing.body);
+
+    // GB goes, FR comes, a second NAT address: one change request.
+    let id = draft_of(
+        &form(
+            &team.state,
+            save,
+            &team.editor,
+            &save_body("DE, US, FR", "198.51.100.10\n198.51.100.12"),
+        )
+        .await,
+    );
+    let change = store::get(&team.pool, id.parse().unwrap()).await.unwrap();
+    assert_eq!(change.kind, Kind::VpnGeofencing);
+    let words = Kind::VpnGeofencing
+        .diff(&change.base.content, &change.content)
+        .words;
+    assert_eq!(
+        words,
+        [
+            "countries: + FR (France); − GB (United Kingdom of Great Britain and Northern Ireland)",
+            "NAT addresses: + 198.51.100.12/32",
+            "deny policy changes (it follows the NAT addresses)"
+        ]
+    );
+    submit_and_approve(&team, &id).await;
+    let applied = step(&team.state, &team.approver, &id, "Apply").await;
+    assert!(applied.body.contains("Applied"), "{}", applied.body);
+    assert_eq!(countries(&team.aws).await, ["DE", "FR", "US"]);
+    assert_eq!(
+        addresses(&team).await.0,
+        ["198.51.100.10/32", "198.51.100.12/32"]
+    );
+    assert_eq!(
+        policy_nat(&team).await,
+        serde_json::json!(["198.51.100.10/32", "198.51.100.12/32"])
+    );
+
+    // A second change; the IP set is changed out of band after approval.
+    let next = draft_of(
+        &form(
+            &team.state,
+            save,
+            &team.editor,
+            &save_body("DE, US", "198.51.100.10\n198.51.100.12"),
+        )
+        .await,
+    );
+    submit_and_approve(&team, &next).await;
+    let (_, lock) = addresses(&team).await;
+    team.aws
+        .wafv2
+        .update_ip_set()
+        .name("team-nat")
+        .id(&team.nat_id)
+        .scope(Scope::Regional)
+        .addresses("198.51.100.99/32")
+        .lock_token(lock)
+        .send()
+        .await
+        .unwrap();
+    let stale = step(&team.state, &team.approver, &next, "Apply").await;
+    assert!(stale.body.contains("Not applied"), "{}", stale.body);
+    assert_eq!(
+        store::get(&team.pool, next.parse().unwrap())
+            .await
+            .unwrap()
+            .status,
+        Status::Stale
+    );
+    // Nothing was written: the countries are still the first change's.
+    assert_eq!(countries(&team.aws).await, ["DE", "FR", "US"]);
+    assert_eq!(addresses(&team).await.0, ["198.51.100.99/32"]);
+    assert!(app::audit::verify(&team.pool).await.unwrap().is_ok());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_part_that_fails_leaves_the_request_failed_with_what_landed_and_applying_again_completes_it(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let team = team(options, "eu-north-1").await;
+    let save = <SaveVpn as ServerFn>::PATH;
+    let id = draft_of(
+        &form(
+            &team.state,
+            save,
+            &team.editor,
+            &save_body("DE, GB, US, NL", "198.51.100.10\n2001:db8::10"),
+        )
+        .await,
+    );
+    submit_and_approve(&team, &id).await;
+    // The failure, injected: the approved content's deny policy made one
+    // IAM refuses (MalformedPolicyDocument), as a part that fails would be.
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    sqlx::query(
+        "UPDATE change_requests
+         SET content = jsonb_set(content, '{deny_policy,Statement,0,Bogus}', '1')
+         WHERE id = $1",
+    )
+    .bind(uuid)
+    .execute(&team.pool)
+    .await
+    .unwrap();
+    let failed = step(&team.state, &team.approver, &id, "Apply").await;
+    assert!(failed.body.contains("refused"), "{}", failed.body);
+    let change = store::get(&team.pool, uuid).await.unwrap();
+    assert_eq!(change.status, Status::Failed);
+    let failure = change.failure.unwrap();
+    assert!(
+        failure.contains("written: NAT IP set, geo web ACL; not written: the deny policy"),
+        "{failure}"
+    );
+    // The parts before it landed; the policy is as it was.
+    assert_eq!(countries(&team.aws).await, ["DE", "GB", "NL", "US"]);
+    assert_eq!(
+        addresses(&team).await.0,
+        ["198.51.100.10/32", "2001:db8::10/128"]
+    );
+    assert_eq!(
+        policy_nat(&team).await,
+        serde_json::json!(["198.51.100.10/32"])
+    );
+
+    // The cause removed, applying again resumes with the policy alone.
+    sqlx::query(
+        "UPDATE change_requests SET content = content #- '{deny_policy,Statement,0,Bogus}'
+         WHERE id = $1",
+    )
+    .bind(uuid)
+    .execute(&team.pool)
+    .await
+    .unwrap();
+    let resumed = step(&team.state, &team.approver, &id, "Apply").await;
+    assert!(resumed.body.contains("Applied"), "{}", resumed.body);
+    assert_eq!(
+        store::get(&team.pool, uuid).await.unwrap().status,
+        Status::Applied
+    );
+    assert_eq!(
+        policy_nat(&team).await,
+        serde_json::json!(["198.51.100.10/32", "2001:db8::10/128"])
+    );
+    let timeline: Vec<String> = store::timeline(&team.pool, uuid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.what)
+        .collect();
+    assert!(
+        timeline.iter().any(|w| w.contains("failed")),
+        "{timeline:?}"
+    );
+    assert!(app::audit::verify(&team.pool).await.unwrap().is_ok());
+}
