@@ -7,6 +7,9 @@ GATEHOUSE_HOME=${GATEHOUSE_HOME:-$HOME/.local/share/gatehouse}
 CARGO_LEPTOS_VERSION=0.3.10
 SQLX_CLI_VERSION=0.8.6
 MOTO_SPEC='moto[server]>=5.2,<6'
+# The IP-to-country database of "Test an IP" (CC BY 4.0, NRO), from npm.
+IP_DB_PACKAGE=@ip-location-db/geo-whois-asn-country-mmdb
+IP_DB_VERSION=2.3.2026061719
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 export LEPTOS_OUTPUT_NAME=gatehouse  # as cargo-leptos sets it, so plain cargo builds reuse its artifacts
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -190,6 +193,23 @@ ensure_end2end_deps() {
     step "Installing the end2end packages (npm ci)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2)
   fi
+}
+
+# The IP-to-country database, unpacked once under $GATEHOUSE_HOME; sets
+# GATEHOUSE_IP_COUNTRY_DB for the console.
+ensure_ip_database() {
+  local dir=$GATEHOUSE_HOME/ip-db/$IP_DB_VERSION
+  if [ ! -f "$dir/geo-whois-asn-country.mmdb" ]; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    step "Installing the IP-to-country database ($IP_DB_PACKAGE@$IP_DB_VERSION, npm)"
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$IP_DB_PACKAGE@$IP_DB_VERSION" >/dev/null && tar xzf ./*.tgz)
+    mkdir -p "$dir"
+    cp "$tmp/package/geo-whois-asn-country.mmdb" "$tmp/package/NRO_LICENSE" "$tmp/package/package.json" "$dir/"
+    rm -rf "$tmp"
+  fi
+  export GATEHOUSE_IP_COUNTRY_DB=$dir/geo-whois-asn-country.mmdb
 }
 
 # For bench/: the release build, and a generated day of logs at scale $1

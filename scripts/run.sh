@@ -14,6 +14,7 @@ ensure_postgres
 DATABASE_URL=${DATABASE_URL:-$(database_url gatehouse)}
 export DATABASE_URL
 ensure_moto
+ensure_ip_database
 start_moto "${MOTO_PORT:-5055}"
 
 step "Building the console (cargo leptos build)"

@@ -23,6 +23,7 @@ ensure_postgres
 ensure_moto
 ensure_chromium
 ensure_end2end_deps
+ensure_ip_database
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -16,6 +16,8 @@ pub struct AppState {
     /// Settings the configuration file or the environment fix: they win
     /// over what the console sets.
     pub overrides: crate::settings::Overrides,
+    /// The IP-to-country database "Test an IP" reads, when configured.
+    pub geo: Option<std::sync::Arc<crate::vpn::geo::GeoDb>>,
 }
 
 /// How people sign in: the user pool (when one is configured or

@@ -35,6 +35,10 @@ pub struct Config {
     /// or CIDRs): only a request from one of these has its client address
     /// taken from `X-Forwarded-For`.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The IP-to-country database (MaxMind format) the VPN page's "Test an
+    /// IP" reads: `scripts/` install `geo-whois-asn-country.mmdb` from npm
+    /// and set it. Env: `GATEHOUSE_IP_COUNTRY_DB`.
+    pub ip_country_db: Option<PathBuf>,
     pub aws: AwsConfig,
     pub cognito: CognitoConfig,
     pub sessions: SessionConfig,
@@ -118,6 +122,7 @@ impl Default for Config {
             site_root: PathBuf::from("target/site"),
             public_url: None,
             trusted_proxies: Vec::new(),
+            ip_country_db: None,
             aws: AwsConfig {
                 region: None,
                 endpoint_url: None,

@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod countries_cli;
 pub mod db;
 pub mod demo;
 pub mod http;

@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Client VPN geofencing: the allowed countries, and "Test an IP".
+    Countries {
+        #[command(subcommand)]
+        command: gatehouse::countries_cli::CountriesCommand,
+    },
     /// API authorization policies: the evaluator for scripts.
     Policy {
         #[command(subcommand)]
@@ -271,6 +276,7 @@ async fn main() -> ExitCode {
         } => verify_audit(&config).await,
         Command::Settings { command } => gatehouse::settings_cli::run(&config, command).await,
         Command::Policy { command } => gatehouse::policy_cli::run(&config, command).await,
+        Command::Countries { command } => gatehouse::countries_cli::run(&config, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,7 +51,20 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
         aws: AwsClients::new(&sdk, Duration::from_secs(config.aws.probe_timeout_secs)),
         auth,
         overrides: config.overrides.clone(),
+        geo: geo_db(config),
     })
+}
+
+/// The IP-to-country database of `ip_country_db`, if set and readable.
+pub fn geo_db(config: &Config) -> Option<std::sync::Arc<app::vpn::geo::GeoDb>> {
+    let path = config.ip_country_db.as_ref()?;
+    match app::vpn::geo::GeoDb::open(path) {
+        Ok(db) => Some(std::sync::Arc::new(db)),
+        Err(error) => {
+            tracing::warn!(%error, "the IP-to-country database is not read: Test an IP is off");
+            None
+        }
+    }
 }
 
 /// The user pool people sign in with: the configured one, else the one

@@ -103,6 +103,7 @@ async fn hosted_ui(options: PgConnectOptions, region: &str) -> HostedUi {
         aws,
         auth,
         overrides: Default::default(),
+        geo: None,
     };
     HostedUi { state, issued }
 }

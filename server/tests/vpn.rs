@@ -380,3 +380,119 @@ async fn a_part_that_fails_leaves_the_request_failed_with_what_landed_and_applyi
     );
     assert!(app::audit::verify(&team.pool).await.unwrap().is_ok());
 }
+
+#[test]
+fn the_bundled_database_locates_public_addresses_and_never_special_ones() {
+    use app::vpn::geo::Located;
+    let path = std::env::var("GATEHOUSE_IP_COUNTRY_DB")
+        .expect("scripts/test.sh sets GATEHOUSE_IP_COUNTRY_DB (ensure_ip_database)");
+    let db = app::vpn::geo::GeoDb::open(std::path::Path::new(&path)).unwrap();
+    let at = |ip: &str| db.locate(ip.parse().unwrap());
+    assert_eq!(at("8.8.8.8"), Located::Country("US".into()));
+    assert_eq!(
+        at("::ffff:8.8.8.8"),
+        Located::Country("US".into()),
+        "IPv4-mapped"
+    );
+    assert_eq!(at("2001:4860:4860::8888"), Located::Country("US".into()));
+    assert_eq!(at("81.169.145.105"), Located::Country("DE".into()));
+    assert_eq!(at("192.168.1.1"), Located::Special("private"));
+    assert_eq!(at("::ffff:10.0.0.1"), Located::Special("private"));
+    assert_eq!(at("2001:db8::1"), Located::Special("documentation"));
+    assert!(db.about.built.starts_with("20"), "{}", db.about.built);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_address_is_tested_on_the_page_the_api_and_the_command_line(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let region = "eu-west-2";
+    let team = team(options, region).await;
+    let viewer = common::session_cookie(&team.state, Role::Viewer).await;
+    let path = <app::pages::TestVpnIp as ServerFn>::PATH;
+    let test = |ip: &str| {
+        let body = format!("set={SET}&ip={}&draft=false", app::url::encode(ip));
+        let state = team.state.clone();
+        let viewer = viewer.clone();
+        async move { form(&state, path, &viewer, &body).await }
+    };
+    // The demo rules allow DE, GB and US from the NAT.
+    let german = test("81.169.145.105").await;
+    assert_eq!(german.status, StatusCode::OK, "{}", german.body);
+    let german: Value = serde_json::from_str(&german.body).unwrap();
+    assert_eq!(german["country"], "DE");
+    assert_eq!(german["web_acl"]["action"], "ALLOW");
+    assert_eq!(german["web_acl"]["rule"], "AllowListedCountries");
+    assert_eq!(
+        german["handler"],
+        serde_json::json!({"allow": true, "error-msg-on-failed-posture-compliance": "",
+            "posture-compliance-statuses": ["compliant"], "schema-version": "v1"})
+    );
+    let dutch: Value = serde_json::from_str(&test("193.0.6.139").await.body).unwrap();
+    assert_eq!(dutch["country"], "NL");
+    assert_eq!(dutch["web_acl"]["action"], "BLOCK");
+    assert_eq!(dutch["handler"]["allow"], false);
+    assert_eq!(
+        dutch["handler"]["posture-compliance-statuses"],
+        serde_json::json!(["quarantined"])
+    );
+    let private: Value = serde_json::from_str(&test("10.1.2.3").await.body).unwrap();
+    assert_eq!(private["country"], Value::Null);
+    assert_eq!(private["special"], "private");
+    assert_eq!(private["web_acl"]["action"], "BLOCK");
+    let nonsense = test("not-an-ip").await;
+    assert!(
+        nonsense.body.contains("is not an IPv4 or IPv6 address"),
+        "{}",
+        nonsense.body
+    );
+
+    let api = common::get_as(&team.state, "/api/v1/vpn/test?ip=8.8.8.8", &viewer).await;
+    let api: Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(
+        (api["country"].as_str(), api["web_acl"]["action"].as_str()),
+        (Some("US"), Some("ALLOW"))
+    );
+    let shown = common::get_as(&team.state, "/api/v1/vpn/countries", &viewer).await;
+    let shown: Value = serde_json::from_str(&shown.body).unwrap();
+    assert_eq!(
+        shown["countries"][0],
+        serde_json::json!({"code": "DE", "name": "Germany"})
+    );
+    assert_eq!(shown["parts"]["nat_ip_set"], "team-nat");
+    let anonymous = common::get_as(&team.state, "/api/v1/vpn/test?ip=8.8.8.8", "").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    let cli = |args: &[&str]| {
+        common::gatehouse()
+            .args(args)
+            .env("DATABASE_URL", common::database_url(&team.pool))
+            .env("AWS_REGION", region)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["countries", "test", "193.0.6.139", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tested: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tested["country"], "NL");
+    assert_eq!(tested["handler"]["allow"], false);
+    let bad = cli(&["countries", "test", "999.1.1.1"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an IPv4 or IPv6 address"));
+    let out = cli(&["countries", "show", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown["nat_addresses"],
+        serde_json::json!(["198.51.100.10/32"])
+    );
+}

@@ -28,4 +28,4 @@ pub use rules::{LoadRules, Rules};
 pub use settings::{AddTarget, LoadSettings, RemoveTarget, SetRoles, Settings};
 pub use sign_in::{NewPassword, SignIn};
 pub use traffic::{LoadTraffic, Traffic};
-pub use vpn::{LoadVpn, SaveVpn, VpnCountries};
+pub use vpn::{LoadVpn, SaveVpn, TestVpnIp, VpnCountries};

@@ -5,7 +5,7 @@
 
 use crate::error::AppError;
 use crate::pages::settings::{Edited, Pending, PendingChanges};
-use crate::vpn::{Country, VpnDoc, all_countries, country_name};
+use crate::vpn::{Country, IpTest, VpnDoc, all_countries, country_name};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -34,22 +34,14 @@ pub struct VpnView {
 
 #[server]
 pub async fn load_vpn(set: Option<String>) -> Result<VpnView, AppError> {
-    use crate::changes::kinds::{Reach, vpn_geofencing};
-    use crate::changes::{Kind, drafts, store::ChangeError};
+    use crate::changes::kinds::vpn_geofencing;
+    use crate::changes::{Kind, drafts};
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
-    let reach = Reach {
-        pool: &state.pool,
-        aws: &state.aws,
-    };
-    let sets = vpn_sets(&state.pool).await?;
-    let name = chosen(&sets, set.as_deref())?;
+    let sets = crate::vpn::service::sets(&state.pool).await?;
+    let name = crate::vpn::service::chosen(&state.pool, set.as_deref()).await?;
     let target = vpn_geofencing::target(&name);
-    let live = Kind::VpnGeofencing
-        .read_live(reach, &target)
-        .await
-        .map_err(ChangeError::from)?;
-    let parts = crate::vpn::live::Parts::read_json(&live.resource).ok_or(AppError::Internal)?;
+    let parts = crate::vpn::service::parts(&state, &name).await?;
     let open =
         drafts::open_draft(&state.pool, Kind::VpnGeofencing, &target, &user.username).await?;
     let draft = match open {
@@ -63,7 +55,7 @@ pub async fn load_vpn(set: Option<String>) -> Result<VpnView, AppError> {
     Ok(VpnView {
         sets,
         set: name,
-        live: vpn_geofencing::doc(&live.content),
+        live: parts.doc(),
         parts: PartNames {
             geo_web_acl: parts.set.geo_web_acl.name.clone(),
             nat_ip_set: parts.set.nat_ip_set.name.clone(),
@@ -80,31 +72,6 @@ pub async fn load_vpn(set: Option<String>) -> Result<VpnView, AppError> {
     })
 }
 
-#[cfg(feature = "ssr")]
-async fn vpn_sets(pool: &sqlx::PgPool) -> Result<Vec<String>, AppError> {
-    let doc = crate::settings::store::current(pool).await?;
-    Ok(doc
-        .of(crate::targets::TargetKind::VpnGeofencing)
-        .map(|t| t.name.clone())
-        .collect())
-}
-
-#[cfg(feature = "ssr")]
-fn chosen(sets: &[String], asked: Option<&str>) -> Result<String, AppError> {
-    match asked.filter(|a| !a.is_empty()) {
-        Some(asked) if sets.iter().any(|s| s == asked) => Ok(asked.to_owned()),
-        Some(asked) => Err(AppError::BadRequest(format!(
-            "Gatehouse does not manage a VPN geofencing set {asked:?}: an admin registers it on the Settings page."
-        ))),
-        None => sets.first().cloned().ok_or_else(|| {
-            AppError::BadRequest(
-                "No VPN geofencing set is managed yet: an admin registers it on the Settings page."
-                    .into(),
-            )
-        }),
-    }
-}
-
 /// Puts `countries` (codes, separated by commas or spaces) and
 /// `nat_addresses` (one a line) into the editor's draft of `set`; the deny
 /// policy follows the addresses.
@@ -117,8 +84,7 @@ pub async fn save_vpn(
     use crate::changes::{Kind, drafts, kinds::vpn_geofencing};
     let user = crate::auth::caller::require(Kind::VpnGeofencing.author_role()).await?;
     let state = crate::state::app_state()?;
-    let sets = vpn_sets(&state.pool).await?;
-    let name = chosen(&sets, Some(&set))?;
+    let name = crate::vpn::service::chosen(&state.pool, Some(&set)).await?;
     let codes: Vec<String> = countries
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|c| !c.is_empty())
@@ -167,6 +133,32 @@ pub async fn save_vpn(
         draft: id.to_string(),
         message: "The countries and NAT addresses are in your draft.".into(),
     })
+}
+
+/// "Test an IP" against the set's live parts, or with the caller's draft's
+/// countries and NAT addresses.
+#[server]
+pub async fn test_vpn_ip(set: String, ip: String, draft: bool) -> Result<IpTest, AppError> {
+    use crate::changes::{Kind, drafts, kinds::vpn_geofencing};
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let name = crate::vpn::service::chosen(&state.pool, Some(&set)).await?;
+    let parts = crate::vpn::service::parts(&state, &name).await?;
+    let drafted = match draft {
+        false => None,
+        true => {
+            let target = vpn_geofencing::target(&name);
+            match drafts::open_draft(&state.pool, Kind::VpnGeofencing, &target, &user.username)
+                .await?
+            {
+                Some(id) => Some(vpn_geofencing::doc(
+                    &crate::changes::store::get(&state.pool, id).await?.content,
+                )),
+                None => None,
+            }
+        }
+    };
+    crate::vpn::service::test_ip(&state, &parts, drafted.as_ref(), &ip)
 }
 
 #[component]
@@ -247,10 +239,125 @@ fn VpnBody(view: VpnView, save: ServerAction<SaveVpn>) -> impl IntoView {
                 <pre class="json" data-testid="deny-policy">{policy}</pre>
             </details>
         </section>
+        <TestIp set=set.clone() has_draft=draft.is_some() />
+        <DenyCheck policy=live.deny_policy.clone() />
         {can_edit.then(|| {
             let start = draft.as_ref().map(|(_, d)| d.clone()).unwrap_or_else(|| live.clone());
             view! { <Editor set draft_id=draft.map(|(id, _)| id) start save /> }
         })}
+    }
+}
+
+/// "Test an IP": its country, what the geo web ACL does with it, and the
+/// connect handler's answer.
+#[component]
+fn TestIp(set: String, has_draft: bool) -> impl IntoView {
+    let test = ServerAction::<TestVpnIp>::new();
+    let ip = RwSignal::new(String::new());
+    let with_draft = RwSignal::new(false);
+    view! {
+        <section class="panel" aria-labelledby="test-heading" data-testid="test-ip">
+            <h2 id="test-heading">"Test an IP"</h2>
+            <p class="muted">
+                "A preview: the country comes from a bundled database, not the one AWS WAF uses, so an edge case may differ. "
+                "Private, documentation and other special-purpose addresses are never located."
+            </p>
+            <div class="inline-form">
+                <label>"Public IPv4 or IPv6 address "
+                    <input prop:value=move || ip.get() on:input=move |ev| ip.set(event_target_value(&ev)) />
+                </label>
+                {has_draft.then(|| view! {
+                    <label class="check"><input type="checkbox" prop:checked=move || with_draft.get()
+                        on:change=move |ev| with_draft.set(event_target_checked(&ev)) />"With my draft's countries"</label>
+                })}
+                <button type="button" on:click=move |_| {
+                    test.dispatch(TestVpnIp { set: set.clone(), ip: ip.get_untracked(), draft: with_draft.get_untracked() });
+                }>"Test"</button>
+            </div>
+            {move || test.value().get().map(|r| match r {
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Ok(found) => view! { <IpResult found /> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn IpResult(found: IpTest) -> impl IntoView {
+    let whereabouts = match (&found.country, &found.special) {
+        (Some(code), _) => named(code),
+        (None, Some(why)) => format!("not located: a {why} address"),
+        (None, None) => "not located: the database does not know it".to_owned(),
+    };
+    let allowed = found.web_acl.action == "ALLOW";
+    let decided = match &found.web_acl.rule {
+        Some(rule) => format!("rule {rule}"),
+        None => "the default action".to_owned(),
+    };
+    view! {
+        <dl class="probes" data-testid="ip-result">
+            <div class="probe"><dt>"Address"</dt><dd><code>{found.ip.clone()}</code></dd></div>
+            <div class="probe"><dt>"Country"</dt><dd data-testid="ip-country">{whereabouts}</dd></div>
+            <div class="probe"><dt>"Geo web ACL"</dt><dd>
+                <span class=if allowed { "decision allow" } else { "decision deny" } data-testid="ip-action">{found.web_acl.action.clone()}</span>
+                {format!(" by {decided}, for a call from the NAT carrying it in X-Forwarded-For")}
+                <ul>{found.web_acl.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
+            </dd></div>
+        </dl>
+        <p>"The connect handler answers Client VPN:"</p>
+        <pre class="json" data-testid="handler-answer">{serde_json::to_string_pretty(&found.handler).unwrap_or_default()}</pre>
+        <p class="muted">{format!("Database: {}; {}; built {}.", found.about.source, found.about.licence, found.about.built)}</p>
+    }
+}
+
+/// The deny policy in the policy simulator: would this call be denied?
+/// Runs in the browser on the evaluator the Policies page uses.
+#[component]
+fn DenyCheck(policy: serde_json::Value) -> impl IntoView {
+    use crate::policies::evaluate::{Context, Decision, Policy, Request, evaluate};
+    let principal = RwSignal::new("arn:aws:iam::123456789012:role/admin".to_owned());
+    let action = RwSignal::new("s3:GetObject".to_owned());
+    let source = RwSignal::new("192.0.2.44".to_owned());
+    let via_service = RwSignal::new(false);
+    let answer = Memo::new(move |_| {
+        let context = Context::new()
+            .with("aws:PrincipalARN", &[principal.get().as_str()])
+            .with("aws:SourceIp", &[source.get().as_str()])
+            .with(
+                "aws:ViaAWSService",
+                &[if via_service.get() { "true" } else { "false" }],
+            );
+        let request = Request {
+            action: action.get(),
+            resource: "*".into(),
+            context,
+        };
+        let policies = [Policy {
+            label: "deny policy".into(),
+            document: policy.clone(),
+        }];
+        evaluate(&policies, &request).decision
+    });
+    let field = |label: &'static str, signal: RwSignal<String>| {
+        view! {
+            <label>{label}" "<input prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) /></label>
+        }
+    };
+    view! {
+        <section class="panel" aria-labelledby="deny-heading" data-testid="deny-check">
+            <h2 id="deny-heading">"Would the deny policy deny this call?"</h2>
+            <div class="inline-form">
+                {field("Principal ARN", principal)}
+                {field("Action", action)}
+                {field("Source IP", source)}
+                <label class="check"><input type="checkbox" prop:checked=move || via_service.get()
+                    on:change=move |ev| via_service.set(event_target_checked(&ev)) />"Through an AWS service"</label>
+            </div>
+            <p data-testid="deny-answer">{move || match answer.get() {
+                Decision::ExplicitDeny => "Denied: the call does not come from a NAT address.",
+                _ => "Not denied by this policy (the principal's other policies decide).",
+            }}</p>
+        </section>
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod diff;
 #[cfg(feature = "ssr")]
 pub mod drafts;
+pub mod evaluate;
 #[cfg(feature = "ssr")]
 pub mod live;
 pub mod merge;

@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 #[cfg(feature = "ssr")]
+pub mod geo;
+#[cfg(feature = "ssr")]
 pub mod live;
+#[cfg(feature = "ssr")]
+pub mod service;
 
 /// The content of a VPN geofencing change request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -22,6 +26,32 @@ pub struct VpnDoc {
     /// The SCP's content, when an SCP is managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scp: Option<Value>,
+}
+
+/// What the page says of the database it used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct About {
+    pub source: String,
+    pub licence: String,
+    /// `YYYY-MM-DD`, from the database's build time.
+    pub built: String,
+}
+
+/// What "Test an IP" finds for one address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpTest {
+    pub ip: String,
+    /// ISO code, when located.
+    pub country: Option<String>,
+    pub country_name: Option<String>,
+    /// Why it is not located, when it is a special-purpose address.
+    pub special: Option<String>,
+    /// What the geo web ACL does with a request from the NAT carrying the
+    /// address in `X-Forwarded-For`.
+    pub web_acl: crate::rules::evaluate::Verdict,
+    /// The connect handler's answer, as Client VPN expects it.
+    pub handler: serde_json::Value,
+    pub about: About,
 }
 
 /// A country: its code and name.

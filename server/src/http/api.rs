@@ -264,3 +264,59 @@ async fn live_mappings(
     let mappings = app::policies::live::read(reach, &table).await?;
     Ok((table, mappings))
 }
+
+/// `GET /api/v1/vpn/countries?set=`: the allowed countries, NAT addresses,
+/// deny policy (and SCP) of a managed VPN geofencing set, and where each
+/// lives.
+pub async fn vpn_countries(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    let asked = query
+        .iter()
+        .find(|(k, _)| k == "set")
+        .map(|(_, v)| v.as_str());
+    let shown = async {
+        let name = app::vpn::service::chosen(&state.pool, asked).await?;
+        let parts = app::vpn::service::parts(&state, &name).await?;
+        Ok::<_, AppError>(app::vpn::service::show_json(&name, &parts))
+    };
+    match shown.await {
+        Ok(shown) => Json(shown).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `GET /api/v1/vpn/test?ip=&set=`: an address's country, what the geo web
+/// ACL does with it and the connect handler's answer.
+pub async fn vpn_test(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    let get = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let tested = async {
+        let name = app::vpn::service::chosen(&state.pool, get("set")).await?;
+        let parts = app::vpn::service::parts(&state, &name).await?;
+        let found = app::vpn::service::test_ip(&state, &parts, None, get("ip").unwrap_or(""))?;
+        Ok::<_, AppError>(app::vpn::service::test_json(&found))
+    };
+    match tested.await {
+        Ok(found) => Json(found).into_response(),
+        Err(error) => error.into_response(),
+    }
+}

@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/web-acls", get(api::web_acls))
         .route("/api/v1/changes", get(api::changes))
         .route("/api/v1/policies", get(api::policies))
+        .route("/api/v1/vpn/countries", get(api::vpn_countries))
+        .route("/api/v1/vpn/test", get(api::vpn_test))
         .route("/api/v1/policies/simulate", post(api::simulate_policies))
         .route("/api/v1/changes/{id}", get(api::change))
         .route(

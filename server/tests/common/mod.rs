@@ -48,6 +48,7 @@ pub fn config() -> Config {
             endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
             ..Config::default().aws
         },
+        ip_country_db: std::env::var_os("GATEHOUSE_IP_COUNTRY_DB").map(Into::into),
         ..Config::default()
     }
 }
@@ -63,6 +64,7 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
         aws,
         auth,
         overrides: config.overrides.clone(),
+        geo: gatehouse::serve::geo_db(&config),
     }
 }
 
