@@ -9,22 +9,11 @@ use aws_sdk_iam::types::PolicyScopeType;
 
 pub const DENY_POLICY: &str = "vpn-deny-unless-nat";
 
+/// The deny policy as Gatehouse generates it from the NAT addresses, so the
+/// demo starts with the policy the set's change requests keep.
 fn document() -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyUnlessFromNat",
-            "Effect": "Deny",
-            "Action": "*",
-            "Resource": "*",
-            "Condition": {
-                "NotIpAddress": {"aws:SourceIp": NAT_ADDRESSES},
-                "Bool": {"aws:ViaAWSService": "false"},
-                "ArnNotLikeIfExists": {"aws:PrincipalARN": ["arn:aws:iam::*:role/service-role/*"]}
-            }
-        }]
-    })
-    .to_string()
+    let nat: Vec<String> = NAT_ADDRESSES.iter().map(|a| (*a).to_owned()).collect();
+    app::vpn::deny_policy(&nat).to_string()
 }
 
 /// The policy's ARN, created when it is not there. IAM is global: a
