@@ -379,11 +379,27 @@ fn Editor(
         if needle.is_empty() {
             return Vec::new();
         }
-        countries
+        // The code itself first, then names that start with it, then the rest.
+        let mut found: Vec<(u8, &Country)> = countries
             .iter()
-            .filter(|c| c.code.to_lowercase() == needle || c.name.to_lowercase().contains(&needle))
+            .filter_map(|c| {
+                let name = c.name.to_lowercase();
+                if c.code.to_lowercase() == needle {
+                    Some((0, c))
+                } else if name.starts_with(&needle) {
+                    Some((1, c))
+                } else if name.contains(&needle) {
+                    Some((2, c))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        found.sort_by_key(|(rank, _)| *rank);
+        found
+            .into_iter()
             .take(12)
-            .cloned()
+            .map(|(_, c)| c.clone())
             .collect::<Vec<_>>()
     });
     let toggle = move |code: String| {
