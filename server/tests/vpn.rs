@@ -297,6 +297,22 @@ async fn countries_and_a_nat_address_change_together_and_a_moved_ip_set_makes_it
     // Nothing was written: the countries are still the first change's.
     assert_eq!(countries(&team.aws).await, ["DE", "FR", "US"]);
     assert_eq!(addresses(&team).await.0, ["198.51.100.99/32"]);
+
+    // The first change rolled back through review: every part as before it.
+    let rollback = step(&team.state, &team.editor, &id, "Rollback").await;
+    assert_eq!(rollback.status, StatusCode::OK, "{}", rollback.body);
+    let rollback: Value = serde_json::from_str(&rollback.body).unwrap();
+    let back = rollback["opened"].as_str().unwrap().to_owned();
+    for what in ["Approve", "Apply"] {
+        let reply = step(&team.state, &team.approver, &back, what).await;
+        assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.body);
+    }
+    assert_eq!(countries(&team.aws).await, ["DE", "GB", "US"]);
+    assert_eq!(addresses(&team).await.0, ["198.51.100.10/32"]);
+    assert_eq!(
+        policy_nat(&team).await,
+        serde_json::json!(["198.51.100.10/32"])
+    );
     assert!(app::audit::verify(&team.pool).await.unwrap().is_ok());
 }
 
