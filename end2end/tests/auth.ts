@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, type Browser, type Page } from "@playwright/test";
 
 /** The demo's sign-ins (gatehouse demo --json prints the same). */
 export const PASSWORD = "Gatehouse-demo-1";
@@ -16,4 +16,21 @@ export async function signIn(page: Page, username: string, path = "/") {
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("username")).toHaveText(username);
+}
+
+/** A signed-in page of its own for `username` (a fresh context), opened at `path` and hydrated; a page error fails the test. */
+export async function person(browser: Browser, username: string, path = "/") {
+  const page = await (await browser.newContext()).newPage();
+  page.on("pageerror", (err) => {
+    throw new Error(`page error: ${err.message}`);
+  });
+  await signIn(page, username, path);
+  await hydrated(page);
+  return page;
+}
+
+/** Takes a step on the review page and waits for what it came to. */
+export async function step(page: Page, name: string, result: string | RegExp) {
+  await page.getByRole("button", { name }).click();
+  await expect(page.getByTestId("step-result")).toContainText(result);
 }

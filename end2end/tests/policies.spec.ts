@@ -1,21 +1,9 @@
-import { expect, test, type Browser, type Page } from "@playwright/test";
-import { hydrated, signIn } from "./auth";
+import { expect, test, type Browser } from "@playwright/test";
+import { hydrated, person as personAt, step } from "./auth";
 import { dynamodb } from "./aws";
 
-async function person(browser: Browser, username: string, path = "/policies") {
-  const page = await (await browser.newContext()).newPage();
-  page.on("pageerror", (err) => {
-    throw new Error(`page error: ${err.message}`);
-  });
-  await signIn(page, username, path);
-  await hydrated(page);
-  return page;
-}
 
-async function step(page: Page, name: string, result: string | RegExp) {
-  await page.getByRole("button", { name }).click();
-  await expect(page.getByTestId("step-result")).toContainText(result);
-}
+const person = (browser: Browser, username: string, path = "/policies") => personAt(browser, username, path);
 
 test("the live mappings in words, the simulator in the browser and the matrix", async ({ browser }) => {
   const viewer = await person(browser, "viewer");

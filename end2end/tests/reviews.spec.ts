@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { hydrated, signIn, PASSWORD } from "./auth";
+import { hydrated, signIn, step, PASSWORD } from "./auth";
 import { waf } from "./aws";
 
 function noPageErrors(page: Page) {
@@ -35,11 +35,6 @@ async function setLimitsElsewhere(limits: Record<string, number>) {
   });
 }
 
-/** Takes a step on the review page and waits for what it came to. */
-async function step(page: Page, name: string, result: string | RegExp) {
-  await page.getByRole("button", { name }).click();
-  await expect(page.getByTestId("step-result")).toContainText(result);
-}
 
 test("an editor proposes 7000 → 9000 with a traffic analysis; another person approves and applies it by link", async ({
   browser,

@@ -1,20 +1,5 @@
 import { expect, test, type Browser, type Page } from "@playwright/test";
-import { hydrated, signIn } from "./auth";
-
-async function person(browser: Browser, username: string, path = "/vpn-countries") {
-  const page = await (await browser.newContext()).newPage();
-  page.on("pageerror", (err) => {
-    throw new Error(`page error: ${err.message}`);
-  });
-  await signIn(page, username, path);
-  await hydrated(page);
-  return page;
-}
-
-async function step(page: Page, name: string, result: string | RegExp) {
-  await page.getByRole("button", { name }).click();
-  await expect(page.getByTestId("step-result")).toContainText(result);
-}
+import { hydrated, person as personAt, step } from "./auth";
 
 async function testIp(page: Page, ip: string) {
   const panel = page.getByTestId("test-ip");
@@ -23,6 +8,8 @@ async function testIp(page: Page, ip: string) {
   await expect(panel.getByTestId("ip-result")).toContainText(ip);
   return panel;
 }
+
+const person = (browser: Browser, username: string, path = "/vpn-countries") => personAt(browser, username, path);
 
 test("the live set, Test an IP and the deny policy check", async ({ browser }) => {
   const viewer = await person(browser, "viewer");

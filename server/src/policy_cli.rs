@@ -13,8 +13,7 @@
 
 use crate::config::Config;
 use app::policies::evaluate::{Context, Policy, Request, evaluate};
-use app::policies::mapping::{Mappings, Simulate, findings, read_context};
-use app::policies::summary::summary;
+use app::policies::mapping::{Mappings, Simulate, read_context};
 use app::policies::validate::{Severity, validate_text};
 use clap::Subcommand;
 use serde::Deserialize;
@@ -119,27 +118,18 @@ pub async fn run(config: &Config, command: PolicyCommand) -> Result<(), String> 
         }
         PolicyCommand::Show { group, table } => {
             let (table, mappings) = live(config, table.as_deref()).await?;
-            let shown: Vec<Value> = mappings
+            let chosen: Vec<&app::policies::mapping::Mapping> = mappings
                 .mappings
                 .iter()
                 .filter(|m| group.as_ref().is_none_or(|g| g == &m.group))
-                .map(|m| {
-                    json!({
-                        "group": m.group,
-                        "stored": m.stored,
-                        "policy": m.policy,
-                        "summary": summary(&m.policy),
-                        "findings": findings(m),
-                    })
-                })
                 .collect();
-            if let Some(group) = group.filter(|_| shown.is_empty()) {
+            if let Some(group) = group.filter(|_| chosen.is_empty()) {
                 return Err(format!("{table} maps no group {group:?}"));
             }
+            let shown = app::policies::mapping::show_json(&table, chosen);
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json!({"table": table, "mappings": shown}))
-                    .unwrap_or_default()
+                serde_json::to_string_pretty(&shown).unwrap_or_default()
             );
             Ok(())
         }

@@ -194,6 +194,24 @@ pub fn findings(mapping: &Mapping) -> Vec<validate::Finding> {
     }
 }
 
+/// A table's mappings as scripts get them (`GET /api/v1/policies`, `gatehouse
+/// policy show`): each group's form, policy, summary in words and findings.
+pub fn show_json<'a>(table: &str, mappings: impl IntoIterator<Item = &'a Mapping>) -> Value {
+    let shown: Vec<Value> = mappings
+        .into_iter()
+        .map(|m| {
+            json!({
+                "group": m.group,
+                "stored": m.stored,
+                "policy": m.policy,
+                "summary": super::summary::summary(&m.policy),
+                "findings": findings(m),
+            })
+        })
+        .collect();
+    json!({"table": table, "mappings": shown})
+}
+
 /// What the authorizer returns for a caller in `groups`: the union of the
 /// statements of their groups' policies under one document.
 pub fn authorizer_output(principal: &str, mappings: &Mappings, groups: &[String]) -> Value {

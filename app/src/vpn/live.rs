@@ -376,6 +376,20 @@ pub async fn apply(
     Ok(landed)
 }
 
+/// An SDK error as a part's failure: AWS's words, and whether no answer
+/// came (the write may have been made).
+fn part_failed<E, R>(e: aws_sdk_wafv2::error::SdkError<E, R>) -> (String, bool)
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let unanswered = e.as_service_error().is_none();
+    (
+        aws_sdk_wafv2::error::DisplayErrorContext(&e).to_string(),
+        unanswered,
+    )
+}
+
 /// One part written with its own optimistic check. The error says why and
 /// whether no answer came.
 async fn write(
@@ -384,8 +398,6 @@ async fn write(
     now: &Parts,
     target: &VpnDoc,
 ) -> Result<(), (String, bool)> {
-    use aws_sdk_wafv2::error::DisplayErrorContext;
-    let sdk = |unanswered: bool, e: String| (e, unanswered);
     match part {
         Part::NatIpSet => aws
             .wafv2
@@ -398,12 +410,7 @@ async fn write(
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                sdk(
-                    e.as_service_error().is_none(),
-                    DisplayErrorContext(&e).to_string(),
-                )
-            }),
+            .map_err(part_failed),
         Part::GeoWebAcl => {
             let rules =
                 rules_with(&now.web_acl_rules, &target.countries).map_err(|e| (e, false))?;
@@ -421,12 +428,7 @@ async fn write(
                 .policy_arn(&now.set.policy_arn)
                 .send()
                 .await
-                .map_err(|e| {
-                    sdk(
-                        e.as_service_error().is_none(),
-                        DisplayErrorContext(&e).to_string(),
-                    )
-                })?;
+                .map_err(part_failed)?;
             let mut old: Vec<(String, Option<aws_sdk_iam::primitives::DateTime>)> = versions
                 .versions()
                 .iter()
@@ -443,12 +445,7 @@ async fn write(
                         .version_id(oldest)
                         .send()
                         .await
-                        .map_err(|e| {
-                            sdk(
-                                e.as_service_error().is_none(),
-                                DisplayErrorContext(&e).to_string(),
-                            )
-                        })?;
+                        .map_err(part_failed)?;
                 }
             }
             aws.iam
@@ -459,12 +456,7 @@ async fn write(
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| {
-                    sdk(
-                        e.as_service_error().is_none(),
-                        DisplayErrorContext(&e).to_string(),
-                    )
-                })
+                .map_err(part_failed)
         }
         Part::Scp => {
             let (Some(id), Some(content)) = (&now.set.scp_id, &target.scp) else {
@@ -477,12 +469,7 @@ async fn write(
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| {
-                    sdk(
-                        e.as_service_error().is_none(),
-                        DisplayErrorContext(&e).to_string(),
-                    )
-                })
+                .map_err(part_failed)
         }
     }
 }

@@ -83,6 +83,22 @@ async fn api_user_with(
     }
 }
 
+/// A query parameter's value.
+fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A JSON answer, or the error's.
+fn answer(result: Result<serde_json::Value, AppError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
 /// AWS's words go to the log; the caller gets what it can act on.
 fn live_error(error: LiveError) -> Response {
     let (status, message) = match &error {
@@ -201,29 +217,10 @@ pub async fn policies(
     if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
         return response;
     }
-    let asked = query
-        .iter()
-        .find(|(k, _)| k == "table")
-        .map(|(_, v)| v.as_str());
-    match live_mappings(&state, asked).await {
-        Ok((table, mappings)) => {
-            let shown: Vec<serde_json::Value> = mappings
-                .mappings
-                .iter()
-                .map(|m| {
-                    serde_json::json!({
-                        "group": m.group,
-                        "stored": m.stored,
-                        "policy": m.policy,
-                        "summary": app::policies::summary::summary(&m.policy),
-                        "findings": app::policies::mapping::findings(m),
-                    })
-                })
-                .collect();
-            Json(serde_json::json!({"table": table, "mappings": shown})).into_response()
-        }
-        Err(error) => error.into_response(),
-    }
+    let shown = live_mappings(&state, param(&query, "table"))
+        .await
+        .map(|(table, mappings)| app::policies::mapping::show_json(&table, &mappings.mappings));
+    answer(shown)
 }
 
 /// `POST /api/v1/policies/simulate` with `{"groups": […], "method", "path",
@@ -246,10 +243,10 @@ pub async fn simulate_policies(
             return AppError::BadRequest(format!("Not a simulation: {error}.")).into_response();
         }
     };
-    match live_mappings(&state, simulate.table.as_deref()).await {
-        Ok((_, mappings)) => Json(simulate.run(&mappings)).into_response(),
-        Err(error) => error.into_response(),
-    }
+    let answered = live_mappings(&state, simulate.table.as_deref())
+        .await
+        .map(|(_, mappings)| simulate.run(&mappings));
+    answer(answered)
 }
 
 async fn live_mappings(
@@ -277,19 +274,12 @@ pub async fn vpn_countries(
     if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
         return response;
     }
-    let asked = query
-        .iter()
-        .find(|(k, _)| k == "set")
-        .map(|(_, v)| v.as_str());
     let shown = async {
-        let name = app::vpn::service::chosen(&state.pool, asked).await?;
+        let name = app::vpn::service::chosen(&state.pool, param(&query, "set")).await?;
         let parts = app::vpn::service::parts(&state, &name).await?;
         Ok::<_, AppError>(app::vpn::service::show_json(&name, &parts))
     };
-    match shown.await {
-        Ok(shown) => Json(shown).into_response(),
-        Err(error) => error.into_response(),
-    }
+    answer(shown.await)
 }
 
 /// `GET /api/v1/vpn/test?ip=&set=`: an address's country, what the geo web
@@ -303,20 +293,12 @@ pub async fn vpn_test(
     if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
         return response;
     }
-    let get = |key: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |key: &str| param(&query, key);
     let tested = async {
         let name = app::vpn::service::chosen(&state.pool, get("set")).await?;
         let parts = app::vpn::service::parts(&state, &name).await?;
         let found = app::vpn::service::test_ip(&state, &parts, None, get("ip").unwrap_or(""))?;
         Ok::<_, AppError>(app::vpn::service::test_json(&found))
     };
-    match tested.await {
-        Ok(found) => Json(found).into_response(),
-        Err(error) => error.into_response(),
-    }
+    answer(tested.await)
 }
