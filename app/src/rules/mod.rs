@@ -2,6 +2,7 @@
 //! into a model the editor understands without ever losing what it does
 //! not. Pure: no I/O, compiled for the server and for the browser.
 
+pub mod constraints;
 pub mod diff;
 #[cfg(feature = "ssr")]
 pub mod drafts;

@@ -42,7 +42,11 @@ pub fn validate(rules: &[RuleEntry]) -> Vec<Finding> {
             .map_or_else(|| format!("#{}", index + 1), str::to_owned);
         check.rule = name.clone();
         match entry {
-            RuleEntry::Rule(rule) => check.rule_itself(rule),
+            RuleEntry::Rule(rule) => {
+                check.rule_itself(rule);
+                check.model_constraints(&rule.to_json());
+            }
+            // Kept as it came: not checked against the model either.
             RuleEntry::Verbatim { reason, .. } => check.push(
                 Severity::Warning,
                 "",
@@ -73,6 +77,24 @@ impl Check {
             path: path.to_owned(),
             message,
         });
+    }
+
+    /// What the WAFv2 API model declares for each field, where the checks
+    /// above have not already said it.
+    fn model_constraints(&mut self, rule: &serde_json::Value) {
+        for broken in super::constraints::check(rule) {
+            let said = self.findings.iter().any(|f| {
+                f.rule == self.rule
+                    && f.severity == Severity::Error
+                    && (f.path == broken.path || broken.path.starts_with(&format!("{}.", f.path)))
+            });
+            if !said {
+                self.error(
+                    &broken.path,
+                    format!("{} (WAFv2 API model)", broken.message),
+                );
+            }
+        }
     }
 
     fn error(&mut self, path: &str, message: impl Into<String>) {
