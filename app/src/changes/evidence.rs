@@ -143,7 +143,7 @@ fn decision_matrix(change: &Change, query: &str, attached_by: &str) -> Result<Ev
 
 /// The query string of a Traffic page link, as shown (`/traffic?…`) or
 /// whole (`http://host/traffic?…`).
-fn analysis_query(link: &str) -> Option<&str> {
+pub fn analysis_query(link: &str) -> Option<&str> {
     page_query(link, "/traffic")
 }
 

@@ -27,5 +27,5 @@ pub use rule_editor::{DiscardDraft, SaveDraft};
 pub use rules::{LoadRules, Rules};
 pub use settings::{AddTarget, LoadSettings, RemoveTarget, SetRoles, Settings};
 pub use sign_in::{NewPassword, SignIn};
-pub use traffic::{LoadTraffic, Traffic};
+pub use traffic::{LoadTraffic, ProposeRule, Traffic};
 pub use vpn::{LoadVpn, SaveVpn, TestVpnIp, VpnCountries};

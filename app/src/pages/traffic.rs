@@ -32,6 +32,9 @@ pub struct TrafficView {
     pub form: Analysis,
     pub panel: Panel,
     pub result: Option<AnalysisResult>,
+    /// The managed web ACLs (`SCOPE/name`) an editor may propose a rule
+    /// for; empty for others.
+    pub propose_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,9 +74,23 @@ fn panel_of(get: &impl Fn(&str) -> Option<String>) -> Result<Panel, String> {
 
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, AppError> {
-    crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
-    traffic_view(&state.pool, &query).await
+    let mut view = traffic_view(&state.pool, &query).await?;
+    if user.has(crate::roles::Role::Editor) {
+        view.propose_to = managed_web_acls(&state.pool).await?;
+    }
+    Ok(view)
+}
+
+/// The managed web ACLs, as `SCOPE/name`.
+#[cfg(feature = "ssr")]
+async fn managed_web_acls(pool: &sqlx::PgPool) -> Result<Vec<String>, AppError> {
+    let doc = crate::settings::store::current(pool).await?;
+    Ok(doc
+        .of(crate::targets::TargetKind::WebAcl)
+        .map(|t| format!("{}/{}", t.scope.as_deref().unwrap_or("REGIONAL"), t.name))
+        .collect())
 }
 
 /// The page for the analysis in `query` (a link's query string, or the
@@ -93,6 +110,7 @@ pub async fn traffic_view(
         form: analysed.form,
         panel: analysed.panel,
         result: analysed.result,
+        propose_to: Vec::new(),
     })
 }
 
@@ -245,6 +263,7 @@ fn TrafficBody(view: TrafficView) -> impl IntoView {
         form,
         panel,
         result,
+        propose_to,
     } = view;
     let problem = analysis.as_ref().err().cloned();
     let shown = analysis.ok();
@@ -253,7 +272,7 @@ fn TrafficBody(view: TrafficView) -> impl IntoView {
         <Imports imports />
         <AnalysisForm a=form panel=panel.clone() />
         {problem.map(|p| view! { <p class="error" role="alert">{p}</p> })}
-        {shown.zip(result).map(|(analysis, result)| view! { <Results analysis panel result /> })}
+        {shown.zip(result).map(|(analysis, result)| view! { <Results analysis panel result propose_to /> })}
     }
 }
 
@@ -369,8 +388,110 @@ fn AnalysisForm(a: Analysis, panel: Panel) -> impl IntoView {
     }
 }
 
+/// A rule draft proposed from an analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub draft: String,
+    pub web_acl: String,
+    pub scope: String,
+    pub words: String,
+}
+
+/// Opens a rules draft on `web_acl` (`SCOPE/name`) with a rate rule from
+/// the analysis `link` names — the recommended limit, its key, window and
+/// scope — and attaches the analysis to it as evidence.
+#[server]
+pub async fn propose_rule(link: String, web_acl: String) -> Result<Proposal, AppError> {
+    use crate::changes::{evidence, steps};
+    let user = crate::auth::caller::require(crate::roles::Role::Editor).await?;
+    let state = crate::state::app_state()?;
+    let query = evidence::analysis_query(&link)
+        .ok_or_else(|| AppError::BadRequest("That is not a Traffic page link.".into()))?;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let analysed = analyse(&state.pool, &pairs).await?;
+    let analysis = analysed.analysis.map_err(AppError::BadRequest)?;
+    let recommended = analysed
+        .result
+        .map(|r| r.recommendation.recommended)
+        .ok_or(AppError::Internal)?;
+    let (scope, name) = web_acl
+        .split_once('/')
+        .ok_or_else(|| AppError::BadRequest("Choose a web ACL.".into()))?;
+    if !managed_web_acls(&state.pool).await?.contains(&web_acl) {
+        return Err(AppError::BadRequest(format!(
+            "Gatehouse does not manage the web ACL {name} ({scope})."
+        )));
+    }
+    let live = crate::rules::live::rules(&state.aws.wafv2, scope, name)
+        .await
+        .map_err(|e| AppError::unavailable("AWS WAF", e))?;
+    let limit = i64::try_from(recommended).unwrap_or(i64::MAX);
+    let proposed = crate::rules::propose::propose(&live.rules, &analysis, limit)
+        .map_err(AppError::BadRequest)?;
+    let actor = crate::auth::sign_in::actor(&user);
+    let client = crate::auth::caller::caller().client;
+    let title = format!("From the traffic analysis: {}", proposed.words);
+    let id = crate::rules::drafts::create(
+        &state.pool,
+        &live,
+        &title,
+        &proposed.rules,
+        actor.clone(),
+        client.clone(),
+    )
+    .await?;
+    let found = evidence::traffic_analysis(&state.pool, &link, &user.username).await?;
+    steps::attach(&state.pool, id, found, actor, client).await?;
+    Ok(Proposal {
+        draft: id.to_string(),
+        web_acl: name.to_owned(),
+        scope: scope.to_owned(),
+        words: proposed.words,
+    })
+}
+
+/// "Propose rule": for editors, a web ACL to choose and one click.
 #[component]
-fn Results(analysis: Analysis, panel: Panel, result: AnalysisResult) -> impl IntoView {
+fn ProposeFromAnalysis(link: String, to: Vec<String>) -> impl IntoView {
+    let propose = ServerAction::<ProposeRule>::new();
+    let choice = NodeRef::<leptos::html::Select>::new();
+    view! {
+        {(!to.is_empty()).then(|| view! {
+            <div class="inline-form" data-testid="propose">
+                <label>"Web ACL "
+                    <select node_ref=choice>
+                        {to.into_iter().map(|w| view! { <option value=w.clone()>{w.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="button" on:click=move |_| {
+                    let web_acl = choice.get_untracked().map(|s| s.value()).unwrap_or_default();
+                    propose.dispatch(ProposeRule { link: link.clone(), web_acl });
+                }>"Propose rule"</button>
+            </div>
+        })}
+        {move || propose.value().get().map(|r| match r {
+            Ok(p) => view! {
+                <p role="status" class="notice" data-testid="proposed">
+                    {format!("Draft saved with the analysis attached: {}. ", p.words)}
+                    <a href=format!("/rules?web_acl={}&scope={}&draft={}", crate::url::encode(&p.web_acl), crate::url::encode(&p.scope), p.draft)>"Open it in the rules editor"</a>
+                    " · "
+                    <a href=format!("/reviews/{}", p.draft)>"its review"</a>
+                </p>
+            }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })}
+    }
+}
+
+#[component]
+fn Results(
+    analysis: Analysis,
+    panel: Panel,
+    result: AnalysisResult,
+    propose_to: Vec<String>,
+) -> impl IntoView {
     let mut link = format!("/traffic?{}", analysis.to_query());
     if panel.basis != Basis::P99 {
         link += &format!("&percentile={}", panel.basis.as_str());
@@ -410,6 +531,7 @@ fn Results(analysis: Analysis, panel: Panel, result: AnalysisResult) -> impl Int
                 r.what_if.limit, r.what_if.keys, r.what_if.requests, r.what_if.windows.len(),
                 overlap
             )}</p>
+            <ProposeFromAnalysis link=link.clone() to=propose_to />
             {(!r.what_if.windows.is_empty()).then(|| view! {
                 <details>
                     <summary>"Blocked, window by window"</summary>

@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod live;
 pub mod merge;
 pub mod model;
+pub mod propose;
 pub mod summary;
 pub mod templates;
 pub mod validate;
