@@ -124,22 +124,25 @@ pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
     if busiest.is_empty() {
         return String::new();
     }
-    let top = busiest
+    let (from, to) = active_span(busiest, from, to);
+    let top = (busiest
         .iter()
         .map(Series::peak)
         .max()
         .unwrap_or(1)
         .max(limit) as f64
-        * 1.1;
+        * 1.1)
+        .ceil() as u64;
     svg(340, |area| {
         let mut chart = ChartBuilder::on(&area)
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d(from..to, 0f64..top)?;
+            .build_cartesian_2d(from..to, 0u64..top.max(1))?;
         chart
             .configure_mesh()
             .x_label_formatter(&|t| clock(*t))
+            .y_label_formatter(&|v| v.to_string())
             .y_desc("requests per window")
             .draw()?;
         for (series, colour) in busiest.iter().zip(PALETTE) {
@@ -149,7 +152,7 @@ pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
             };
             chart
                 .draw_series(LineSeries::new(
-                    series.windows.iter().map(|&(t, c)| (t, c as f64)),
+                    series.windows.iter().copied(),
                     colour.stroke_width(2),
                 ))?
                 .label(name)
@@ -157,7 +160,7 @@ pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
         }
         chart
             .draw_series(LineSeries::new(
-                [(from, limit as f64), (to, limit as f64)],
+                [(from, limit), (to, limit)],
                 LIMIT_COLOUR.stroke_width(1),
             ))?
             .label(format!("limit {limit}"))
@@ -165,6 +168,18 @@ pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
         legend(&mut chart)?;
         Ok(())
     })
+}
+
+/// The stretch of `from..to` where the series have requests, with a tenth
+/// of it (at least ten minutes) either side: keys active for ten minutes of
+/// a day are drawn over those minutes, not as a dot.
+fn active_span(busiest: &[Series], from: i64, to: i64) -> (i64, i64) {
+    let starts = busiest.iter().flat_map(|s| s.windows.iter().map(|w| w.0));
+    let (Some(first), Some(last)) = (starts.clone().min(), starts.max()) else {
+        return (from, to);
+    };
+    let pad = ((last - first) / 10).max(600);
+    ((first - pad).max(from), (last + pad).min(to).max(first + 1))
 }
 
 /// Bars: how many keys peaked at each level (logarithmic), the
@@ -240,6 +255,18 @@ mod tests {
         }];
         let lines = over_time(&series, 1_795_359_000, 1_795_361_000, 150);
         assert!(lines.contains("198.51.100.7"));
+        // A day's range, keys active for ten minutes: drawn over those
+        // minutes, with whole numbers on the axis.
+        let day = over_time(&series, 1_795_305_600, 1_795_392_000, 150);
+        assert!(
+            day.contains("\n15:0"),
+            "zoomed to the active minutes: {day}"
+        );
+        assert!(!day.contains("\n00:00\n"), "not the whole day");
+        assert!(
+            day.contains("\n100\n") && !day.contains(".0\n"),
+            "whole numbers"
+        );
         let peaks = peak_distribution(&[1, 2, 2, 5, 300], 600);
         assert!(peaks.contains("recommended 600"));
         assert_eq!(top_bars(&[], 10), "", "nothing to draw");
