@@ -32,9 +32,49 @@ struct Team {
     approver: String,
     policy_arn: String,
     nat_id: String,
+    scp_id: Option<String>,
 }
 
 async fn team(options: PgConnectOptions, region: &str) -> Team {
+    team_with(options, region, false).await
+}
+
+/// An SCP holding the deny statement, in the emulator's organization (made
+/// when there is none).
+async fn scp(aws: &AwsClients, region: &str) -> String {
+    if aws
+        .organizations
+        .describe_organization()
+        .send()
+        .await
+        .is_err()
+    {
+        aws.organizations
+            .create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+    }
+    let document = app::vpn::deny_policy(&["198.51.100.10/32".to_owned()]);
+    aws.organizations
+        .create_policy()
+        .name(format!("team-scp-{region}"))
+        .description("VPN geofencing")
+        .r#type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .content(document.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .policy_summary
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+async fn team_with(options: PgConnectOptions, region: &str, with_scp: bool) -> Team {
     let pool = common::pool(options).await;
     let aws = common::aws(region).await;
     let nat = aws
@@ -66,12 +106,16 @@ async fn team(options: PgConnectOptions, region: &str) -> Team {
         .unwrap()
         .arn
         .unwrap();
+    let scp_id = match with_scp {
+        true => Some(scp(&aws, region).await),
+        false => None,
+    };
     let input = app::settings::check::VpnSetInput {
         name: SET.into(),
         geo_web_acl: "team-geo".into(),
         nat_ip_set: "team-nat".into(),
         policy_arn: policy_arn.clone(),
-        scp_id: None,
+        scp_id: scp_id.clone(),
     };
     let checked = app::settings::check::vpn_set(&aws, &input).await.unwrap();
     app::settings::store::operator_change(&pool, gatehouse::demo::operator("test"), "vpn", |doc| {
@@ -90,6 +134,7 @@ async fn team(options: PgConnectOptions, region: &str) -> Team {
         approver,
         policy_arn,
         nat_id: nat.id.unwrap(),
+        scp_id,
     }
 }
 
@@ -510,5 +555,55 @@ async fn an_address_is_tested_on_the_page_the_api_and_the_command_line(
     assert_eq!(
         shown["nat_addresses"],
         serde_json::json!(["198.51.100.10/32"])
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_scp_follows_the_nat_addresses_with_the_deny_policy(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let team = team_with(options, "me-central-1", true).await;
+    let save = <SaveVpn as ServerFn>::PATH;
+    let id = draft_of(
+        &form(
+            &team.state,
+            save,
+            &team.editor,
+            &save_body("DE, GB, US", "198.51.100.10\n198.51.100.13"),
+        )
+        .await,
+    );
+    let change = store::get(&team.pool, id.parse().unwrap()).await.unwrap();
+    let words = Kind::VpnGeofencing
+        .diff(&change.base.content, &change.content)
+        .words;
+    assert!(
+        words.contains(&"SCP changes (it follows the NAT addresses)".to_owned()),
+        "{words:?}"
+    );
+    submit_and_approve(&team, &id).await;
+    let applied = step(&team.state, &team.approver, &id, "Apply").await;
+    assert!(applied.body.contains("Applied"), "{}", applied.body);
+    let content = team
+        .aws
+        .organizations
+        .describe_policy()
+        .policy_id(team.scp_id.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .content
+        .unwrap();
+    let content: Value = serde_json::from_str(&content).unwrap();
+    assert_eq!(
+        content["Statement"][0]["Condition"]["NotIpAddress"]["aws:SourceIp"],
+        serde_json::json!(["198.51.100.10/32", "198.51.100.13/32"])
+    );
+    assert_eq!(
+        policy_nat(&team).await,
+        serde_json::json!(["198.51.100.10/32", "198.51.100.13/32"])
     );
 }
