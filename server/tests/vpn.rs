@@ -39,23 +39,15 @@ async fn team(options: PgConnectOptions, region: &str) -> Team {
     team_with(options, region, false).await
 }
 
-/// An SCP holding the deny statement, in the emulator's organization (made
-/// when there is none).
+/// An SCP holding the deny statement, in the emulator's organization.
 async fn scp(aws: &AwsClients, region: &str) -> String {
-    if aws
+    // One organization an account: another test may have made it already.
+    let _ = aws
         .organizations
-        .describe_organization()
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
         .send()
-        .await
-        .is_err()
-    {
-        aws.organizations
-            .create_organization()
-            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-    }
+        .await;
     let document = app::vpn::deny_policy(&["198.51.100.10/32".to_owned()]);
     aws.organizations
         .create_policy()
