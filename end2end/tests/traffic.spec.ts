@@ -36,6 +36,9 @@ test("the demo's flood and brute force show in the analysis, the charts and the 
 
   // Default analysis: everything imported, by client IP, 5-minute windows. The flood leads.
   await expect(page.getByTestId("top-table").locator("tbody tr").first()).toContainText("198.51.100.");
+  // Twenty rows at once; the rest fold away.
+  await expect(page.getByTestId("top-table").locator("tbody tr")).toHaveCount(20);
+  await expect(page.getByText(/^\d+ more rows$/)).toBeVisible();
   const charts = page.getByRole("region", { name: "Charts" }).locator("figure svg");
   await expect(charts).toHaveCount(3);
   await expect(page.getByRole("region", { name: "Charts" })).toContainText("198.51.100.");

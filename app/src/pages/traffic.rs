@@ -485,6 +485,44 @@ fn ProposeFromAnalysis(link: String, to: Vec<String>) -> impl IntoView {
     }
 }
 
+/// Rows of the top list shown at once; the rest fold away.
+const SHOWN_ROWS: usize = 20;
+
+#[component]
+fn TopTable(
+    rows: Vec<TopRow>,
+    by: KeyBy,
+    key_label: String,
+    with_uri: bool,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <table data-testid=testid>
+            <thead>
+                <tr>
+                    <th scope="col">"Count"</th>
+                    <th scope="col">"Window start (UTC)"</th>
+                    <th scope="col">{key_label}</th>
+                    {with_uri.then(|| view! { <th scope="col">"URI"</th> })}
+                </tr>
+            </thead>
+            <tbody>
+                {rows.into_iter().map(|row| {
+                    let flagged = row.key.parse::<std::net::IpAddr>().is_err() && by != KeyBy::Country;
+                    view! {
+                        <tr>
+                            <td class="num">{row.count}</td>
+                            <td>{time(row.window_start)}</td>
+                            <td>{row.key}{flagged.then(|| view! { " " <span class="flag" title="Not an IP address: the log redacted or altered it">"not an IP"</span> })}</td>
+                            {with_uri.then(|| view! { <td>{row.uri.unwrap_or_default()}</td> })}
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
 #[component]
 fn Results(
     analysis: Analysis,
@@ -552,31 +590,23 @@ fn Results(
         </section>
         <section aria-labelledby="top-heading">
             <h2 id="top-heading">"Top keys per window"</h2>
-            <div class="table-wrap">
-                <table data-testid="top-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Count"</th>
-                            <th scope="col">"Window start (UTC)"</th>
-                            <th scope="col">{key_label}</th>
-                            {with_uri.then(|| view! { <th scope="col">"URI"</th> })}
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {top.into_iter().map(|row| {
-                            let flagged = row.key.parse::<std::net::IpAddr>().is_err() && analysis.by != KeyBy::Country;
-                            view! {
-                                <tr>
-                                    <td class="num">{row.count}</td>
-                                    <td>{time(row.window_start)}</td>
-                                    <td>{row.key}{flagged.then(|| view! { " " <span class="flag" title="Not an IP address: the log redacted or altered it">"not an IP"</span> })}</td>
-                                    {with_uri.then(|| view! { <td>{row.uri.unwrap_or_default()}</td> })}
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            {
+                let shown = top.len().min(SHOWN_ROWS);
+                let rest: Vec<TopRow> = top.iter().skip(shown).cloned().collect();
+                let first: Vec<TopRow> = top.into_iter().take(shown).collect();
+                let by = analysis.by.clone();
+                view! {
+                    <div class="table-wrap">
+                        <TopTable rows=first by=by.clone() key_label=key_label.clone() with_uri testid="top-table" />
+                    </div>
+                    {(!rest.is_empty()).then(|| view! {
+                        <details>
+                            <summary>{format!("{} more rows", rest.len())}</summary>
+                            <div class="table-wrap"><TopTable rows=rest by key_label with_uri testid="top-table-more" /></div>
+                        </details>
+                    })}
+                }
+            }
         </section>
     }
 }
