@@ -55,7 +55,11 @@ pub async fn load_settings() -> Result<SettingsView, AppError> {
     let (web_acls, ip_sets, pending) = tokio::join!(
         candidates::web_acls(&state.aws, &doc),
         candidates::ip_sets(&state.aws),
-        crate::settings::drafts::pending(&state.pool, &user.username),
+        crate::changes::drafts::pending(
+            &state.pool,
+            crate::changes::Kind::Settings,
+            &user.username
+        ),
     );
     let iam_policy =
         serde_json::to_string_pretty(&crate::settings::store::iam_policy(&state, &doc))

@@ -7,8 +7,7 @@ use super::SettingsDoc;
 use crate::audit::{Actor, Client};
 use crate::changes::kinds::{Reach, settings::target};
 use crate::changes::store::ChangeError;
-use crate::changes::{Kind, Status, drafts};
-use sqlx::PgPool;
+use crate::changes::{Kind, drafts};
 use uuid::Uuid;
 
 /// The title a settings draft starts with.
@@ -36,13 +35,4 @@ pub async fn edit(
         },
     )
     .await
-}
-
-/// What an open settings change request of `author`'s changes, for the
-/// Settings page: its id, status and the diff in words.
-pub async fn pending(
-    pool: &PgPool,
-    author: &str,
-) -> Result<Vec<(String, Status, Vec<String>)>, ChangeError> {
-    drafts::pending(pool, Kind::Settings, author).await
 }

@@ -346,23 +346,24 @@ pub async fn apply(
     target: &VpnDoc,
 ) -> Result<Vec<Part>, PlanError> {
     let now = read(aws, &base.set).await.map_err(PlanError::Unreadable)?;
-    let parts: Vec<Part> = Part::ORDER
+    let standings: Vec<(Part, Standing)> = Part::ORDER
         .into_iter()
         .filter(|p| *p != Part::Scp || base.set.scp_id.is_some())
+        .map(|p| (p, standing(p, &now, base, target)))
         .collect();
-    let moved: Vec<Part> = parts
+    let moved: Vec<Part> = standings
         .iter()
-        .copied()
-        .filter(|p| standing(*p, &now, base, target) == Standing::Moved)
+        .filter(|(_, s)| *s == Standing::Moved)
+        .map(|(p, _)| *p)
         .collect();
     if !moved.is_empty() {
         return Err(PlanError::Moved(moved));
     }
     let mut landed = Vec::new();
-    for part in parts {
-        if standing(part, &now, base, target) == Standing::Done {
-            continue;
-        }
+    for (part, _) in standings
+        .into_iter()
+        .filter(|(_, s)| *s == Standing::ToWrite)
+    {
         write(aws, part, &now, target)
             .await
             .map_err(|(why, unanswered)| PlanError::Stopped {

@@ -88,6 +88,50 @@ pub enum Landing {
     Moved,
 }
 
+/// Where an apply landed, item by item (as `items()` names a kind's
+/// content): every watched item holding the change's value is applied;
+/// every one holding the change's or the base's is not (yet) taken; any
+/// other value means the target moved. `every_item` watches the items the
+/// change leaves alone too (a target written in parts, each part checked);
+/// otherwise only the items it changes (writes conditioned per item).
+pub fn landed_items(
+    base: &[(String, Value)],
+    ours: &[(String, Value)],
+    now: &[(String, Value)],
+    every_item: bool,
+) -> Landing {
+    let find = |items: &[(String, Value)], name: &str| {
+        items
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut names: Vec<&String> = Vec::new();
+    for (name, _) in base.iter().chain(ours).chain(now) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let mut all_ours = true;
+    for name in names {
+        let (b, o, n) = (find(base, name), find(ours, name), find(now, name));
+        if !every_item && b == o {
+            continue;
+        }
+        if n == o {
+            continue;
+        }
+        all_ours = false;
+        if n != b {
+            return Landing::Moved;
+        }
+    }
+    match all_ours {
+        true => Landing::Applied,
+        false => Landing::NotTaken,
+    }
+}
+
 /// Why reading a live state failed: which service, and the cause for the
 /// log.
 #[derive(Debug, thiserror::Error)]
@@ -198,5 +242,43 @@ impl Kind {
             Kind::PolicyMappings => "DynamoDB",
             Kind::VpnGeofencing => "AWS",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Landing, landed_items};
+    use serde_json::{Value, json};
+
+    fn items(a: i64, b: i64) -> Vec<(String, Value)> {
+        vec![("a".into(), json!(a)), ("b".into(), json!(b))]
+    }
+
+    #[test]
+    fn a_target_written_in_parts_watches_every_part() {
+        // The change sets a to 2 and leaves b at 1.
+        let (base, ours) = (items(1, 1), items(2, 1));
+        assert_eq!(
+            landed_items(&base, &ours, &items(2, 1), true),
+            Landing::Applied
+        );
+        assert_eq!(
+            landed_items(&base, &ours, &items(1, 1), true),
+            Landing::NotTaken
+        );
+        assert_eq!(
+            landed_items(&base, &ours, &items(2, 9), true),
+            Landing::Moved,
+            "b moved"
+        );
+        assert_eq!(
+            landed_items(&base, &ours, &items(2, 9), false),
+            Landing::Applied,
+            "b not watched"
+        );
+        assert_eq!(
+            landed_items(&base, &ours, &items(7, 1), false),
+            Landing::Moved
+        );
     }
 }

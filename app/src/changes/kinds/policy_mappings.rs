@@ -5,7 +5,7 @@
 //! on. Only the groups a change touches are written, so a change to another
 //! group elsewhere does not stop it; a change to one of its own does.
 
-use super::{Landing, Live, PushError, Pushed, Reach, ReadError, Rebased, TargetRef};
+use super::{Landing, Live, PushError, Pushed, Reach, ReadError, Rebased, TargetRef, landed_items};
 use crate::changes::ChangeDiff;
 use crate::changes::diff::{ItemChange, diff_named, moves, rebase_named};
 use crate::policies::mapping::Mappings;
@@ -113,21 +113,12 @@ pub fn same(a: &Value, b: &Value) -> bool {
 /// still what it was based on (not taken), or something else (moved).
 /// Groups it does not touch may have changed meanwhile either way.
 pub fn landed(base: &Live, content: &Value, live: &Live) -> Landing {
-    let (was, ours, now) = (
-        mappings(&base.content),
-        mappings(content),
-        mappings(&live.content),
-    );
-    let mut touched = was.groups();
-    touched.extend(ours.groups());
-    touched.retain(|g| was.get(g) != ours.get(g));
-    if touched.iter().all(|g| now.get(g) == ours.get(g)) {
-        Landing::Applied
-    } else if touched.iter().all(|g| now.get(g) == was.get(g)) {
-        Landing::NotTaken
-    } else {
-        Landing::Moved
-    }
+    landed_items(
+        &mappings(&base.content).items(),
+        &mappings(content).items(),
+        &mappings(&live.content).items(),
+        false,
+    )
 }
 
 pub fn diff(before: &Value, after: &Value) -> ChangeDiff {

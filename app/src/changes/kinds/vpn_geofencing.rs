@@ -4,7 +4,7 @@
 //! plan (`vpn::live::apply`) that checks every part before writing any and
 //! resumes, on a second apply, with the parts not yet written.
 
-use super::{Landing, Live, PushError, Pushed, Reach, ReadError, Rebased, TargetRef};
+use super::{Landing, Live, PushError, Pushed, Reach, ReadError, Rebased, TargetRef, landed_items};
 use crate::changes::ChangeDiff;
 use crate::changes::diff::{diff_named, rebase_named};
 use crate::targets::TargetKind;
@@ -130,27 +130,12 @@ pub fn same(a: &Value, b: &Value) -> bool {
 /// change or its base (not all taken yet: approved again, to resume), or
 /// one holds something else (moved).
 pub fn landed(base: &Live, content: &Value, live: &Live) -> Landing {
-    let (was, ours, now) = (doc(&base.content), doc(content), doc(&live.content));
-    let items = |d: &VpnDoc| d.items();
-    let (was, ours, now) = (items(&was), items(&ours), items(&now));
-    let mut all_ours = true;
-    for (name, value) in &now {
-        let find =
-            |list: &[(String, Value)]| list.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-        let (b, o) = (find(&was), find(&ours));
-        if Some(value) == o.as_ref() {
-            continue;
-        }
-        all_ours = false;
-        if Some(value) != b.as_ref() {
-            return Landing::Moved;
-        }
-    }
-    if all_ours {
-        Landing::Applied
-    } else {
-        Landing::NotTaken
-    }
+    landed_items(
+        &doc(&base.content).items(),
+        &doc(content).items(),
+        &doc(&live.content).items(),
+        true,
+    )
 }
 
 pub fn diff(before: &Value, after: &Value) -> ChangeDiff {
