@@ -123,9 +123,53 @@ enum TrafficCommand {
         /// The limit to replay (default: the recommended one).
         #[arg(long)]
         what_if: Option<u64>,
+        #[command(flatten)]
+        basis: BasisArgs,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+}
+
+/// What the recommendation's peaks leave out (healthy traffic by default).
+#[derive(Debug, clap::Args)]
+struct BasisArgs {
+    /// Count requests WAF blocked or challenged too.
+    #[arg(long)]
+    keep_blocked: bool,
+    /// Keep keys whose peak is an outlier.
+    #[arg(long)]
+    keep_outliers: bool,
+    /// Labels (or namespaces ending with :) of known-bad sources to leave out, comma-separated,
+    /// or none (default: AWS's IP reputation and anonymous-IP lists).
+    #[arg(long)]
+    bad_labels: Option<String>,
+    /// A time range to leave out, FROM/TO in RFC 3339 (repeatable).
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Base the recommendation on all traffic: leave nothing out.
+    #[arg(long, conflicts_with_all = ["keep_blocked", "keep_outliers", "bad_labels", "exclude"])]
+    all_traffic: bool,
+}
+
+impl BasisArgs {
+    fn healthy(&self) -> Result<app::traffic::healthy::Healthy, String> {
+        if self.all_traffic {
+            return Ok(app::traffic::healthy::Healthy::everything());
+        }
+        let keep = |yes: bool| Some((if yes { "keep" } else { "skip" }).to_owned());
+        let pairs = [
+            ("blocked", keep(self.keep_blocked)),
+            ("outliers", keep(self.keep_outliers)),
+            ("bad_labels", self.bad_labels.clone()),
+            ("exclude", Some(self.exclude.join(","))),
+        ];
+        app::traffic::healthy::Healthy::from_query(|key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.clone())
+        })
+    }
 }
 
 /// The question, as `traffic top` and `traffic recommend` take it.
@@ -154,6 +198,13 @@ struct AnalysisArgs {
     /// Two-letter country code.
     #[arg(long)]
     country: Option<String>,
+    /// Only the traffic of this web ACL (its name or ARN; unknown for logs imported before web
+    /// ACLs were kept; default: all).
+    #[arg(long)]
+    web_acl: Option<String>,
+    /// Only requests with this label (a namespace when it ends with :).
+    #[arg(long)]
+    label: Option<String>,
     /// Windows starting every 10 seconds instead of fixed ones.
     #[arg(long)]
     sliding: bool,
@@ -173,6 +224,8 @@ impl AnalysisArgs {
             ("uri_match", Some(self.uri_match.clone())),
             ("method", self.method.clone()),
             ("country", self.country.clone()),
+            ("web_acl", self.web_acl.clone()),
+            ("label", self.label.clone()),
             ("sliding", Some(self.sliding.to_string())),
             ("limit", Some(self.limit.to_string())),
         ];
@@ -369,7 +422,12 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
     demo::register(&state.pool, &state.aws, &resources)
         .await
         .map_err(|e| format!("cannot register the demo resources: {e}"))?;
-    let logs = demo::import_sample_logs(&state.pool, chrono::Utc::now())
+    let shop = resources
+        .iter()
+        .find(|r| r.name == demo::waf::SHOP_WEB_ACL)
+        .and_then(|r| r.arn.as_deref())
+        .ok_or("the demo provisioned no shop web ACL")?;
+    let logs = demo::import_sample_logs(&state.pool, chrono::Utc::now(), shop)
         .await
         .map_err(|e| format!("cannot import the sample WAF logs: {e}"))?;
     eprintln!(
@@ -466,11 +524,14 @@ async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String>
     let pool = gatehouse::db::connect(&config.database_url, 2)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    let detail = match command {
-        TrafficCommand::Top { .. } => app::traffic::store::Detail::Top,
-        TrafficCommand::Recommend { .. } => app::traffic::store::Detail::Everything,
+    let (detail, healthy) = match &command {
+        TrafficCommand::Top { .. } => (app::traffic::store::Detail::Top, None),
+        TrafficCommand::Recommend { basis, .. } => (
+            app::traffic::store::Detail::Everything,
+            Some(basis.healthy()?).filter(|h| h.leaves_out_anything()),
+        ),
     };
-    let answer = app::traffic::store::answer(&pool, &analysis, detail)
+    let answer = app::traffic::store::answer(&pool, &analysis, detail, healthy.as_ref())
         .await
         .map_err(|e| format!("cannot read the imported logs: {e}"))?;
     let text = match command {

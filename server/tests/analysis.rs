@@ -29,6 +29,9 @@ struct Raw {
     method: String,
     country: Option<String>,
     headers: Vec<(String, String)>,
+    web_acl: Option<String>,
+    action: Option<String>,
+    labels: Vec<String>,
 }
 
 fn read_raw(files: &[PathBuf]) -> Vec<Raw> {
@@ -57,10 +60,31 @@ fn read_raw(files: &[PathBuf]) -> Vec<Raw> {
                         )
                     })
                     .collect(),
+                web_acl: v["webaclId"].as_str().map(str::to_owned),
+                action: v["action"].as_str().map(str::to_owned),
+                labels: v["labels"]
+                    .as_array()
+                    .map(|labels| {
+                        labels
+                            .iter()
+                            .map(|l| l["name"].as_str().unwrap().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
         }
     }
     out
+}
+
+/// What the default healthy basis leaves out, decided the obvious way.
+fn healthy(r: &Raw) -> bool {
+    let blocked = matches!(r.action.as_deref(), Some("BLOCK" | "CAPTCHA" | "CHALLENGE"));
+    let bad = r.labels.iter().any(|l| {
+        l.starts_with("awswaf:managed:aws:amazon-ip-list:")
+            || l.starts_with("awswaf:managed:aws:anonymous-ip-list:")
+    });
+    !blocked && !bad
 }
 
 struct Question<'a> {
@@ -71,6 +95,8 @@ struct Question<'a> {
     uri: Option<(&'a str, bool)>,
     method: Option<&'a str>,
     country: Option<&'a str>,
+    web_acl: Option<&'a str>,
+    label: Option<&'a str>,
     sliding: bool,
 }
 
@@ -91,6 +117,8 @@ impl Question<'_> {
         }
         args.extend(self.method.map(|m| format!("--method={m}")));
         args.extend(self.country.map(|c| format!("--country={c}")));
+        args.extend(self.web_acl.map(|w| format!("--web-acl={w}")));
+        args.extend(self.label.map(|l| format!("--label={l}")));
         if self.sliding {
             args.push("--sliding".into());
         }
@@ -114,7 +142,11 @@ impl Question<'_> {
                 }
             })
             && self.method.is_none_or(|m| r.method == m)
-            && self.country.is_none_or(|c| r.country.as_deref() == Some(c));
+            && self.country.is_none_or(|c| r.country.as_deref() == Some(c))
+            && self.web_acl.is_none_or(|w| {
+                r.web_acl.as_deref().and_then(|arn| arn.split('/').nth(2)) == Some(w)
+            })
+            && self.label.is_none_or(|l| r.labels.iter().any(|x| x == l));
         if !wanted {
             return None;
         }
@@ -136,6 +168,13 @@ impl Question<'_> {
 
     /// Every (key, uri, window start) with its count.
     fn windows(&self, records: &[Raw]) -> HashMap<(String, Option<String>, i64), u64> {
+        self.windows_of(records.iter())
+    }
+
+    fn windows_of<'r>(
+        &self,
+        records: impl Iterator<Item = &'r Raw>,
+    ) -> HashMap<(String, Option<String>, i64), u64> {
         let mut counts = HashMap::new();
         for r in records {
             let Some((key, uri)) = self.key(r) else {
@@ -176,9 +215,9 @@ fn expected_top(question: &Question, records: &[Raw], limit: usize) -> Value {
         .collect()
 }
 
-fn expected_peaks(question: &Question, records: &[Raw]) -> Vec<u64> {
+fn expected_peaks<'r>(question: &Question, records: impl Iterator<Item = &'r Raw>) -> Vec<u64> {
     let mut peaks: HashMap<(String, Option<String>), u64> = HashMap::new();
-    for ((key, uri, _), count) in question.windows(records) {
+    for ((key, uri, _), count) in question.windows_of(records) {
         let peak = peaks.entry((key, uri)).or_insert(0);
         *peak = (*peak).max(count);
     }
@@ -199,6 +238,7 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
         hours: 24,
         scale: 0.05,
         seed: 11,
+        web_acl_arn: gatehouse::traffic::generate::WEB_ACL_ARN.into(),
     };
     let mut files = write_logs(dir.path(), &scenario).unwrap().files;
     files.push(PathBuf::from(FIXTURE));
@@ -227,6 +267,8 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
         uri: None,
         method: None,
         country: None,
+        web_acl: None,
+        label: None,
         sliding,
     };
     let questions = [
@@ -248,6 +290,20 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
         Question {
             country: Some("DE"),
             ..day("ip", 120, true)
+        },
+        Question {
+            web_acl: Some("shop"),
+            ..day("ip", 300, false)
+        },
+        Question {
+            web_acl: Some("AWSWAFSecurityAutomations-Prod"),
+            from: "2023-04-01T00:00:00Z",
+            to: "2023-05-01T00:00:00Z",
+            ..day("ip", 60, false)
+        },
+        Question {
+            label: Some("awswaf:managed:aws:anonymous-ip-list:HostingProviderIPList"),
+            ..day("ip-uri", 60, true)
         },
         // A range that cuts through windows and the brute force, at odd seconds.
         Question {
@@ -295,26 +351,87 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
             question.args()
         );
 
-        let peaks = expected_peaks(question, &records);
-        let rank = |p: f64| {
-            peaks[((p * peaks.len() as f64 - 1e-9).ceil() as usize).clamp(1, peaks.len()) - 1]
-        };
-        let mut args = vec![
-            "traffic".to_owned(),
-            "recommend".into(),
-            "--format=json".into(),
-            "--buffer=50".into(),
-        ];
-        args.extend(question.args());
-        let got = common::gatehouse_json(&url, &args);
-        let expected_peaks = serde_json::json!({
-            "p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99), "p99.9": rank(0.999), "max": peaks.last().unwrap(),
-        });
-        assert_eq!(got["peaks"], expected_peaks, "{:?}", question.args());
-        assert_eq!(got["keys"], peaks.len(), "{:?}", question.args());
-        let recommended = (rank(0.99) * 150).div_ceil(100).clamp(10, 2_000_000_000);
-        assert_eq!(got["recommended_limit"], recommended);
+        // On all traffic, and on the healthy traffic (outliers kept: they
+        // are checked below).
+        for basis in ["--all-traffic", "--keep-outliers"] {
+            let peaks = match basis {
+                "--all-traffic" => expected_peaks(question, records.iter()),
+                _ => expected_peaks(question, records.iter().filter(|r| healthy(r))),
+            };
+            if peaks.is_empty() {
+                continue;
+            }
+            let rank = |p: f64| {
+                peaks[((p * peaks.len() as f64 - 1e-9).ceil() as usize).clamp(1, peaks.len()) - 1]
+            };
+            let mut args = vec![
+                "traffic".to_owned(),
+                "recommend".into(),
+                "--format=json".into(),
+                "--buffer=50".into(),
+                basis.into(),
+            ];
+            args.extend(question.args());
+            let got = common::gatehouse_json(&url, &args);
+            let expected_peaks = serde_json::json!({
+                "p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99), "p99.9": rank(0.999), "max": peaks.last().unwrap(),
+            });
+            let said = format!("{basis} {:?}", question.args());
+            assert_eq!(got["peaks"], expected_peaks, "{said}");
+            assert_eq!(got["keys"], peaks.len(), "{said}");
+            let recommended = (rank(0.99) * 150).div_ceil(100).clamp(10, 2_000_000_000);
+            assert_eq!(got["recommended_limit"], recommended, "{said}");
+            if basis == "--keep-outliers" {
+                let asked: Vec<&Raw> = records
+                    .iter()
+                    .filter(|r| question.key(r).is_some())
+                    .collect();
+                let blocked = asked
+                    .iter()
+                    .filter(|r| r.action.as_deref() == Some("BLOCK"))
+                    .count();
+                let labelled = asked.iter().filter(|r| !healthy(r)).count() - blocked;
+                assert_eq!(
+                    (
+                        &got["left_out"]["requests"],
+                        &got["left_out"]["blocked"],
+                        &got["left_out"]["labelled"]
+                    ),
+                    (
+                        &Value::from(asked.len()),
+                        &Value::from(blocked),
+                        &Value::from(labelled)
+                    ),
+                    "{said}"
+                );
+            }
+        }
     }
+
+    // The day's brute force: blocked after three minutes, and what WAF let
+    // through before stands out from the people signing in.
+    let login = Question {
+        uri: Some(("/login", false)),
+        ..day("ip", 300, false)
+    };
+    let mut args = vec![
+        "traffic".to_owned(),
+        "recommend".into(),
+        "--format=json".into(),
+    ];
+    args.extend(login.args());
+    let got = common::gatehouse_json(&url, &args);
+    let healthy_peaks = expected_peaks(&login, records.iter().filter(|r| healthy(r)));
+    let forcers: std::collections::HashSet<&str> = records
+        .iter()
+        .filter(|r| r.action.as_deref() == Some("BLOCK"))
+        .map(|r| r.ip.as_str())
+        .collect();
+    assert_eq!(forcers.len(), 4);
+    assert_eq!(got["left_out"]["outlier_keys"], 4, "{got}");
+    assert_eq!(got["keys"], healthy_peaks.len() - 4);
+    let above = got["left_out"]["outlier_above"].as_u64().unwrap();
+    assert!(healthy_peaks.iter().filter(|&&p| p > above).count() == 4);
 
     // The what-if for the day's flood at 100 requests per 5 minutes.
     let question = day("ip", 300, false);

@@ -4,7 +4,8 @@
 //! address bar is the link to share.
 
 use crate::error::AppError;
-use crate::traffic::query::{Analysis, KeyBy, UriMatch, WINDOWS, rfc3339};
+use crate::traffic::healthy::{Healthy, LeftOut};
+use crate::traffic::query::{Analysis, KeyBy, UNKNOWN_WEB_ACL, UriMatch, WINDOWS, rfc3339};
 use crate::traffic::threshold::{Basis, DEFAULT_BUFFER_PERCENT};
 use crate::traffic::windows::TopRow;
 use crate::traffic::{ImportRow, Recommendation};
@@ -20,6 +21,26 @@ pub struct Panel {
     pub buffer_percent: u32,
     /// The limit to replay; the recommended one when not given.
     pub what_if: Option<u64>,
+    /// What the recommendation is based on.
+    pub healthy: Healthy,
+}
+
+impl Panel {
+    /// The panel's query-string pairs: only what differs from the default.
+    pub fn to_query(&self) -> Vec<String> {
+        let mut pairs = Vec::new();
+        if self.basis != Basis::P99 {
+            pairs.push(format!("percentile={}", self.basis.as_str()));
+        }
+        if self.buffer_percent != DEFAULT_BUFFER_PERCENT {
+            pairs.push(format!("buffer={}", self.buffer_percent));
+        }
+        if let Some(limit) = self.what_if {
+            pairs.push(format!("what_if={limit}"));
+        }
+        pairs.extend(self.healthy.to_query());
+        pairs
+    }
 }
 
 /// Everything the page shows.
@@ -35,6 +56,8 @@ pub struct TrafficView {
     /// The managed web ACLs (`SCOPE/name`) an editor may propose a rule
     /// for; empty for others.
     pub propose_to: Vec<String>,
+    /// The managed web ACLs' names, to choose the traffic of one.
+    pub web_acls: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +92,7 @@ fn panel_of(get: &impl Fn(&str) -> Option<String>) -> Result<Panel, String> {
                     .map_err(|_| format!("what_if: {v:?} is not a whole number"))?,
             ),
         },
+        healthy: Healthy::from_query(get)?,
     })
 }
 
@@ -77,8 +101,14 @@ pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, A
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let mut view = traffic_view(&state.pool, &query).await?;
+    let managed = managed_web_acls(&state.pool).await?;
+    view.web_acls = managed
+        .iter()
+        .filter_map(|w| w.split_once('/').map(|(_, name)| name.to_owned()))
+        .collect();
+    view.web_acls.dedup();
     if user.has(crate::roles::Role::Editor) {
-        view.propose_to = managed_web_acls(&state.pool).await?;
+        view.propose_to = managed;
     }
     Ok(view)
 }
@@ -111,6 +141,7 @@ pub async fn traffic_view(
         panel: analysed.panel,
         result: analysed.result,
         propose_to: Vec::new(),
+        web_acls: Vec::new(),
     })
 }
 
@@ -175,15 +206,17 @@ pub async fn analyse(
             });
         }
     };
-    let answer = store::answer(pool, &analysis, store::Detail::Everything).await?;
+    let healthy = Some(&panel.healthy).filter(|h| h.leaves_out_anything());
+    let answer = store::answer(pool, &analysis, store::Detail::Everything, healthy).await?;
     let recommendation = answer.recommendation(panel.basis, panel.buffer_percent, panel.what_if);
     let line = recommendation.what_if.limit;
     let charts = [
         charts::top_bars(&answer.top, line),
         charts::over_time(
             &answer.busiest,
-            analysis.from.timestamp(),
-            analysis.to.timestamp(),
+            &answer.totals,
+            analysis.window,
+            (analysis.from.timestamp(), analysis.to.timestamp()),
             line,
         ),
         charts::peak_distribution(&answer.peaks, recommendation.recommended),
@@ -198,6 +231,53 @@ pub async fn analyse(
             charts,
         }),
     })
+}
+
+/// What the healthy basis left out, in words.
+fn left_out_words(l: &LeftOut) -> String {
+    let mut parts = Vec::new();
+    let share = |n: u64| match l.requests {
+        0 => String::new(),
+        all => format!(" ({:.1} %)", n as f64 * 100.0 / all as f64),
+    };
+    if l.blocked > 0 {
+        parts.push(format!(
+            "{} requests WAF blocked or challenged{}",
+            l.blocked,
+            share(l.blocked)
+        ));
+    }
+    if l.labelled > 0 {
+        parts.push(format!(
+            "{} requests labelled as from known-bad sources{}",
+            l.labelled,
+            share(l.labelled)
+        ));
+    }
+    if l.excluded_time > 0 {
+        parts.push(format!(
+            "{} requests in excluded time ranges{}",
+            l.excluded_time,
+            share(l.excluded_time)
+        ));
+    }
+    if l.outlier_keys > 0 {
+        parts.push(format!(
+            "{} outlier keys (peaks above {}, far above the rest: modified z-score of the log peak over 3.5)",
+            l.outlier_keys, l.outlier_above
+        ));
+    }
+    match parts.is_empty() {
+        true => format!(
+            "Based on healthy traffic: nothing needed leaving out; {} keys.",
+            l.keys
+        ),
+        false => format!(
+            "Based on healthy traffic of {} keys: left out {}. The what-if below replays all traffic.",
+            l.keys,
+            parts.join(", ")
+        ),
+    }
 }
 
 fn time(seconds: i64) -> String {
@@ -225,11 +305,17 @@ pub fn Traffic() -> impl IntoView {
                 "uri_match",
                 "method",
                 "country",
+                "web_acl",
+                "label",
                 "sliding",
                 "limit",
                 "percentile",
                 "buffer",
                 "what_if",
+                "blocked",
+                "bad_labels",
+                "exclude",
+                "outliers",
             ];
             keys.iter()
                 .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v)))
@@ -264,13 +350,14 @@ fn TrafficBody(view: TrafficView) -> impl IntoView {
         panel,
         result,
         propose_to,
+        web_acls,
     } = view;
     let problem = analysis.as_ref().err().cloned();
     let shown = analysis.ok();
     view! {
         <Upload />
         <Imports imports />
-        <AnalysisForm a=form panel=panel.clone() />
+        <AnalysisForm a=form panel=panel.clone() web_acls />
         {problem.map(|p| view! { <p class="error" role="alert">{p}</p> })}
         {shown.zip(result).map(|(analysis, result)| view! { <Results analysis panel result propose_to /> })}
     }
@@ -325,7 +412,18 @@ fn Imports(imports: Vec<ImportRow>) -> impl IntoView {
 }
 
 #[component]
-fn AnalysisForm(a: Analysis, panel: Panel) -> impl IntoView {
+fn AnalysisForm(a: Analysis, panel: Panel, web_acls: Vec<String>) -> impl IntoView {
+    let chosen = a.web_acl.clone().unwrap_or_default();
+    let mut web_acl_options: Vec<(String, String)> = vec![("all".into(), "All web ACLs".into())];
+    web_acl_options.extend(web_acls.into_iter().map(|w| (w.clone(), w)));
+    web_acl_options.push((
+        UNKNOWN_WEB_ACL.into(),
+        "Unknown (logs imported before web ACLs were kept)".into(),
+    ));
+    if !chosen.is_empty() && !web_acl_options.iter().any(|(v, _)| *v == chosen) {
+        web_acl_options.push((chosen.clone(), chosen.clone()));
+    }
+    let healthy = panel.healthy.clone();
     let by_kind = match &a.by {
         KeyBy::Forwarded(_) => "forwarded".to_owned(),
         other => other.as_text(),
@@ -369,6 +467,16 @@ fn AnalysisForm(a: Analysis, panel: Panel) -> impl IntoView {
                 </label>
                 <label>"Method" <input name="method" value=a.method.clone().unwrap_or_default() placeholder="POST" /></label>
                 <label>"Country" <input name="country" value=a.country.clone().unwrap_or_default() placeholder="DE" maxlength="2" /></label>
+                <label>
+                    "Web ACL"
+                    <select name="web_acl">
+                        {web_acl_options.into_iter().map(|(v, l)| {
+                            let selected = v == chosen || (v == "all" && chosen.is_empty());
+                            view! { <option value=v selected=selected>{l}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Label" <input name="label" value=a.label.clone().unwrap_or_default() placeholder="awswaf:managed:aws:anonymous-ip-list:HostingProviderIPList" /></label>
                 <label class="check"><input type="checkbox" name="sliding" value="true" checked=a.sliding /> "Sliding windows (every 10 s)"</label>
                 <label>"Rows" <input name="limit" type="number" min="1" max="10000" value=a.limit.to_string() /></label>
                 <label>
@@ -379,6 +487,27 @@ fn AnalysisForm(a: Analysis, panel: Panel) -> impl IntoView {
                 </label>
                 <label>"Growth buffer (%)" <input name="buffer" type="number" min="0" max="1000" value=panel.buffer_percent.to_string() /></label>
                 <label>"What if the limit were" <input name="what_if" type="number" min="10" value=panel.what_if.map(|w| w.to_string()).unwrap_or_default() placeholder="recommended" /></label>
+                <fieldset class="basis">
+                    <legend>"Recommend from healthy traffic: leave out"</legend>
+                    <label>"Requests WAF blocked or challenged"
+                        <select name="blocked">
+                            <option value="skip" selected=healthy.skip_blocked>"Leave out"</option>
+                            <option value="keep" selected=!healthy.skip_blocked>"Keep"</option>
+                        </select>
+                    </label>
+                    <label>"Keys whose peak is an outlier"
+                        <select name="outliers">
+                            <option value="skip" selected=healthy.outliers>"Leave out"</option>
+                            <option value="keep" selected=!healthy.outliers>"Keep"</option>
+                        </select>
+                    </label>
+                    <label>"Requests with these labels (a namespace ends with :; none for no label)"
+                        <input name="bad_labels" value=if healthy.bad_labels.is_empty() { "none".to_owned() } else { healthy.bad_labels.join(",") } />
+                    </label>
+                    <label>"Time ranges (UTC, FROM/TO, comma-separated)"
+                        <input name="exclude" value=healthy.exclude_text() placeholder="2026-11-22T15:00:00Z/2026-11-22T15:10:00Z" />
+                    </label>
+                </fieldset>
                 <div class="filter-actions">
                     <button type="submit">"Analyse"</button>
                     <a href="/traffic">"Reset"</a>
@@ -531,14 +660,8 @@ fn Results(
     propose_to: Vec<String>,
 ) -> impl IntoView {
     let mut link = format!("/traffic?{}", analysis.to_query());
-    if panel.basis != Basis::P99 {
-        link += &format!("&percentile={}", panel.basis.as_str());
-    }
-    if panel.buffer_percent != DEFAULT_BUFFER_PERCENT {
-        link += &format!("&buffer={}", panel.buffer_percent);
-    }
-    if let Some(limit) = panel.what_if {
-        link += &format!("&what_if={limit}");
+    for pair in panel.to_query() {
+        link += &format!("&{pair}");
     }
     let AnalysisResult {
         top,
@@ -562,6 +685,7 @@ fn Results(
                 "Peaks of {} keys per {} s window ({kind}): p50 {} · p90 {} · p99 {} · p99.9 {} · max {}",
                 p.keys, analysis.window, p.p50, p.p90, p.p99, p.p99_9, p.max
             )}</p>
+            {r.left_out.map(|l| view! { <p data-testid="left-out">{left_out_words(&l)}</p> })}
             <p class="recommended">"Recommended limit: " <strong data-testid="recommended">{r.recommended}</strong>
                 {format!(" requests per {} s ({} + {} % buffer, within WAF's 10 – 2,000,000,000)", analysis.window, r.basis.as_str(), r.buffer_percent)}</p>
             <p data-testid="what-if">{format!(

@@ -2,7 +2,8 @@
 //! limit, the analysis's key (`IP`, or `FORWARDED_IP` with its header) and
 //! window, and its scope as a `ScopeDownStatement` (URI exact or starts-with
 //! as a `ByteMatchStatement` on `UriPath`, the method, the country as a
-//! `GeoMatchStatement`; several under an `AndStatement`). Where the web ACL
+//! `GeoMatchStatement`, the label as a `LabelMatchStatement`; several under
+//! an `AndStatement`). Where the web ACL
 //! already has a rate rule with the same key and scope, that rule's limit
 //! and window change instead of a near-duplicate being added.
 
@@ -40,6 +41,14 @@ pub fn scope_of(analysis: &Analysis) -> Option<Value> {
     }
     if let Some(country) = &analysis.country {
         parts.push(json!({"GeoMatchStatement": {"CountryCodes": [country]}}));
+    }
+    if let Some(label) = &analysis.label {
+        let scope = if label.ends_with(':') {
+            "NAMESPACE"
+        } else {
+            "LABEL"
+        };
+        parts.push(json!({"LabelMatchStatement": {"Scope": scope, "Key": label}}));
     }
     match parts.len() {
         0 => None,
@@ -184,6 +193,8 @@ mod tests {
             uri_match: UriMatch::Prefix,
             method: method.map(str::to_owned),
             country: None,
+            web_acl: None,
+            label: None,
             sliding: false,
             limit: 10,
         }

@@ -119,12 +119,34 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
     })
 }
 
-/// Lines: requests per window over the range for the busiest keys.
-pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
+/// Lines: requests per window over the range for the busiest keys, and
+/// all requests per window (`totals` per 10-second bucket, summed into
+/// fixed windows of `window` seconds) on an axis of their own.
+pub fn over_time(
+    busiest: &[Series],
+    totals: &[(i64, u64)],
+    window: u32,
+    (from, to): (i64, i64),
+    limit: u64,
+) -> String {
     if busiest.is_empty() {
         return String::new();
     }
     let (from, to) = active_span(busiest, from, to);
+    let window = i64::from(window.max(10));
+    let mut all: Vec<(i64, u64)> = Vec::new();
+    for &(bucket, requests) in totals {
+        let second = bucket * 10;
+        if second < from || second >= to {
+            continue;
+        }
+        let start = second.div_euclid(window) * window;
+        match all.last_mut() {
+            Some((s, total)) if *s == start => *total += requests,
+            _ => all.push((start, requests)),
+        }
+    }
+    let all_top = (all.iter().map(|w| w.1).max().unwrap_or(1) as f64 * 1.1).ceil() as u64;
     let top = (busiest
         .iter()
         .map(Series::peak)
@@ -138,13 +160,25 @@ pub fn over_time(busiest: &[Series], from: i64, to: i64, limit: u64) -> String {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d(from..to, 0u64..top.max(1))?;
+            .right_y_label_area_size(70)
+            .build_cartesian_2d(from..to, 0u64..top.max(1))?
+            .set_secondary_coord(from..to, 0u64..all_top.max(1));
         chart
             .configure_mesh()
             .x_label_formatter(&|t| clock(*t))
             .y_label_formatter(&|v| v.to_string())
-            .y_desc("requests per window")
+            .y_desc("requests per window, per key")
             .draw()?;
+        chart
+            .configure_secondary_axes()
+            .y_label_formatter(&|v| v.to_string())
+            .y_desc("all requests per window")
+            .draw()?;
+        let total_style = BLACK.mix(0.35).stroke_width(1);
+        chart
+            .draw_secondary_series(LineSeries::new(all.iter().copied(), total_style))?
+            .label("all requests (right axis)")
+            .legend(swatch(total_style));
         for (series, colour) in busiest.iter().zip(PALETTE) {
             let name = match &series.uri {
                 Some(uri) => format!("{} {uri}", series.key),
@@ -253,11 +287,17 @@ mod tests {
             uri: None,
             windows: vec![(1_795_359_600, 300), (1_795_359_900, 20)],
         }];
-        let lines = over_time(&series, 1_795_359_000, 1_795_361_000, 150);
+        let totals = [(179_535_960, 900), (179_535_961, 1_000), (179_535_990, 40)];
+        let lines = over_time(&series, &totals, 300, (1_795_359_000, 1_795_361_000), 150);
         assert!(lines.contains("198.51.100.7"));
+        assert!(lines.contains("all requests (right axis)"));
+        assert!(
+            lines.contains("\n1900\n") || lines.contains(">1900<"),
+            "the total's axis reaches 1 900 × 1.1: {lines}"
+        );
         // A day's range, keys active for ten minutes: drawn over those
         // minutes, with whole numbers on the axis.
-        let day = over_time(&series, 1_795_305_600, 1_795_392_000, 150);
+        let day = over_time(&series, &totals, 300, (1_795_305_600, 1_795_392_000), 150);
         assert!(
             day.contains("\n15:0"),
             "zoomed to the active minutes: {day}"

@@ -4,6 +4,7 @@
 //! shared by the command line and the Traffic page; `store` reads the
 //! segments of counts the import wrote.
 
+pub mod healthy;
 pub mod query;
 pub mod segment;
 pub mod tally;
@@ -16,6 +17,7 @@ pub mod charts;
 pub mod store;
 
 use chrono::{DateTime, Utc};
+use healthy::LeftOut;
 use serde::{Deserialize, Serialize};
 use threshold::{Basis, Peaks, WhatIf};
 
@@ -45,5 +47,9 @@ pub struct Recommendation {
     pub basis: Basis,
     pub buffer_percent: u32,
     pub recommended: u64,
+    /// What the peaks leave out of the traffic (healthy traffic only);
+    /// `None` when they are every key's.
+    pub left_out: Option<LeftOut>,
+    /// Replayed against all the traffic the analysis asked about.
     pub what_if: WhatIf,
 }

@@ -85,9 +85,68 @@ pub struct Analysis {
     pub uri_match: UriMatch,
     pub method: Option<String>,
     pub country: Option<String>,
+    /// Only the requests this web ACL logged: its name or ARN, or
+    /// [`UNKNOWN_WEB_ACL`] for logs imported before web ACLs were kept.
+    /// All web ACLs when `None`.
+    pub web_acl: Option<String>,
+    /// Only the requests that carry this label (`awswaf:…:Name`), or any
+    /// label in this namespace when it ends with `:`.
+    pub label: Option<String>,
     pub sliding: bool,
     /// Rows of the top list.
     pub limit: usize,
+}
+
+/// What `web_acl` says for requests whose log named no web ACL: those
+/// imported before web ACLs were kept.
+pub const UNKNOWN_WEB_ACL: &str = "unknown";
+
+/// The name in a web ACL's ARN
+/// (`arn:aws:wafv2:REGION:ACCOUNT:SCOPE/webacl/NAME/ID`), if it is one.
+pub fn web_acl_name(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.split_once("/webacl/")?;
+    rest.split('/').next().filter(|n| !n.is_empty())
+}
+
+/// Whether a log's web ACL (its ARN; `None` when the log named none)
+/// is the one `wanted` names: by ARN, by name, or [`UNKNOWN_WEB_ACL`].
+pub fn web_acl_matches(wanted: &str, logged: Option<&str>) -> bool {
+    match logged {
+        None => wanted == UNKNOWN_WEB_ACL,
+        Some(arn) => arn == wanted || web_acl_name(arn) == Some(wanted),
+    }
+}
+
+/// Whether a request's labels hold `wanted`: the label itself, or any
+/// label in the namespace `wanted` ends with `:`.
+pub fn label_matches(wanted: &str, label: &str) -> bool {
+    match wanted.ends_with(':') {
+        true => label.starts_with(wanted),
+        false => label == wanted,
+    }
+}
+
+/// A WAF label or namespace as `LabelMatchStatement` takes it.
+pub fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 1024
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-:".contains(&b))
+}
+
+/// A web ACL's name or ARN as a filter names it.
+fn valid_web_acl(text: &str) -> bool {
+    let name = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 128
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+    };
+    match text.strip_prefix("arn:") {
+        Some(_) => text.len() <= 2048 && web_acl_name(text).is_some_and(name),
+        None => name(text),
+    }
 }
 
 impl Analysis {
@@ -117,6 +176,20 @@ impl Analysis {
         {
             return Err(format!(
                 "country: {country:?} is not a two-letter ISO 3166 code like DE"
+            ));
+        }
+        if let Some(web_acl) = &self.web_acl
+            && !valid_web_acl(web_acl)
+        {
+            return Err(format!(
+                "web ACL: {web_acl:?} is neither a web ACL's name nor its ARN"
+            ));
+        }
+        if let Some(label) = &self.label
+            && !valid_label(label)
+        {
+            return Err(format!(
+                "label: {label:?} is not a WAF label (letters, digits, _, - and :, like awswaf:managed:aws:anonymous-ip-list:HostingProviderIPList)"
             ));
         }
         Ok(self)
@@ -157,6 +230,8 @@ impl Analysis {
             },
             method: text("method").map(|m| m.to_ascii_uppercase()),
             country: text("country").map(|c| c.to_ascii_uppercase()),
+            web_acl: text("web_acl").filter(|w| w != "all"),
+            label: text("label"),
             sliding: matches!(text("sliding").as_deref(), Some("true" | "1" | "on")),
             limit: number("limit", DEFAULT_LIMIT)?,
         }
@@ -182,6 +257,12 @@ impl Analysis {
         }
         if let Some(country) = &self.country {
             pairs.push(format!("country={}", crate::url::encode(country)));
+        }
+        if let Some(web_acl) = &self.web_acl {
+            pairs.push(format!("web_acl={}", crate::url::encode(web_acl)));
+        }
+        if let Some(label) = &self.label {
+            pairs.push(format!("label={}", crate::url::encode(label)));
         }
         if self.sliding {
             pairs.push("sliding=true".into());
@@ -223,6 +304,8 @@ mod tests {
             ("uri", "/login"),
             ("uri_match", "prefix"),
             ("method", "post"),
+            ("web_acl", "shop"),
+            ("label", "awswaf:managed:aws:anonymous-ip-list:"),
             ("sliding", "true"),
             ("window", "60"),
         ];
@@ -238,7 +321,7 @@ mod tests {
         let link = analysis.to_query();
         assert_eq!(
             link,
-            "from=2026-11-22T08%3A00%3A00Z&to=2026-11-23T00%3A00%3A00Z&window=60&by=forwarded%3AX-Forwarded-For&uri=/login&uri_match=prefix&method=POST&sliding=true"
+            "from=2026-11-22T08%3A00%3A00Z&to=2026-11-23T00%3A00%3A00Z&window=60&by=forwarded%3AX-Forwarded-For&uri=/login&uri_match=prefix&method=POST&web_acl=shop&label=awswaf%3Amanaged%3Aaws%3Aanonymous-ip-list%3A&sliding=true"
         );
         let decoded: Vec<(String, String)> = link
             .split('&')
@@ -258,6 +341,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again, analysis);
+    }
+
+    #[test]
+    fn web_acls_match_by_arn_or_name_and_old_logs_are_unknown() {
+        let arn = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shop/6a1b";
+        assert_eq!(web_acl_name(arn), Some("shop"));
+        assert!(web_acl_matches("shop", Some(arn)));
+        assert!(web_acl_matches(arn, Some(arn)));
+        assert!(!web_acl_matches("sho", Some(arn)));
+        assert!(!web_acl_matches("shop", None));
+        assert!(web_acl_matches(UNKNOWN_WEB_ACL, None));
+        assert!(label_matches(
+            "awswaf:managed:aws:",
+            "awswaf:managed:aws:x:Y"
+        ));
+        assert!(!label_matches(
+            "awswaf:managed:aws",
+            "awswaf:managed:aws:x:Y"
+        ));
+        assert!(label_matches("a:b", "a:b"));
     }
 
     #[test]
@@ -292,6 +395,10 @@ mod tests {
                 .contains("two-letter")
         );
         assert!(ask("limit", "0").is_err());
+        assert!(ask("web_acl", "shop one").unwrap_err().contains("web ACL"));
+        assert!(ask("web_acl", "arn:aws:wafv2:x").is_err(), "no name in it");
+        assert_eq!(ask("web_acl", "all").unwrap().web_acl, None);
+        assert!(ask("label", "awswaf:bad label").is_err());
         assert!(ask("uri_match", "regex").is_err());
     }
 }

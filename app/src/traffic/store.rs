@@ -2,6 +2,7 @@
 //! time range are read and tallied per key per 10-second bucket
 //! ([`Tally`]); [`Counter`] turns the buckets into windows.
 
+use super::healthy::{Healthy, LeftOut, outlier_threshold};
 use super::query::Analysis;
 use super::segment::{Damaged, IpBuckets, Segment};
 use super::tally::Tally;
@@ -33,6 +34,11 @@ pub struct Answer {
     pub peaks: Vec<u64>,
     pub busiest: Vec<Series>,
     pub series: Vec<Series>,
+    /// All keys' requests per 10-second bucket, ascending.
+    pub totals: Vec<(i64, u64)>,
+    /// The healthy basis's peaks, ascending, outliers still in, and what
+    /// it left out; `None` when no healthy basis was asked for.
+    pub healthy: Option<(Vec<u64>, LeftOut)>,
 }
 
 impl Answer {
@@ -42,7 +48,13 @@ impl Answer {
         buffer_percent: u32,
         limit: Option<u64>,
     ) -> Recommendation {
-        let peaks = Peaks::of(&self.peaks);
+        let (peaks, left_out) = match &self.healthy {
+            None => (Peaks::of(&self.peaks), None),
+            Some((kept, left_out)) => {
+                let (kept, left_out) = without_outliers(kept, *left_out);
+                (Peaks::of(kept), Some(left_out))
+            }
+        };
         let recommended = recommend(&peaks, basis, buffer_percent);
         let what_if: WhatIf = what_if(&self.series, limit.unwrap_or(recommended));
         Recommendation {
@@ -50,25 +62,45 @@ impl Answer {
             basis,
             buffer_percent,
             recommended,
+            left_out,
             what_if,
         }
     }
+}
+
+/// The healthy peaks without the outliers (when the basis leaves them
+/// out), and the keys left out noted.
+fn without_outliers(sorted: &[u64], mut left_out: LeftOut) -> (&[u64], LeftOut) {
+    let kept = match left_out.outlier_above {
+        0 => sorted,
+        above => &sorted[..sorted.partition_point(|&p| p <= above)],
+    };
+    left_out.outlier_keys = (sorted.len() - kept.len()) as u64;
+    left_out.keys = kept.len() as u64;
+    (kept, left_out)
 }
 
 /// Runs `analysis` over everything imported: reads the segments that
 /// overlap its time range — only their per-IP buckets when those answer it
 /// — and counts them on a thread of their own as they arrive, so reading
 /// from the database and counting overlap.
+///
+/// With a `healthy` basis, the same rows are also counted as the basis
+/// keeps them, for the recommendation's peaks.
 pub async fn answer(
     pool: &PgPool,
     analysis: &Analysis,
     detail: Detail,
+    healthy: Option<&Healthy>,
 ) -> Result<Answer, sqlx::Error> {
-    let by_ip = Tally::ip_buckets_answer(analysis);
+    let by_ip = Tally::ip_buckets_answer(analysis) && healthy.is_none();
     let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
     let counting = {
         let analysis = analysis.clone();
-        tokio::task::spawn_blocking(move || count(&analysis, detail, by_ip, received))
+        let healthy = healthy.cloned();
+        tokio::task::spawn_blocking(move || {
+            count(&analysis, detail, by_ip, healthy.as_ref(), received)
+        })
     };
     let (from, to) = (analysis.from.timestamp(), analysis.to.timestamp());
     let mut segments = match by_ip {
@@ -104,13 +136,20 @@ fn count(
     analysis: &Analysis,
     detail: Detail,
     by_ip: bool,
+    healthy: Option<&Healthy>,
     segments: std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> Result<Answer, Damaged> {
     let mut tally = Tally::new(analysis);
+    let mut basis = healthy.map(|h| Tally::healthy(analysis, h));
     for bytes in segments {
-        match by_ip {
-            true => tally.add_ip_buckets(&IpBuckets::decode(&bytes)?)?,
-            false => tally.add(&Segment::decode(&bytes)?)?,
+        if by_ip {
+            tally.add_ip_buckets(&IpBuckets::decode(&bytes)?)?;
+            continue;
+        }
+        let segment = Segment::decode(&bytes)?;
+        tally.add(&segment)?;
+        if let Some(basis) = &mut basis {
+            basis.add(&segment)?;
         }
     }
     let (window, sliding, limit) = (analysis.window, analysis.sliding, analysis.limit);
@@ -118,13 +157,25 @@ fn count(
         Detail::Everything => Counter::new(window, sliding, limit),
         Detail::Top => Counter::top_only(window, sliding, limit),
     };
-    tally.finish(&mut counter);
+    let totals = tally.finish(&mut counter);
     let counted = counter.finish();
+    let healthy = basis.map(|basis| {
+        let mut left_out = basis.left_out();
+        let mut kept = Counter::new(window, sliding, 1);
+        basis.finish(&mut kept);
+        let peaks = kept.finish().peaks();
+        if healthy.is_some_and(|h| h.outliers) {
+            left_out.outlier_above = outlier_threshold(&peaks).unwrap_or(0);
+        }
+        (peaks, left_out)
+    });
     Ok(Answer {
         peaks: counted.peaks(),
         busiest: counted.busiest(CHART_KEYS),
         top: counted.top,
         series: counted.series,
+        totals,
+        healthy,
     })
 }
 

@@ -7,8 +7,9 @@
 //! a key's text is looked up once per segment, so the work per row is a few
 //! array reads.
 
-use super::query::{Analysis, KeyBy, SLIDE_SECONDS, UriMatch};
-use super::segment::{Count, Damaged, Interner, IpBuckets, NO_COUNTRY, Segment};
+use super::healthy::{Healthy, LeftOut};
+use super::query::{Analysis, KeyBy, SLIDE_SECONDS, UriMatch, label_matches, web_acl_matches};
+use super::segment::{Count, Damaged, Interner, IpBuckets, NO_COUNTRY, NONE, Segment, Tag};
 use super::windows::Counter;
 use foldhash::HashMap as FastMap;
 
@@ -17,6 +18,17 @@ const UNSET: u32 = u32::MAX;
 /// What `--by country` calls requests WAF resolved no country for.
 pub const NO_COUNTRY_KEY: &str = "-";
 
+/// What becomes of the requests of one tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Counted,
+    /// Not what the analysis asks about (another web ACL, no such label).
+    NotAsked,
+    /// Asked about, but left out of a healthy basis.
+    Blocked,
+    Labelled,
+}
+
 pub struct Tally {
     from: i64,
     to: i64,
@@ -24,6 +36,11 @@ pub struct Tally {
     uri: Option<(String, UriMatch)>,
     method: Option<String>,
     country: Option<String>,
+    web_acl: Option<String>,
+    label: Option<String>,
+    /// Leaves out what a healthy basis does not count.
+    healthy: Option<Healthy>,
+    left_out: LeftOut,
     /// Every key's text (client IP, address, country, or URI of `ip-uri`).
     names: Interner,
     /// (name, URI name or UNSET) → key id.
@@ -42,11 +59,59 @@ impl Tally {
             uri: analysis.uri.clone().map(|u| (u, analysis.uri_match)),
             method: analysis.method.clone(),
             country: analysis.country.clone(),
+            web_acl: analysis.web_acl.clone(),
+            label: analysis.label.clone(),
+            healthy: None,
+            left_out: LeftOut::default(),
             names: Interner::default(),
             pairs: FastMap::default(),
             keys: Vec::new(),
             buckets: Vec::new(),
         }
+    }
+
+    /// Counts only what `healthy` keeps, and what it left out.
+    pub fn healthy(analysis: &Analysis, healthy: &Healthy) -> Self {
+        Tally {
+            healthy: Some(healthy.clone()),
+            ..Tally::new(analysis)
+        }
+    }
+
+    /// What the healthy basis left out so far (requests only; the keys
+    /// are decided later).
+    pub fn left_out(&self) -> LeftOut {
+        self.left_out
+    }
+
+    /// What becomes of each of a segment's tags.
+    fn fates(&self, segment: &Segment<'_>) -> Vec<Fate> {
+        let strings = &segment.strings;
+        let text = |index: u32| (index != NONE).then(|| strings[index as usize]);
+        let fate = |tag: &Tag| {
+            let labels = || tag.labels.iter().map(|&l| strings[l as usize]);
+            if let Some(wanted) = &self.web_acl
+                && !web_acl_matches(wanted, text(tag.web_acl))
+            {
+                return Fate::NotAsked;
+            }
+            if let Some(wanted) = &self.label
+                && !labels().any(|l| label_matches(wanted, l))
+            {
+                return Fate::NotAsked;
+            }
+            let Some(healthy) = &self.healthy else {
+                return Fate::Counted;
+            };
+            if text(tag.action).is_some_and(|a| healthy.leaves_out_action(a)) {
+                Fate::Blocked
+            } else if labels().any(|l| healthy.leaves_out_label(l)) {
+                Fate::Labelled
+            } else {
+                Fate::Counted
+            }
+        };
+        segment.tags.iter().map(fate).collect()
     }
 
     /// Counts the rows of one segment that the analysis asks about.
@@ -65,11 +130,31 @@ impl Tally {
             Some(country) => flags(strings, |s| s == country),
             None => Vec::new(),
         };
-        let passes = |uri: u32, method: u32, country: u32| {
+        let fates = self.fates(segment);
+        let asked = |uri: u32, method: u32, country: u32, tag: u32| {
             (uri_ok.is_empty() || uri_ok[uri as usize])
                 && (method_ok.is_empty() || method_ok[method as usize])
                 && (country_ok.is_empty()
                     || (country != NO_COUNTRY && country_ok[country as usize]))
+                && fates[tag as usize] != Fate::NotAsked
+        };
+        let excluded = self.healthy.as_ref().map(|h| h.exclude.clone());
+        // Whether a row that was asked about is counted; if not, notes why.
+        let counted = |left_out: &mut LeftOut, second: i64, tag: u32, requests: u32| {
+            let requests = u64::from(requests);
+            left_out.requests += requests;
+            let reason = match &excluded {
+                Some(ranges) if ranges.iter().any(|&(f, t)| f <= second && second < t) => {
+                    &mut left_out.excluded_time
+                }
+                _ => match fates[tag as usize] {
+                    Fate::Blocked => &mut left_out.blocked,
+                    Fate::Labelled => &mut left_out.labelled,
+                    _ => return true,
+                },
+            };
+            *reason += requests;
+            false
         };
         let (from, to) = (self.from, self.to);
         // Local string (or pair) → key id, filled as rows need them.
@@ -87,7 +172,8 @@ impl Tally {
                     if row.header != wanted
                         || row.second < from
                         || row.second >= to
-                        || !passes(row.uri, row.method, row.country)
+                        || !asked(row.uri, row.method, row.country, row.tag)
+                        || !counted(&mut self.left_out, row.second, row.tag, row.requests)
                     {
                         return;
                     }
@@ -102,7 +188,8 @@ impl Tally {
             by => segment.each_count(|row: Count| {
                 if row.second < from
                     || row.second >= to
-                    || !passes(row.uri, row.method, row.country)
+                    || !asked(row.uri, row.method, row.country, row.tag)
+                    || !counted(&mut self.left_out, row.second, row.tag, row.requests)
                 {
                     return;
                 }
@@ -133,13 +220,14 @@ impl Tally {
     }
 
     /// Whether per-IP buckets answer `analysis` exactly: keys by client IP,
-    /// no filter, and a range of whole 10-second buckets.
+    /// no filter but the web ACL, and a range of whole 10-second buckets.
     pub fn ip_buckets_answer(analysis: &Analysis) -> bool {
         let whole = |t: i64| t.rem_euclid(SLIDE_SECONDS) == 0;
         analysis.by == KeyBy::Ip
             && analysis.uri.is_none()
             && analysis.method.is_none()
             && analysis.country.is_none()
+            && analysis.label.is_none()
             && whole(analysis.from.timestamp())
             && whole(analysis.to.timestamp())
     }
@@ -151,8 +239,21 @@ impl Tally {
         let to = self.to.div_euclid(SLIDE_SECONDS);
         let strings = &buckets.strings;
         let mut local = vec![UNSET; strings.len()];
+        let web_acl_ok = match &self.web_acl {
+            Some(wanted) => flags(strings, |s| web_acl_matches(wanted, Some(s))),
+            None => Vec::new(),
+        };
+        let unknown_ok = self
+            .web_acl
+            .as_deref()
+            .is_none_or(|w| web_acl_matches(w, None));
         buckets.each(|row| {
-            if row.bucket < from || row.bucket >= to {
+            let asked = match (web_acl_ok.is_empty(), row.web_acl) {
+                (true, _) => true,
+                (false, NONE) => unknown_ok,
+                (false, web_acl) => web_acl_ok[web_acl as usize],
+            };
+            if row.bucket < from || row.bucket >= to || !asked {
                 return;
             }
             let ip = row.ip as usize;
@@ -191,7 +292,10 @@ impl Tally {
     }
 
     /// Hands every key's buckets, ascending, to `counter`, keys in order.
-    pub fn finish(mut self, counter: &mut Counter) {
+    /// Returns all keys' requests per 10-second bucket, ascending: the
+    /// total traffic the analysis counted.
+    pub fn finish(mut self, counter: &mut Counter) -> Vec<(i64, u64)> {
+        let mut totals: FastMap<i64, u64> = FastMap::default();
         let texts = self.names.strings();
         let text = |id: u32| (id != UNSET).then(|| &*texts[id as usize]);
         let mut order: Vec<usize> = (0..self.keys.len()).collect();
@@ -211,9 +315,15 @@ impl Tally {
                 }
                 same
             });
+            for &(bucket, requests) in buckets.iter() {
+                *totals.entry(bucket).or_default() += requests;
+            }
             let (name, uri) = self.keys[i];
             counter.add(text(name).unwrap_or_default(), text(uri), buckets);
         }
+        let mut totals: Vec<(i64, u64)> = totals.into_iter().collect();
+        totals.sort_unstable();
+        totals
     }
 }
 
@@ -227,7 +337,7 @@ mod tests {
     use super::super::segment::{Forwarded, IpBucket, encode, encode_ip_buckets};
     use super::*;
 
-    const STRINGS: [&str; 8] = [
+    const STRINGS: [&str; 11] = [
         "192.0.2.1",
         "192.0.2.2",
         "/login",
@@ -236,26 +346,52 @@ mod tests {
         "GET",
         "DE",
         "x-forwarded-for",
+        "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shop/6a1b",
+        "ALLOW",
+        "BLOCK",
     ];
+    const HOSTING: &str = "awswaf:managed:aws:anonymous-ip-list:HostingProviderIPList";
 
-    fn row(second: i64, ip: u32, uri: u32, method: u32, country: u32, requests: u32) -> Count {
+    /// unknown; shop ALLOW; shop BLOCK; shop ALLOW with the hosting label (string 11).
+    fn tags() -> Vec<Tag> {
+        let tag = |action, labels: &[u32]| Tag {
+            web_acl: 8,
+            action,
+            labels: labels.to_vec(),
+        };
+        vec![Tag::unknown(), tag(9, &[]), tag(10, &[]), tag(9, &[11])]
+    }
+
+    fn row(
+        second: i64,
+        ip: u32,
+        (uri, method): (u32, u32),
+        country: u32,
+        tag: u32,
+        requests: u32,
+    ) -> Count {
         Count {
             second,
             ip,
             uri,
             method,
             country,
+            tag,
             requests,
         }
     }
 
+    const LOGIN: (u32, u32) = (2, 4);
+    const HOME: (u32, u32) = (3, 5);
+
     fn segment_bytes() -> Vec<u8> {
         let mut counts = vec![
-            row(1_000, 0, 2, 4, 6, 3),
-            row(1_005, 0, 3, 5, 6, 1),
-            row(1_012, 1, 2, 4, NO_COUNTRY, 2),
-            row(999, 1, 3, 5, 6, 4),
-            row(1_200, 0, 2, 4, 6, 5),
+            row(1_000, 0, LOGIN, 6, 1, 3),
+            row(1_005, 0, HOME, 6, 0, 1),
+            row(1_012, 1, LOGIN, NO_COUNTRY, 2, 2),
+            row(999, 1, HOME, 6, 1, 4),
+            row(1_100, 1, HOME, 6, 3, 7),
+            row(1_200, 0, LOGIN, 6, 1, 5),
         ];
         let mut forwarded = vec![Forwarded {
             second: 1_001,
@@ -264,9 +400,12 @@ mod tests {
             uri: 2,
             method: 4,
             country: 6,
+            tag: 1,
             requests: 9,
         }];
-        encode(&STRINGS, &mut counts, &mut forwarded)
+        let mut strings = STRINGS.to_vec();
+        strings.push(HOSTING);
+        encode(&strings, &tags(), &mut counts, &mut forwarded)
     }
 
     /// Seconds 1 000 ≤ s < 1 200 unless `pairs`, as the query string, say otherwise.
@@ -279,41 +418,54 @@ mod tests {
     /// A key, its URI, and its windows.
     type Keyed = (String, Option<String>, Vec<(i64, u64)>);
 
-    fn counted(pairs: &[(&str, &str)]) -> Vec<Keyed> {
-        let analysis = analysis(pairs);
+    /// The segment counted twice (counts add up), in 60-second windows.
+    fn run(mut tally: Tally) -> (Vec<Keyed>, Vec<(i64, u64)>, LeftOut) {
         let bytes = segment_bytes();
-        let mut tally = Tally::new(&analysis);
         tally.add(&Segment::decode(&bytes).unwrap()).unwrap();
-        // The same segment twice: counts add up.
         tally.add(&Segment::decode(&bytes).unwrap()).unwrap();
+        let left_out = tally.left_out();
         let mut counter = Counter::new(60, false, 100);
-        tally.finish(&mut counter);
-        counter
+        let totals = tally.finish(&mut counter);
+        let keyed = counter
             .finish()
             .series
             .into_iter()
             .map(|s| (s.key, s.uri, s.windows))
-            .collect()
+            .collect();
+        (keyed, totals, left_out)
+    }
+
+    fn counted(pairs: &[(&str, &str)]) -> Vec<Keyed> {
+        run(Tally::new(&analysis(pairs))).0
+    }
+
+    fn key(ip: &str, windows: &[(i64, u64)]) -> Keyed {
+        (ip.into(), None, windows.to_vec())
     }
 
     #[test]
     fn keys_in_range_and_filters_are_counted() {
-        // 1 000 ≤ second < 1 200: the row at 999 is out.
-        let all = counted(&[]);
+        // 1 000 ≤ second < 1 200: the rows at 999 and 1 200 are out.
+        let (all, totals, _) = run(Tally::new(&analysis(&[])));
         assert_eq!(
             all,
             [
-                ("192.0.2.1".into(), None, vec![(960, 8)]),
-                ("192.0.2.2".into(), None, vec![(960, 4)]),
+                key("192.0.2.1", &[(960, 8)]),
+                key("192.0.2.2", &[(960, 4), (1080, 14)]),
             ]
         );
+        assert_eq!(totals, [(100, 8), (101, 4), (110, 14)], "per 10 s");
         let login = counted(&[("uri", "/login"), ("method", "POST")]);
         assert_eq!(login[0].2, [(960, 6)]);
         assert_eq!(login[1].2, [(960, 4)]);
         let prefix = counted(&[("uri", "/"), ("uri_match", "prefix")]);
         assert_eq!(prefix, all);
         let german = counted(&[("country", "DE")]);
-        assert_eq!(german.len(), 1, "the row without a country is left out");
+        assert_eq!(
+            german[1].2,
+            [(1080, 14)],
+            "the row without a country is out"
+        );
         let by_country = counted(&[("by", "country")]);
         let keys: Vec<_> = by_country.iter().map(|k| k.0.as_str()).collect();
         assert_eq!(keys, [NO_COUNTRY_KEY, "DE"]);
@@ -327,56 +479,116 @@ mod tests {
             [
                 ("192.0.2.1", Some("/")),
                 ("192.0.2.1", Some("/login")),
+                ("192.0.2.2", Some("/")),
                 ("192.0.2.2", Some("/login"))
             ]
         );
     }
 
     #[test]
+    fn web_acls_and_labels_filter_by_the_rows_tags() {
+        let shop = counted(&[("web_acl", "shop")]);
+        assert_eq!(
+            shop,
+            [
+                key("192.0.2.1", &[(960, 6)]),
+                key("192.0.2.2", &[(960, 4), (1080, 14)]),
+            ],
+            "the row of an unknown web ACL is out"
+        );
+        assert_eq!(counted(&[("web_acl", STRINGS[8])]), shop, "by ARN");
+        assert!(counted(&[("web_acl", "other")]).is_empty());
+        assert_eq!(
+            counted(&[("web_acl", "unknown")]),
+            [key("192.0.2.1", &[(960, 2)])]
+        );
+        assert_eq!(
+            counted(&[("label", HOSTING)]),
+            [key("192.0.2.2", &[(1080, 14)])]
+        );
+        assert_eq!(
+            counted(&[("label", "awswaf:managed:aws:anonymous-ip-list:")]),
+            [key("192.0.2.2", &[(1080, 14)])],
+            "a namespace"
+        );
+    }
+
+    #[test]
+    fn a_healthy_basis_leaves_out_blocked_labelled_and_excluded_requests() {
+        let (kept, _, left_out) = run(Tally::healthy(&analysis(&[]), &Healthy::default()));
+        assert_eq!(kept, [key("192.0.2.1", &[(960, 8)])]);
+        assert_eq!(
+            (
+                left_out.requests,
+                left_out.blocked,
+                left_out.labelled,
+                left_out.excluded_time
+            ),
+            (26, 4, 14, 0)
+        );
+        let incident = Healthy {
+            exclude: vec![(1_000, 1_010)],
+            ..Healthy::everything()
+        };
+        let (kept, _, left_out) = run(Tally::healthy(&analysis(&[]), &incident));
+        assert_eq!(
+            kept,
+            [key("192.0.2.2", &[(960, 4), (1080, 14)])],
+            "the first ten seconds are out"
+        );
+        assert_eq!((left_out.excluded_time, left_out.blocked), (8, 0));
+        let (everything, _, _) = run(Tally::healthy(&analysis(&[]), &Healthy::everything()));
+        assert_eq!(everything, counted(&[]));
+    }
+
+    #[test]
     fn per_ip_buckets_count_as_the_seconds_they_sum() {
         let analysis = analysis(&[]);
         assert!(Tally::ip_buckets_answer(&analysis));
+        let bucket = |bucket, ip, web_acl, requests| IpBucket {
+            bucket,
+            ip,
+            web_acl,
+            requests,
+        };
         let mut rows = vec![
-            IpBucket {
-                bucket: 100,
-                ip: 0,
-                requests: 4,
-            },
-            IpBucket {
-                bucket: 101,
-                ip: 1,
-                requests: 2,
-            },
-            IpBucket {
-                bucket: 99,
-                ip: 1,
-                requests: 4,
-            },
+            bucket(100, 0, 2, 3),
+            bucket(100, 0, NONE, 1),
+            bucket(101, 1, 2, 2),
+            bucket(110, 1, 2, 7),
+            bucket(99, 1, 2, 4),
             // At `to`: left out.
-            IpBucket {
-                bucket: 120,
-                ip: 0,
-                requests: 5,
-            },
+            bucket(120, 0, 2, 5),
         ];
-        let bytes = encode_ip_buckets(&STRINGS[..2], &mut rows);
-        let mut tally = Tally::new(&analysis);
-        for _ in 0..2 {
-            tally
-                .add_ip_buckets(&IpBuckets::decode(&bytes).unwrap())
-                .unwrap();
-        }
-        let mut counter = Counter::new(60, false, 100);
-        tally.finish(&mut counter);
-        let series: Vec<_> = counter
-            .finish()
-            .series
-            .into_iter()
-            .map(|s| (s.key, s.uri, s.windows))
-            .collect();
-        assert_eq!(series, counted(&[]), "the same as from the per-second rows");
+        let bytes = encode_ip_buckets(&[STRINGS[0], STRINGS[1], STRINGS[8]], &mut rows);
+        let run = |analysis: &Analysis| {
+            let mut tally = Tally::new(analysis);
+            for _ in 0..2 {
+                tally
+                    .add_ip_buckets(&IpBuckets::decode(&bytes).unwrap())
+                    .unwrap();
+            }
+            let mut counter = Counter::new(60, false, 100);
+            tally.finish(&mut counter);
+            let series: Vec<Keyed> = counter
+                .finish()
+                .series
+                .into_iter()
+                .map(|s| (s.key, s.uri, s.windows))
+                .collect();
+            series
+        };
+        assert_eq!(run(&analysis), counted(&[]), "the same as the seconds");
+        let shop = self::analysis(&[("web_acl", "shop")]);
+        assert!(Tally::ip_buckets_answer(&shop));
+        assert_eq!(run(&shop), counted(&[("web_acl", "shop")]));
+        let unknown = self::analysis(&[("web_acl", "unknown")]);
+        assert_eq!(run(&unknown), counted(&[("web_acl", "unknown")]));
         // Filters, other keys and ranges that cut a bucket need the seconds.
         assert!(!Tally::ip_buckets_answer(&self::analysis(&[("uri", "/")])));
+        assert!(!Tally::ip_buckets_answer(&self::analysis(&[(
+            "label", HOSTING
+        )])));
         assert!(!Tally::ip_buckets_answer(&self::analysis(&[(
             "by", "country"
         )])));
@@ -389,7 +601,7 @@ mod tests {
     #[test]
     fn forwarded_keys_need_the_header_by_name() {
         let forwarded = counted(&[("by", "forwarded:X-Forwarded-For")]);
-        assert_eq!(forwarded, [("192.0.2.2".into(), None, vec![(960, 18)])]);
+        assert_eq!(forwarded, [key("192.0.2.2", &[(960, 18)])]);
         assert!(counted(&[("by", "forwarded:True-Client-IP")]).is_empty());
         let login = counted(&[("by", "forwarded:x-forwarded-for"), ("uri", "/")]);
         assert!(login.is_empty(), "the forwarded row is for /login");

@@ -184,16 +184,22 @@ impl Summary {
 }
 
 /// Generates yesterday's sample WAF logs (see `traffic::generate`) and
-/// imports them. Idempotent for a given day: the files' content is the
-/// same, so a second run imports nothing twice.
+/// imports them in place of the sample logs an earlier run imported: they
+/// name `web_acl_arn`, the demo's `shop` web ACL, whose ARN changes with
+/// each new emulator, so the same day would otherwise count twice under
+/// two ARNs. (The earlier imports stay listed, and audited.)
 pub async fn import_sample_logs(
     pool: &sqlx::PgPool,
     now: chrono::DateTime<chrono::Utc>,
+    web_acl_arn: &str,
 ) -> Result<crate::traffic::import::Summary, String> {
     use crate::traffic::{generate, import};
     let dir = std::env::temp_dir().join(format!("gatehouse-demo-logs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let scenario = generate::Scenario::yesterday(now);
+    let scenario = generate::Scenario {
+        web_acl_arn: web_acl_arn.to_owned(),
+        ..generate::Scenario::yesterday(now)
+    };
     let generated = tokio::task::spawn_blocking({
         let dir = dir.clone();
         move || generate::write_logs(&dir, &scenario)
@@ -213,6 +219,12 @@ pub async fn import_sample_logs(
             path,
         })
         .collect();
+    sqlx::query!(
+        "DELETE FROM log_files WHERE import_id IN (SELECT id FROM log_imports WHERE source = 'demo')"
+    )
+    .execute(pool)
+    .await
+    .map_err(|e| format!("cannot replace the earlier sample logs: {e}"))?;
     let actor = app::audit::Actor {
         sub: None,
         username: Some("demo".into()),

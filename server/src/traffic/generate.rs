@@ -5,11 +5,13 @@
 //! `AWSLogs/<account>/WAFLogs/<region>/<webacl>/YYYY/MM/dd/HH/mm/`. The day
 //! holds what a team needs to see before it sets rate limits:
 //! - people browsing, more by day than by night (a daily curve peaking at
-//!   14:00 UTC), each page view a burst of a page and its API calls;
+//!   14:00 UTC), each page view a burst of a page and its API calls, one
+//!   visit in four signing in first (`POST /login`);
 //! - a quarter of them arriving through CDN edges, so the edges' addresses
 //!   carry many people and `X-Forwarded-For` names the person;
 //! - a `/login` brute force: four addresses posting about once a second for
-//!   45 minutes from 09:20;
+//!   45 minutes from 09:20; the demo web ACL's `/login` rate rule (150 per
+//!   five minutes) blocks them from three minutes in, and the logs say so;
 //! - an HTTP flood: a botnet of hosting-provider addresses each requesting
 //!   `/` and `/search` about once a second for ten minutes from 15:00.
 //!
@@ -27,6 +29,10 @@ use std::path::{Path, PathBuf};
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 pub const WEB_ACL: &str = "shop";
+/// The web ACL the logs name when the scenario does not say.
+pub const WEB_ACL_ARN: &str = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shop/6a1b3f0e-57c2-4c3e-9f0a-5d1c2b7e9a40";
+/// When the brute force's requests start being blocked, after it begins.
+const BRUTE_FORCE_BLOCKED_AFTER: f64 = 180.0;
 const FILE_SECONDS: i64 = 300;
 const STEP_SECONDS: i64 = 10;
 
@@ -39,6 +45,8 @@ pub struct Scenario {
     /// Multiplies the number of people and bots (1.0: about 230,000 records a day).
     pub scale: f64,
     pub seed: u64,
+    /// The ARN every record names as its web ACL (`webaclId`).
+    pub web_acl_arn: String,
 }
 
 impl Scenario {
@@ -54,6 +62,7 @@ impl Scenario {
             hours: 24,
             scale: 1.0,
             seed: 7,
+            web_acl_arn: WEB_ACL_ARN.to_owned(),
         }
     }
 }
@@ -82,7 +91,7 @@ pub fn write_logs(dir: &Path, scenario: &Scenario) -> io::Result<Generated> {
         requests.sort_by_key(|r| r.timestamp_ms);
         if !requests.is_empty() {
             let path = dir.join(object_key(slot, &mut rng));
-            write_file(&path, &requests, &mut rng)?;
+            write_file(&path, &requests, &scenario.web_acl_arn, &mut rng)?;
             generated.records += requests.len() as u64;
             generated.files.push(path);
         }
@@ -121,6 +130,8 @@ struct Request {
     args: &'static str,
     user_agent: &'static str,
     hosting_provider: bool,
+    /// The rate rule that blocked it, if one did.
+    blocked_by: Option<&'static str>,
 }
 
 struct Person {
@@ -174,6 +185,8 @@ const CALLS: [(&str, &str); 3] = [
 const PEOPLE: f64 = 6000.0;
 /// Visits a person makes in a day, on average.
 const VISITS_PER_DAY: f64 = 2.0;
+/// One visit in this many signs in.
+const SIGN_IN_EVERY: u32 = 4;
 
 impl Cast {
     fn new(rng: &mut StdRng, scale: f64) -> Self {
@@ -240,7 +253,9 @@ impl Cast {
         let attack = |from_hour: f64, minutes: f64| {
             (from_hour * 3600.0..from_hour * 3600.0 + minutes * 60.0).contains(&elapsed)
         };
-        if attack(9.0 + 20.0 / 60.0, 45.0) {
+        let brute_force = 9.0 + 20.0 / 60.0;
+        if attack(brute_force, 45.0) {
+            let blocked = elapsed >= brute_force * 3600.0 + BRUTE_FORCE_BLOCKED_AFTER;
             for ip in &self.brute_forcers {
                 let mean = rng.random_range(7.0..12.0);
                 for _ in 0..count(rng, mean) {
@@ -254,6 +269,7 @@ impl Cast {
                         args: "",
                         user_agent: "python-requests/2.31.0",
                         hosting_provider: false,
+                        blocked_by: blocked.then_some("UriBasedRule"),
                     });
                 }
             }
@@ -277,6 +293,7 @@ impl Cast {
                         args,
                         user_agent: BROWSERS[0],
                         hosting_provider: true,
+                        blocked_by: None,
                     });
                 }
             }
@@ -284,7 +301,9 @@ impl Cast {
     }
 
     /// A visit: a few page views (more for keen people) some seconds
-    /// apart, each page followed by some of its API calls.
+    /// apart, each page followed by some of its API calls; one visit in
+    /// [`SIGN_IN_EVERY`] signs in first (a `POST /login`, now and then a
+    /// mistyped password and a second try).
     fn visit(&self, rng: &mut StdRng, person: &Person, second: i64, out: &mut Vec<Request>) {
         let (client_ip, forwarded_for) = match person.behind_cdn {
             true => (
@@ -295,6 +314,24 @@ impl Cast {
         };
         let pages = 1 + (person.appetite * 8.0 * rng.random::<f64>()) as u32;
         let mut at = second * 1000 + rng.random_range(0..STEP_SECONDS * 1000);
+        if rng.random_ratio(1, SIGN_IN_EVERY) {
+            let tries = 1 + u32::from(rng.random_bool(0.15));
+            for _ in 0..tries {
+                out.push(Request {
+                    timestamp_ms: at,
+                    client_ip,
+                    forwarded_for,
+                    country: person.country,
+                    method: "POST",
+                    uri: "/login",
+                    args: "",
+                    user_agent: person.user_agent,
+                    hosting_provider: false,
+                    blocked_by: None,
+                });
+                at += rng.random_range(3_000..12_000);
+            }
+        }
         for _ in 0..pages {
             let (uri, args) = *PAGES.choose(rng).unwrap_or(&PAGES[0]);
             let calls = rng.random_range(0..=CALLS.len());
@@ -313,6 +350,7 @@ impl Cast {
                     args,
                     user_agent: person.user_agent,
                     hosting_provider: false,
+                    blocked_by: None,
                 });
             }
             at += rng.random_range(4_000..40_000);
@@ -393,13 +431,15 @@ struct Label<'a> {
     name: &'a str,
 }
 
-fn write_file(path: &Path, requests: &[Request], rng: &mut StdRng) -> io::Result<()> {
+fn write_file(
+    path: &Path,
+    requests: &[Request],
+    web_acl: &str,
+    rng: &mut StdRng,
+) -> io::Result<()> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)?;
     }
-    let web_acl = format!(
-        "arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/{WEB_ACL}/6a1b3f0e-57c2-4c3e-9f0a-5d1c2b7e9a40"
-    );
     let file = io::BufWriter::new(std::fs::File::create(path)?);
     let mut gz = GzEncoder::new(file, Compression::fast());
     for request in requests {
@@ -433,13 +473,17 @@ fn write_file(path: &Path, requests: &[Request], rng: &mut StdRng) -> io::Result
             }],
             false => Vec::new(),
         };
+        let (terminating_rule_id, terminating_rule_type, action) = match request.blocked_by {
+            Some(rule) => (rule, "RATE_BASED", "BLOCK"),
+            None => ("Default_Action", "REGULAR", "ALLOW"),
+        };
         let record = WafRecord {
             timestamp: request.timestamp_ms,
             format_version: 1,
-            webacl_id: &web_acl,
-            terminating_rule_id: "Default_Action",
-            terminating_rule_type: "REGULAR",
-            action: "ALLOW",
+            webacl_id: web_acl,
+            terminating_rule_id,
+            terminating_rule_type,
+            action,
             terminating_rule_match_details: [],
             http_source_name: "ALB",
             http_source_id: "123456789012-app/shop-alb/50dc6c495c0c9188",

@@ -71,7 +71,12 @@ pub struct RecordView<'a> {
     pub country: Option<&'a str>,
     pub method: &'a str,
     pub uri: &'a str,
+    /// `webaclId`: the web ACL's ARN, when the log names it.
+    pub web_acl: Option<&'a str>,
+    /// `action`: ALLOW, BLOCK, COUNT, CAPTCHA or CHALLENGE.
+    pub action: Option<&'a str>,
     headers: &'a [Header<'a>],
+    labels: &'a [Label<'a>],
 }
 
 impl<'a> RecordView<'a> {
@@ -81,12 +86,23 @@ impl<'a> RecordView<'a> {
             .iter()
             .map(|h| (h.name.as_ref(), h.value.as_ref()))
     }
+
+    /// `labels[].name`, in the order WAF logged them.
+    pub fn labels(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.labels.iter().map(|l| l.name.as_ref())
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WafLine<'a> {
     timestamp: Option<i64>,
+    #[serde(borrow)]
+    webacl_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    action: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    labels: Vec<Label<'a>>,
     #[serde(borrow)]
     http_request: Option<HttpRequest<'a>>,
     /// CloudWatch Logs export: the record is the `message` string.
@@ -109,6 +125,12 @@ struct HttpRequest<'a> {
     uri: Option<Cow<'a, str>>,
     #[serde(borrow)]
     http_method: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Label<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,7 +223,10 @@ fn view_of<'a>(
             .filter(|c| !c.is_empty() && *c != "-"),
         method,
         uri,
+        web_acl: waf.webacl_id.as_deref().filter(|w| !w.is_empty()),
+        action: waf.action.as_deref().filter(|a| !a.is_empty()),
         headers,
+        labels: &waf.labels,
     })
 }
 

@@ -79,6 +79,11 @@ pub fn recommendation_json(analysis: &Analysis, r: &Recommendation) -> Value {
         "basis": r.basis.as_str(),
         "buffer_percent": r.buffer_percent,
         "recommended_limit": r.recommended,
+        "left_out": r.left_out.map(|l| json!({
+            "requests": l.requests, "blocked": l.blocked, "labelled": l.labelled,
+            "excluded_time": l.excluded_time, "outlier_keys": l.outlier_keys,
+            "outlier_above": l.outlier_above, "keys": l.keys,
+        })),
         "what_if": {
             "limit": r.what_if.limit,
             "keys": r.what_if.keys,
@@ -111,6 +116,18 @@ pub fn recommendation(
                 "peaks of {} keys per {} s window: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
                 p.keys, analysis.window, p.p50, p.p90, p.p99, p.p99_9, p.max
             );
+            if let Some(l) = &r.left_out {
+                text += &format!(
+                    "based on healthy traffic of {} keys: left out {} requests WAF blocked, {} with bad labels, {} in excluded ranges (of {}), {} outlier keys (peaks above {})\n",
+                    l.keys,
+                    l.blocked,
+                    l.labelled,
+                    l.excluded_time,
+                    l.requests,
+                    l.outlier_keys,
+                    l.outlier_above
+                );
+            }
             text += &format!(
                 "recommended limit: {} ({} + {} %)\n",
                 r.recommended,

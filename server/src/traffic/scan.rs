@@ -6,18 +6,23 @@
 
 use super::import::{Batch, FileStats};
 use super::record::{RecordView, first_address};
-use app::traffic::segment::{self, Count, Forwarded, Interner, IpBucket, NO_COUNTRY};
+use app::traffic::segment::{self, Count, Forwarded, Interner, IpBucket, NO_COUNTRY, NONE, Tag};
 use foldhash::HashMap as FastMap;
 use std::net::IpAddr;
 
-/// Per second: (client IP, URI, method, country) → requests.
-type CountKey = (i64, u32, u32, u32, u32);
-/// Per second: (header, forwarded IP, URI, method, country) → requests.
-type ForwardedKey = (i64, u32, u32, u32, u32, u32);
+/// Per second: (client IP, URI, method, country, tag) → requests.
+type CountKey = (i64, u32, u32, u32, u32, u32);
+/// Per second: (header, forwarded IP, URI, method, country, tag) → requests.
+type ForwardedKey = (i64, u32, u32, u32, u32, u32, u32);
 
 #[derive(Default)]
 pub struct Scanner {
     strings: Interner,
+    /// The tags so far, and their ids: by (web ACL, action) for requests
+    /// without labels (most), by the whole tag for the rest.
+    tags: Vec<Tag>,
+    plain_tags: FastMap<(u32, u32), u32>,
+    labelled_tags: FastMap<Tag, u32>,
     counts: FastMap<CountKey, u32>,
     forwarded: FastMap<ForwardedKey, u32>,
     /// Per string id: whether it is a client IP that is not an address.
@@ -44,9 +49,10 @@ impl Scanner {
         let uri = self.strings.id(record.uri);
         let method = self.strings.id(record.method);
         let country = record.country.map_or(NO_COUNTRY, |c| self.strings.id(c));
+        let tag = self.tag_of(record);
         *self
             .counts
-            .entry((second, ip, uri, method, country))
+            .entry((second, ip, uri, method, country, tag))
             .or_insert(0) += 1;
         for (name, value) in record.headers() {
             let Some(address) = first_address(value) else {
@@ -59,9 +65,42 @@ impl Scanner {
             let address = self.strings.id(&address_text(address));
             *self
                 .forwarded
-                .entry((second, header, address, uri, method, country))
+                .entry((second, header, address, uri, method, country, tag))
                 .or_insert(0) += 1;
         }
+    }
+
+    /// The id of the record's tag: its web ACL, action and labels.
+    fn tag_of(&mut self, record: &RecordView<'_>) -> u32 {
+        let web_acl = record.web_acl.map_or(NONE, |w| self.strings.id(w));
+        let action = record.action.map_or(NONE, |a| self.strings.id(a));
+        let next = self.tags.len() as u32;
+        let mut labels = record.labels().peekable();
+        if labels.peek().is_none() {
+            let id = *self.plain_tags.entry((web_acl, action)).or_insert(next);
+            if id == next {
+                self.tags.push(Tag {
+                    web_acl,
+                    action,
+                    labels: Vec::new(),
+                });
+            }
+            return id;
+        }
+        let mut labels: Vec<u32> = labels.map(|l| self.strings.id(l)).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        let tag = Tag {
+            web_acl,
+            action,
+            labels,
+        };
+        if let Some(&id) = self.labelled_tags.get(&tag) {
+            return id;
+        }
+        self.tags.push(tag.clone());
+        self.labelled_tags.insert(tag, next);
+        next
     }
 
     /// The counts so far as one segment; the scanner starts afresh.
@@ -69,26 +108,30 @@ impl Scanner {
         let mut counts: Vec<Count> = self
             .counts
             .drain()
-            .map(|((second, ip, uri, method, country), requests)| Count {
-                second,
-                ip,
-                uri,
-                method,
-                country,
-                requests,
-            })
+            .map(
+                |((second, ip, uri, method, country, tag), requests)| Count {
+                    second,
+                    ip,
+                    uri,
+                    method,
+                    country,
+                    tag,
+                    requests,
+                },
+            )
             .collect();
         let mut forwarded: Vec<Forwarded> = self
             .forwarded
             .drain()
             .map(
-                |((second, header, address, uri, method, country), requests)| Forwarded {
+                |((second, header, address, uri, method, country, tag), requests)| Forwarded {
                     second,
                     header,
                     address,
                     uri,
                     method,
                     country,
+                    tag,
                     requests,
                 },
             )
@@ -100,9 +143,12 @@ impl Scanner {
         let (first_second, last_second) =
             seconds.fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
         let strings: Vec<&str> = self.strings.strings().iter().map(|s| &**s).collect();
-        let by_ip = ip_buckets(&strings, &counts);
-        let data = segment::encode(&strings, &mut counts, &mut forwarded);
+        let by_ip = ip_buckets(&strings, &self.tags, &counts);
+        let data = segment::encode(&strings, &self.tags, &mut counts, &mut forwarded);
         self.strings = Interner::default();
+        self.tags.clear();
+        self.plain_tags.clear();
+        self.labelled_tags.clear();
         self.redacted.clear();
         Batch {
             data,
@@ -113,31 +159,39 @@ impl Scanner {
     }
 }
 
-/// The counts summed per client IP and 10-second bucket, packed with a
-/// string table of the client IPs alone.
-fn ip_buckets(strings: &[&str], counts: &[Count]) -> Vec<u8> {
-    let mut sums: FastMap<(i64, u32), u32> = FastMap::default();
+/// The counts summed per client IP, web ACL and 10-second bucket, packed
+/// with a string table of the client IPs and web ACLs alone.
+fn ip_buckets(strings: &[&str], tags: &[Tag], counts: &[Count]) -> Vec<u8> {
+    let mut sums: FastMap<(i64, u32, u32), u32> = FastMap::default();
     for c in counts {
-        *sums.entry((c.second.div_euclid(10), c.ip)).or_insert(0) += c.requests;
+        let web_acl = tags[c.tag as usize].web_acl;
+        *sums
+            .entry((c.second.div_euclid(10), c.ip, web_acl))
+            .or_insert(0) += c.requests;
     }
-    let mut renumbered = vec![u32::MAX; strings.len()];
-    let mut ips: Vec<&str> = Vec::new();
+    let mut renumbered = vec![NONE; strings.len()];
+    let mut kept: Vec<&str> = Vec::new();
+    let mut keep = |id: u32| {
+        if id == NONE {
+            return NONE;
+        }
+        let slot = &mut renumbered[id as usize];
+        if *slot == NONE {
+            *slot = kept.len() as u32;
+            kept.push(strings[id as usize]);
+        }
+        *slot
+    };
     let mut rows: Vec<IpBucket> = sums
         .into_iter()
-        .map(|((bucket, ip), requests)| {
-            let slot = &mut renumbered[ip as usize];
-            if *slot == u32::MAX {
-                *slot = ips.len() as u32;
-                ips.push(strings[ip as usize]);
-            }
-            IpBucket {
-                bucket,
-                ip: *slot,
-                requests,
-            }
+        .map(|((bucket, ip, web_acl), requests)| IpBucket {
+            bucket,
+            ip: keep(ip),
+            web_acl: keep(web_acl),
+            requests,
         })
         .collect();
-    segment::encode_ip_buckets(&ips, &mut rows)
+    segment::encode_ip_buckets(&kept, &mut rows)
 }
 
 /// An address as the analyses key it: its canonical text, so that
@@ -154,7 +208,7 @@ mod tests {
     fn requests_of_one_second_and_key_make_one_row() {
         let line = |ms: i64, ip: &str| {
             format!(
-                r#"{{"timestamp":{ms},"httpRequest":{{"clientIp":"{ip}","country":"DE","uri":"/login","httpMethod":"POST","headers":[{{"name":"X-Forwarded-For","value":"198.51.100.7, 10.0.0.1"}},{{"name":"Host","value":"a"}}]}}}}"#
+                r#"{{"timestamp":{ms},"webaclId":"arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shop/1","action":"ALLOW","labels":[{{"name":"b:x"}},{{"name":"a:y"}}],"httpRequest":{{"clientIp":"{ip}","country":"DE","uri":"/login","httpMethod":"POST","headers":[{{"name":"X-Forwarded-For","value":"198.51.100.7, 10.0.0.1"}},{{"name":"Host","value":"a"}}]}}}}"#
             )
         };
         let mut scanner = Scanner::default();
@@ -176,6 +230,18 @@ mod tests {
             NO_COUNTRY => "-",
             id => segment.strings[id as usize],
         };
+        assert_eq!(segment.tags.len(), 1, "one tag for all four");
+        let tag = &segment.tags[0];
+        assert_eq!(
+            (text(tag.web_acl), text(tag.action)),
+            (
+                "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shop/1",
+                "ALLOW"
+            )
+        );
+        let mut labels: Vec<&str> = tag.labels.iter().map(|&l| text(l)).collect();
+        labels.sort_unstable();
+        assert_eq!(labels, ["a:y", "b:x"]);
         let mut counts = Vec::new();
         segment
             .each_count(|c| {
