@@ -6,6 +6,7 @@
 
 pub mod healthy;
 pub mod query;
+pub mod replay;
 pub mod segment;
 pub mod tally;
 pub mod threshold;

@@ -1,0 +1,1118 @@
+//! Replay: what a set of rules would have done to the traffic imported,
+//! with WAF's semantics as closely as the imported counts allow.
+//!
+//! - Rules run in priority order. A request a rule blocks (Block, CAPTCHA,
+//!   Challenge) or allows does not reach later rules; Count goes on.
+//! - A rate-based rule counts only the requests that reach it and match
+//!   its scope-down statement (decided by the one WAF statement evaluator,
+//!   `rules::evaluate`, on what the log holds: URI path, method, WAF's
+//!   country, labels, the client or forwarded address, IP sets read live),
+//!   per key (`IP`, `FORWARDED_IP`, `CONSTANT`).
+//! - At the end of every 10-second step a key whose requests in the rule's
+//!   evaluation window exceed the limit is blocked for the next step, and
+//!   for as long as it stays over. Blocked requests still count towards
+//!   the rate, as they do in WAF. WAF itself reacts within some seconds,
+//!   so this is an estimate.
+//! - What the imported counts cannot decide (bodies, headers other than a
+//!   forwarded-IP header, managed rule groups, custom keys) is named, and
+//!   that rule is reported as "unknown scope", never guessed. The counts
+//!   do not join a forwarded address to its client address, so a rule
+//!   keyed by one does not see what a rule keyed by the other blocked.
+//!
+//! Pure: the store hands it the segments; the caller reads the IP sets.
+
+use super::query::{SLIDE_SECONDS, web_acl_matches};
+use super::segment::{Damaged, Interner, NONE, Segment};
+use crate::rules::evaluate::{Facts, Lookups, matches};
+use crate::rules::model::{AggregateKeyType, RuleAction, RuleEntry, Statement};
+use foldhash::HashMap as FastMap;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// Keys shown per rule, the busiest first.
+pub const TOP_KEYS: usize = 10;
+
+/// One second's requests of one kind, as the replay holds them.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    bucket: i64,
+    /// The client address, or for a forwarded row the address in `header`.
+    key: u32,
+    /// [`NONE`] for a count row; the header's name otherwise.
+    header: u32,
+    uri: u32,
+    method: u32,
+    country: u32,
+    tag: u32,
+    requests: u32,
+}
+
+/// The imported traffic of one time range and web ACL, gathered for
+/// replays: strings and label sets shared by every segment.
+pub struct Traffic {
+    from: i64,
+    to: i64,
+    web_acl: Option<String>,
+    strings: Interner,
+    /// Per tag: its labels.
+    tags: Vec<Vec<u32>>,
+    tag_ids: FastMap<Vec<u32>, u32>,
+    counts: Vec<Row>,
+    forwarded: Vec<Row>,
+}
+
+impl Traffic {
+    /// Requests with `from ≤ second < to` of `web_acl` (all when `None`).
+    pub fn new(from: i64, to: i64, web_acl: Option<String>) -> Self {
+        Traffic {
+            from,
+            to,
+            web_acl,
+            strings: Interner::default(),
+            tags: Vec::new(),
+            tag_ids: FastMap::default(),
+            counts: Vec::new(),
+            forwarded: Vec::new(),
+        }
+    }
+
+    /// Gathers one segment's rows of the range and web ACL.
+    pub fn add(&mut self, segment: &Segment<'_>) -> Result<(), Damaged> {
+        let strings = &segment.strings;
+        let mut ids = vec![NONE; strings.len()];
+        let interner = &mut self.strings;
+        let mut id = |local: u32| -> u32 {
+            if local == NONE {
+                return NONE;
+            }
+            let slot = &mut ids[local as usize];
+            if *slot == NONE {
+                *slot = interner.id(strings[local as usize]);
+            }
+            *slot
+        };
+        // Per local tag: the shared one, or NONE when its web ACL is not asked.
+        let mut tags = Vec::with_capacity(segment.tags.len());
+        for tag in &segment.tags {
+            let web_acl = (tag.web_acl != NONE).then(|| strings[tag.web_acl as usize]);
+            if let Some(wanted) = &self.web_acl
+                && !web_acl_matches(wanted, web_acl)
+            {
+                tags.push(NONE);
+                continue;
+            }
+            let mut labels: Vec<u32> = tag.labels.iter().map(|&l| id(l)).collect();
+            labels.sort_unstable();
+            let next = self.tags.len() as u32;
+            let shared = *self.tag_ids.entry(labels.clone()).or_insert(next);
+            if shared == next {
+                self.tags.push(labels);
+            }
+            tags.push(shared);
+        }
+        let (from, to) = (self.from, self.to);
+        let mut counts = Vec::new();
+        segment.each_count(|c| {
+            let tag = tags[c.tag as usize];
+            if c.second < from || c.second >= to || tag == NONE {
+                return;
+            }
+            counts.push(Row {
+                bucket: c.second.div_euclid(SLIDE_SECONDS),
+                key: id(c.ip),
+                header: NONE,
+                uri: id(c.uri),
+                method: id(c.method),
+                country: id(c.country),
+                tag,
+                requests: c.requests,
+            });
+        })?;
+        let mut forwarded = Vec::new();
+        segment.each_forwarded(|f| {
+            let tag = tags[f.tag as usize];
+            if f.second < from || f.second >= to || tag == NONE {
+                return;
+            }
+            forwarded.push(Row {
+                bucket: f.second.div_euclid(SLIDE_SECONDS),
+                key: id(f.address),
+                header: id(f.header),
+                uri: id(f.uri),
+                method: id(f.method),
+                country: id(f.country),
+                tag,
+                requests: f.requests,
+            });
+        })?;
+        self.counts.extend(counts);
+        self.forwarded.extend(forwarded);
+        Ok(())
+    }
+
+    /// Requests gathered (each counted once, by client address).
+    pub fn requests(&self) -> u64 {
+        self.counts.iter().map(|r| u64::from(r.requests)).sum()
+    }
+
+    /// Replays `rules` (any order) against the traffic.
+    pub fn replay(&mut self, rules: &[RuleEntry], lookups: &Lookups<'_>) -> Report {
+        self.counts.sort_by_key(|r| r.bucket);
+        self.forwarded.sort_by_key(|r| r.bucket);
+        let texts: Vec<&str> = self.strings.strings().iter().map(|s| &**s).collect();
+        let labels: Vec<Vec<&str>> = self
+            .tags
+            .iter()
+            .map(|t| t.iter().map(|&l| texts[l as usize]).collect())
+            .collect();
+        let addresses: Vec<Option<IpAddr>> = texts.iter().map(|t| t.parse().ok()).collect();
+        let world = World {
+            texts: &texts,
+            labels: &labels,
+            addresses: &addresses,
+            lookups,
+        };
+        let mut ordered: Vec<&RuleEntry> = rules.iter().collect();
+        ordered.sort_by_key(|r| r.priority().unwrap_or(i64::MAX));
+        // Per row: whether an earlier rule ended its way through the web ACL.
+        let mut counts_done = vec![false; self.counts.len()];
+        let mut forwarded_done = vec![false; self.forwarded.len()];
+        let mut outcomes = Vec::new();
+        for entry in ordered {
+            let outcome = match entry {
+                RuleEntry::Verbatim { json, .. } => RuleOutcome::unknown(
+                    json["Name"].as_str().unwrap_or("a rule"),
+                    json["Priority"].as_i64().unwrap_or(0),
+                    "a rule Gatehouse keeps as it is is not replayed".into(),
+                ),
+                RuleEntry::Rule(rule) => {
+                    let action = action_of(rule.action.as_ref());
+                    let ends = action.as_deref().is_some_and(|a| a != "COUNT");
+                    match &rule.statement {
+                        Statement::RateBased(rate) => {
+                            let key = match &rate.aggregate_key_type {
+                                AggregateKeyType::Ip => Ok(Key::Ip),
+                                AggregateKeyType::Constant => Ok(Key::Constant),
+                                AggregateKeyType::ForwardedIp => match &rate.forwarded_ip_config {
+                                    Some(c) => {
+                                        Ok(Key::Forwarded(c.header_name.to_ascii_lowercase()))
+                                    }
+                                    None => {
+                                        Err("FORWARDED_IP without its ForwardedIPConfig".to_owned())
+                                    }
+                                },
+                                other => Err(format!(
+                                    "the {} aggregation is not replayed",
+                                    other.as_str()
+                                )),
+                            };
+                            match key {
+                                Err(why) => RuleOutcome::unknown(&rule.name, rule.priority, why),
+                                Ok(key) => {
+                                    let (rows, done) = match key {
+                                        Key::Forwarded(_) => (&self.forwarded, &mut forwarded_done),
+                                        _ => (&self.counts, &mut counts_done),
+                                    };
+                                    let window = rate.evaluation_window_sec.unwrap_or(300);
+                                    let limit = u64::try_from(rate.limit).unwrap_or(0);
+                                    rate_rule(
+                                        &world,
+                                        RateRule {
+                                            name: &rule.name,
+                                            priority: rule.priority,
+                                            action: action
+                                                .clone()
+                                                .unwrap_or_else(|| "OTHER".into()),
+                                            ends,
+                                            limit,
+                                            span: (window / SLIDE_SECONDS).max(1),
+                                            window,
+                                            scope: rate.scope_down_statement.as_ref(),
+                                            key,
+                                        },
+                                        rows,
+                                        done,
+                                    )
+                                }
+                            }
+                        }
+                        statement => {
+                            let counted =
+                                plain_rule(&world, statement, ends, &self.counts, &mut counts_done);
+                            // Forwarded rows follow where the statement decides them.
+                            let _ = plain_rule(
+                                &world,
+                                statement,
+                                ends,
+                                &self.forwarded,
+                                &mut forwarded_done,
+                            );
+                            match counted {
+                                Err(why) => RuleOutcome::unknown(&rule.name, rule.priority, why),
+                                Ok(matched) => RuleOutcome {
+                                    name: rule.name.clone(),
+                                    priority: rule.priority,
+                                    action: action.unwrap_or_else(|| "OVERRIDE".into()),
+                                    rate: None,
+                                    unknown: None,
+                                    reached: matched.0,
+                                    requests: matched.1,
+                                    keys: 0,
+                                    first: None,
+                                    last: None,
+                                    top: Vec::new(),
+                                },
+                            }
+                        }
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Report {
+            from: self.from,
+            to: self.to,
+            web_acl: self.web_acl.clone(),
+            requests: self.requests(),
+            rules: outcomes,
+        }
+    }
+}
+
+/// What every rule reads: the strings, the labels per tag, the addresses
+/// per string, and the lookups.
+struct World<'a> {
+    texts: &'a [&'a str],
+    labels: &'a [Vec<&'a str>],
+    addresses: &'a [Option<IpAddr>],
+    lookups: &'a Lookups<'a>,
+}
+
+impl World<'_> {
+    fn text(&self, id: u32) -> Option<&str> {
+        (id != NONE).then(|| self.texts[id as usize])
+    }
+
+    /// Whether `statement` matches `row`, remembered per distinct facts.
+    fn decide(
+        &self,
+        statement: &Statement,
+        row: &Row,
+        memo: &mut FastMap<(u32, u32, u32, u32, u32, u32), Result<bool, String>>,
+    ) -> Result<bool, String> {
+        let (key, header) = match uses_address(statement) {
+            true => (row.key, row.header),
+            false => (NONE, NONE),
+        };
+        let facts_key = (key, header, row.uri, row.method, row.country, row.tag);
+        if let Some(known) = memo.get(&facts_key) {
+            return known.clone();
+        }
+        let facts = RowFacts {
+            origin: match row.header {
+                NONE => self.addresses[row.key as usize],
+                _ => None,
+            },
+            forwarded: (row.header != NONE).then(|| {
+                (
+                    self.texts[row.header as usize],
+                    self.texts[row.key as usize],
+                )
+            }),
+            country: self.text(row.country),
+            uri: self.texts[row.uri as usize],
+            method: self.texts[row.method as usize],
+            labels: &self.labels[row.tag as usize],
+        };
+        let decided = matches(statement, &facts, self.lookups);
+        memo.insert(facts_key, decided.clone());
+        decided
+    }
+}
+
+/// Whether deciding `statement` needs a row's address (so that rows of
+/// different addresses cannot share an answer).
+fn uses_address(statement: &Statement) -> bool {
+    use crate::rules::model::FieldToMatch;
+    match statement {
+        Statement::IpSetReference(_) => true,
+        Statement::GeoMatch(geo) => geo.forwarded_ip_config.is_some(),
+        Statement::ByteMatch(b) => matches!(b.field_to_match, FieldToMatch::SingleHeader(_)),
+        Statement::And(and) => and.statements.iter().any(uses_address),
+        Statement::Or(or) => or.statements.iter().any(uses_address),
+        Statement::Not(not) => uses_address(&not.statement),
+        _ => false,
+    }
+}
+
+/// What a log row tells of its requests.
+struct RowFacts<'a> {
+    origin: Option<IpAddr>,
+    /// (header, first address) of a forwarded row.
+    forwarded: Option<(&'a str, &'a str)>,
+    country: Option<&'a str>,
+    uri: &'a str,
+    method: &'a str,
+    labels: &'a [&'a str],
+}
+
+impl Facts for RowFacts<'_> {
+    fn origin(&self) -> Option<IpAddr> {
+        self.origin
+    }
+
+    fn origin_country(&self) -> Option<Option<&str>> {
+        Some(self.country)
+    }
+
+    fn header(&self, name: &str) -> Option<Option<&str>> {
+        match self.forwarded {
+            Some((header, address)) if header.eq_ignore_ascii_case(name) => Some(Some(address)),
+            _ => None,
+        }
+    }
+
+    fn uri_path(&self) -> Option<&str> {
+        Some(self.uri)
+    }
+
+    fn method(&self) -> Option<&str> {
+        Some(self.method)
+    }
+
+    fn labels(&self) -> Option<&[&str]> {
+        Some(self.labels)
+    }
+}
+
+fn action_of(action: Option<&RuleAction>) -> Option<String> {
+    Some(
+        match action? {
+            RuleAction::Block(_) => "BLOCK",
+            RuleAction::Allow(_) => "ALLOW",
+            RuleAction::Count(_) => "COUNT",
+            RuleAction::Captcha(_) => "CAPTCHA",
+            RuleAction::Challenge(_) => "CHALLENGE",
+            RuleAction::Other(_) => return None,
+        }
+        .to_owned(),
+    )
+}
+
+/// A rule that is not rate-based: the requests that reach it and match
+/// end there when its action ends (Block, Allow, CAPTCHA, Challenge).
+/// Returns (requests reaching it, requests matching).
+fn plain_rule(
+    world: &World<'_>,
+    statement: &Statement,
+    ends: bool,
+    rows: &[Row],
+    done: &mut [bool],
+) -> Result<(u64, u64), String> {
+    let mut memo = FastMap::default();
+    let (mut reached, mut matched) = (0, 0);
+    let mut hits = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if done[i] {
+            continue;
+        }
+        reached += u64::from(row.requests);
+        if world.decide(statement, row, &mut memo)? {
+            matched += u64::from(row.requests);
+            hits.push(i);
+        }
+    }
+    if ends {
+        for i in hits {
+            done[i] = true;
+        }
+    }
+    Ok((reached, matched))
+}
+
+enum Key {
+    Ip,
+    Forwarded(String),
+    Constant,
+}
+
+struct RateRule<'a> {
+    name: &'a str,
+    priority: i64,
+    action: String,
+    ends: bool,
+    limit: u64,
+    /// The evaluation window in 10-second steps.
+    span: i64,
+    window: i64,
+    scope: Option<&'a Statement>,
+    key: Key,
+}
+
+fn rate_rule(
+    world: &World<'_>,
+    rule: RateRule<'_>,
+    rows: &[Row],
+    done: &mut [bool],
+) -> RuleOutcome {
+    let mut memo = FastMap::default();
+    let header = match &rule.key {
+        Key::Forwarded(h) => Some(h.as_str()),
+        _ => None,
+    };
+    // The rows the rule counts, and per key its requests per step.
+    let mut counted: Vec<usize> = Vec::new();
+    let mut steps: FastMap<u32, Vec<(i64, u64)>> = FastMap::default();
+    let mut reached = 0u64;
+    for (i, row) in rows.iter().enumerate() {
+        if done[i] || header.is_some_and(|h| world.texts[row.header as usize] != h) {
+            continue;
+        }
+        if let Some(scope) = rule.scope {
+            match world.decide(scope, row, &mut memo) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(why) => {
+                    return RuleOutcome::unknown(
+                        rule.name,
+                        rule.priority,
+                        format!("unknown scope: {why}"),
+                    );
+                }
+            }
+        }
+        reached += u64::from(row.requests);
+        counted.push(i);
+        let key = match rule.key {
+            Key::Constant => 0,
+            _ => row.key,
+        };
+        let key_steps = steps.entry(key).or_default();
+        match key_steps.last_mut() {
+            Some((bucket, n)) if *bucket == row.bucket => *n += u64::from(row.requests),
+            _ => key_steps.push((row.bucket, u64::from(row.requests))),
+        }
+    }
+    // Per key: the steps it is blocked in (over the limit in the window
+    // that ended as the step began), with the count that put it over.
+    let mut blocked: FastMap<(u32, i64), u64> = FastMap::default();
+    for (&key, key_steps) in &steps {
+        let mut low = 0;
+        let mut in_window = 0u64;
+        for high in 0..key_steps.len() {
+            let (bucket, _) = key_steps[high];
+            // The window before this step: buckets bucket - span ..= bucket - 1.
+            while low < high && key_steps[low].0 < bucket - rule.span {
+                in_window -= key_steps[low].1;
+                low += 1;
+            }
+            if in_window > rule.limit {
+                blocked.insert((key, bucket), in_window);
+            }
+            in_window += key_steps[high].1;
+        }
+    }
+    let mut per_key: FastMap<u32, BlockedKey> = FastMap::default();
+    let mut requests = 0u64;
+    for i in counted {
+        let row = &rows[i];
+        let key = match rule.key {
+            Key::Constant => 0,
+            _ => row.key,
+        };
+        let Some(&count) = blocked.get(&(key, row.bucket)) else {
+            continue;
+        };
+        requests += u64::from(row.requests);
+        if rule.ends {
+            done[i] = true;
+        }
+        let at = row.bucket * SLIDE_SECONDS;
+        let entry = per_key.entry(key).or_insert_with(|| BlockedKey {
+            key: match rule.key {
+                Key::Constant => "(all requests)".into(),
+                _ => world.texts[key as usize].to_owned(),
+            },
+            requests: 0,
+            peak: 0,
+            first: at,
+            last: at,
+        });
+        entry.requests += u64::from(row.requests);
+        entry.peak = entry.peak.max(count);
+        entry.first = entry.first.min(at);
+        entry.last = entry.last.max(at);
+    }
+    let mut top: Vec<BlockedKey> = per_key.into_values().collect();
+    top.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
+    let keys = top.len() as u64;
+    let first = top.iter().map(|k| k.first).min();
+    let last = top.iter().map(|k| k.last).max();
+    RuleOutcome {
+        name: rule.name.to_owned(),
+        priority: rule.priority,
+        action: rule.action,
+        rate: Some(RateFacts {
+            limit: rule.limit,
+            window: rule.window,
+            key: match &rule.key {
+                Key::Ip => "IP".into(),
+                Key::Forwarded(h) => format!("FORWARDED_IP ({h})"),
+                Key::Constant => "CONSTANT".into(),
+            },
+        }),
+        unknown: None,
+        reached,
+        requests,
+        keys,
+        first,
+        last,
+        top,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateFacts {
+    pub limit: u64,
+    /// Seconds.
+    pub window: i64,
+    pub key: String,
+}
+
+/// A key a rate-based rule blocked: how many of its requests, its highest
+/// count in the window when blocked, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockedKey {
+    pub key: String,
+    pub requests: u64,
+    pub peak: u64,
+    pub first: i64,
+    pub last: i64,
+}
+
+/// What one rule did to the traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleOutcome {
+    pub name: String,
+    pub priority: i64,
+    /// BLOCK, ALLOW, COUNT, CAPTCHA, CHALLENGE; OVERRIDE for a rule group.
+    pub action: String,
+    pub rate: Option<RateFacts>,
+    /// Why the rule was not replayed; the counts below are then zero.
+    pub unknown: Option<String>,
+    /// Requests that reached the rule (and matched a rate rule's scope).
+    pub reached: u64,
+    /// Requests it blocked (a Count rule: would have counted over the
+    /// limit; a plain rule: matched).
+    pub requests: u64,
+    /// Keys a rate rule blocked.
+    pub keys: u64,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// Every blocked key, the most requests first (shortened for display
+    /// by [`Report::shortened`]).
+    pub top: Vec<BlockedKey>,
+}
+
+impl RuleOutcome {
+    fn unknown(name: &str, priority: i64, why: String) -> Self {
+        RuleOutcome {
+            name: name.to_owned(),
+            priority,
+            action: String::new(),
+            rate: None,
+            unknown: Some(why),
+            reached: 0,
+            requests: 0,
+            keys: 0,
+            first: None,
+            last: None,
+            top: Vec::new(),
+        }
+    }
+}
+
+/// A replay of one set of rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub from: i64,
+    pub to: i64,
+    pub web_acl: Option<String>,
+    /// Requests replayed.
+    pub requests: u64,
+    /// In priority order.
+    pub rules: Vec<RuleOutcome>,
+}
+
+impl Report {
+    /// Requests blocked per key, over every rate rule that ends a request.
+    fn blocked_keys(&self) -> FastMap<&str, u64> {
+        let mut keys: FastMap<&str, u64> = FastMap::default();
+        for rule in self
+            .rules
+            .iter()
+            .filter(|r| r.rate.is_some() && r.action != "COUNT")
+        {
+            for key in &rule.top {
+                *keys.entry(key.key.as_str()).or_default() += key.requests;
+            }
+        }
+        keys
+    }
+
+    /// The report with at most `n` keys per rule.
+    pub fn shortened(mut self, n: usize) -> Self {
+        for rule in &mut self.rules {
+            rule.top.truncate(n);
+        }
+        self
+    }
+}
+
+/// One key whose fate differs between two replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChange {
+    pub key: String,
+    /// Requests blocked in the live replay and in the draft's.
+    pub live: u64,
+    pub draft: u64,
+}
+
+/// The live rules and a draft replayed over the same traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub live: Report,
+    pub draft: Report,
+    /// Keys the draft blocks more of (the most first), how many, and how
+    /// many more requests in all.
+    pub newly_blocked: Vec<KeyChange>,
+    pub keys_newly_blocked: u64,
+    pub requests_newly_blocked: u64,
+    /// Keys the draft lets more of through, and how many more requests.
+    pub newly_allowed: Vec<KeyChange>,
+    pub keys_newly_allowed: u64,
+    pub requests_newly_allowed: u64,
+}
+
+impl Comparison {
+    /// `live` and `draft` side by side, with at most `n` keys listed in
+    /// each list.
+    pub fn of(live: Report, draft: Report, n: usize) -> Comparison {
+        let (before, after) = (live.blocked_keys(), draft.blocked_keys());
+        let mut more = Vec::new();
+        let mut fewer = Vec::new();
+        let keys: std::collections::BTreeSet<&str> =
+            before.keys().chain(after.keys()).copied().collect();
+        for key in keys {
+            let (l, d) = (
+                before.get(key).copied().unwrap_or(0),
+                after.get(key).copied().unwrap_or(0),
+            );
+            let change = KeyChange {
+                key: key.to_owned(),
+                live: l,
+                draft: d,
+            };
+            match d.cmp(&l) {
+                std::cmp::Ordering::Greater => more.push(change),
+                std::cmp::Ordering::Less => fewer.push(change),
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+        let requests_newly_blocked = more.iter().map(|k| k.draft - k.live).sum();
+        let requests_newly_allowed = fewer.iter().map(|k| k.live - k.draft).sum();
+        let (keys_newly_blocked, keys_newly_allowed) = (more.len() as u64, fewer.len() as u64);
+        more.sort_by(|a, b| (b.draft - b.live).cmp(&(a.draft - a.live)));
+        fewer.sort_by(|a, b| (b.live - b.draft).cmp(&(a.live - a.draft)));
+        more.truncate(n);
+        fewer.truncate(n);
+        Comparison {
+            live: live.shortened(n),
+            draft: draft.shortened(n),
+            newly_blocked: more,
+            keys_newly_blocked,
+            requests_newly_blocked,
+            newly_allowed: fewer,
+            keys_newly_allowed,
+            requests_newly_allowed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::model::read_rules;
+    use crate::traffic::segment::{Count, Forwarded, Tag, encode};
+    use serde_json::{Value, json};
+
+    /// One second's requests: (second, client IP, URI, method, country, label).
+    type Line = (
+        i64,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+
+    /// A segment of `lines`; a line whose country is "" has none and a label
+    /// of "" no label. Every line also has an X-Forwarded-For of 10.0.0.<n>
+    /// where n is the client address's last number.
+    fn segment(lines: &[Line]) -> Vec<u8> {
+        let mut strings: Vec<String> = vec![
+            "arn:aws:wafv2:us-east-1:1:regional/webacl/shop/1".into(),
+            "x-forwarded-for".into(),
+        ];
+        let mut id = |s: &str| match strings.iter().position(|x| x == s) {
+            Some(i) => i as u32,
+            None => {
+                strings.push(s.to_owned());
+                strings.len() as u32 - 1
+            }
+        };
+        let mut tags = vec![Tag {
+            web_acl: 0,
+            action: NONE,
+            labels: Vec::new(),
+        }];
+        let mut counts = Vec::new();
+        let mut forwarded = Vec::new();
+        for &(second, ip, uri, method, country, label) in lines {
+            let tag = match label {
+                "" => 0,
+                label => {
+                    tags.push(Tag {
+                        web_acl: 0,
+                        action: NONE,
+                        labels: vec![id(label)],
+                    });
+                    tags.len() as u32 - 1
+                }
+            };
+            let country = match country {
+                "" => NONE,
+                c => id(c),
+            };
+            let (ip_id, uri, method) = (id(ip), id(uri), id(method));
+            counts.push(Count {
+                second,
+                ip: ip_id,
+                uri,
+                method,
+                country,
+                tag,
+                requests: 1,
+            });
+            let last = ip.rsplit('.').next().unwrap_or("0");
+            forwarded.push(Forwarded {
+                second,
+                header: 1,
+                address: id(&format!("10.0.0.{last}")),
+                uri,
+                method,
+                country,
+                tag,
+                requests: 1,
+            });
+        }
+        let strings: Vec<&str> = strings.iter().map(String::as_str).collect();
+        encode(&strings, &tags, &mut counts, &mut forwarded)
+    }
+
+    fn rate(name: &str, priority: i64, limit: i64, action: &str, scope: Option<Value>) -> Value {
+        let mut statement =
+            json!({"Limit": limit, "AggregateKeyType": "IP", "EvaluationWindowSec": 60});
+        if let Some(scope) = scope {
+            statement["ScopeDownStatement"] = scope;
+        }
+        json!({"Name": name, "Priority": priority, "Action": {action: {}},
+               "Statement": {"RateBasedStatement": statement},
+               "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": name}})
+    }
+
+    fn replay(lines: &[Line], rules: Value) -> Report {
+        let bytes = segment(lines);
+        let mut traffic = Traffic::new(0, 10_000, Some("shop".into()));
+        traffic.add(&Segment::decode(&bytes).unwrap()).unwrap();
+        let country = |_: IpAddr| None;
+        let ip_set =
+            |arn: &str| (arn == "arn:office").then(|| vec!["192.0.2.0/24".parse().unwrap()]);
+        traffic.replay(
+            &read_rules(rules).unwrap(),
+            &Lookups {
+                country: &country,
+                ip_set: &ip_set,
+            },
+        )
+    }
+
+    /// `n` requests a second from `ip` to `uri` with `method`, for seconds
+    /// `from..to`.
+    fn burst(
+        ip: &'static str,
+        uri: &'static str,
+        method: &'static str,
+        from: i64,
+        to: i64,
+    ) -> Vec<Line> {
+        (from..to).map(|s| (s, ip, uri, method, "DE", "")).collect()
+    }
+
+    fn outcome<'a>(report: &'a Report, name: &str) -> &'a RuleOutcome {
+        report.rules.iter().find(|r| r.name == name).unwrap()
+    }
+
+    /// One request a second for 100 s against a limit of 30 per 60 s: the
+    /// window before step 4 (seconds 0–39) holds 40 > 30, so the key is
+    /// blocked from second 40 on — 60 requests — and the blocked requests
+    /// keep its count over the limit.
+    #[test]
+    fn a_key_over_the_limit_is_blocked_from_the_next_step_while_it_stays_over() {
+        let lines = burst("192.0.2.7", "/", "GET", 0, 100);
+        let report = replay(&lines, json!([rate("R", 0, 30, "Block", None)]));
+        let r = outcome(&report, "R");
+        assert_eq!((r.reached, r.requests, r.keys), (100, 60, 1));
+        assert_eq!((r.first, r.last), (Some(40), Some(90)));
+        assert_eq!(r.top[0].key, "192.0.2.7");
+        assert_eq!(r.top[0].peak, 60, "the full window before the last steps");
+        // A limit of 40: the window before step 5 (0–49) holds 50.
+        let report = replay(&lines, json!([rate("R", 0, 40, "Block", None)]));
+        assert_eq!(outcome(&report, "R").requests, 50);
+    }
+
+    /// Blocked for as long as it stays over: a burst of 40 in 10 s, then
+    /// quiet, then one request a second — the window empties after 60 s.
+    #[test]
+    fn blocking_ends_when_the_window_falls_back_under_the_limit() {
+        let mut lines = Vec::new();
+        for s in 0..10 {
+            for _ in 0..4 {
+                lines.push((s, "192.0.2.8", "/", "GET", "DE", ""));
+            }
+        }
+        lines.extend(burst("192.0.2.8", "/", "GET", 20, 100));
+        let report = replay(&lines, json!([rate("R", 0, 30, "Block", None)]));
+        let r = outcome(&report, "R");
+        // Steps 2–6 (20–69 s) have the first burst's 40 in their window
+        // (buckets 0 ..= step − 1 within six steps): blocked. Step 7 (70 s)
+        // looks at 10–69 s: 50 requests, still over; step 8 at 20–79: 60;
+        // … every later step holds 60 > 30. So all 80 later requests.
+        assert_eq!(r.requests, 80);
+        // A limit of 55: the window before step 4 (buckets 0–3) holds
+        // 40 + 0 + 10 + 10 = 60, step 5: 70, step 6: 80 — blocked; step 7
+        // looks at buckets 1–6: 50, let through; steps 8 and 9: 60 again.
+        let report = replay(&lines, json!([rate("R", 0, 55, "Block", None)]));
+        let r = outcome(&report, "R");
+        assert_eq!((r.requests, r.first, r.last), (50, Some(40), Some(90)));
+    }
+
+    #[test]
+    fn an_earlier_block_hides_requests_from_later_rules_and_count_does_not() {
+        let mut lines = burst("192.0.2.9", "/login", "POST", 0, 100);
+        lines.extend(burst("192.0.2.10", "/", "GET", 0, 100));
+        let login = json!({"ByteMatchStatement": {"SearchString": "/LOGIN", "FieldToMatch": {"UriPath": {}},
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}, {"Priority": 1, "Type": "LOWERCASE"}],
+            "PositionalConstraint": "STARTS_WITH"}});
+        let login_lower = json!({"ByteMatchStatement": {"SearchString": "/login", "FieldToMatch": {"UriPath": {}},
+            "TextTransformations": [{"Priority": 0, "Type": "LOWERCASE"}], "PositionalConstraint": "STARTS_WITH"}});
+        // The upper-case search string never matches a lower-cased path.
+        let report = replay(&lines, json!([rate("Login", 0, 30, "Block", Some(login))]));
+        assert_eq!(outcome(&report, "Login").reached, 0);
+        let rules = json!([
+            rate("Login", 0, 30, "Block", Some(login_lower.clone())),
+            rate("Blanket", 1, 50, "Block", None),
+        ]);
+        let report = replay(&lines, rules);
+        let (login, blanket) = (outcome(&report, "Login"), outcome(&report, "Blanket"));
+        assert_eq!((login.reached, login.requests), (100, 60));
+        // The blanket rule sees the login key's 40 unblocked requests (never
+        // over 50) and the other key's 100 (blocked from 60 s: 40).
+        assert_eq!(
+            (blanket.reached, blanket.requests, blanket.keys),
+            (140, 40, 1)
+        );
+        assert_eq!(blanket.top[0].key, "192.0.2.10");
+        // A Count rule lets everything through.
+        let rules = json!([
+            rate("Login", 0, 30, "Count", Some(login_lower)),
+            rate("Blanket", 1, 50, "Block", None),
+        ]);
+        let report = replay(&lines, rules);
+        assert_eq!(outcome(&report, "Login").requests, 60, "would have counted");
+        let blanket = outcome(&report, "Blanket");
+        assert_eq!((blanket.reached, blanket.keys), (200, 2));
+        assert_eq!(blanket.requests, 80, "both keys blocked from 60 s");
+        // A plain Block rule ahead of them takes its requests away.
+        let rules = json!([
+            {"Name": "NoVN", "Priority": 0, "Action": {"Block": {}},
+             "Statement": {"NotStatement": {"Statement": {"GeoMatchStatement": {"CountryCodes": ["DE"]}}}},
+             "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "n"}},
+            rate("Blanket", 1, 50, "Block", None),
+        ]);
+        let mut foreign = lines.clone();
+        for line in foreign.iter_mut().filter(|l| l.1 == "192.0.2.9") {
+            line.4 = "VN";
+        }
+        let report = replay(&foreign, rules);
+        assert_eq!(outcome(&report, "NoVN").requests, 100);
+        assert_eq!(outcome(&report, "Blanket").reached, 100);
+    }
+
+    #[test]
+    fn each_scope_down_kind_counts_only_what_it_matches() {
+        let mut lines = burst("192.0.2.11", "/api/cart", "GET", 0, 50);
+        lines.extend(burst("192.0.2.11", "/api/cart", "POST", 0, 50));
+        lines.extend((0..50).map(|s| {
+            (
+                s,
+                "198.51.100.1",
+                "/",
+                "GET",
+                "US",
+                "awswaf:managed:aws:anonymous-ip-list:HostingProviderIPList",
+            )
+        }));
+        lines.extend((0..50).map(|s| (s, "198.51.100.2", "/", "GET", "", "")));
+        let reached = |scope: Value| {
+            let report = replay(&lines, json!([rate("R", 0, 1000, "Block", Some(scope))]));
+            let r = outcome(&report, "R");
+            assert_eq!(r.unknown, None);
+            r.reached
+        };
+        let method = json!({"ByteMatchStatement": {"SearchString": "POST", "FieldToMatch": {"Method": {}},
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}], "PositionalConstraint": "EXACTLY"}});
+        assert_eq!(reached(method.clone()), 50);
+        let word = json!({"ByteMatchStatement": {"SearchString": "api", "FieldToMatch": {"UriPath": {}},
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}], "PositionalConstraint": "CONTAINS_WORD"}});
+        assert_eq!(reached(word), 100);
+        let ends = json!({"ByteMatchStatement": {"SearchString": "cart", "FieldToMatch": {"UriPath": {}},
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}], "PositionalConstraint": "ENDS_WITH"}});
+        assert_eq!(reached(ends.clone()), 100);
+        assert_eq!(
+            reached(json!({"GeoMatchStatement": {"CountryCodes": ["US", "FR"]}})),
+            50
+        );
+        assert_eq!(
+            reached(
+                json!({"NotStatement": {"Statement": {"GeoMatchStatement": {"CountryCodes": ["DE"]}}}})
+            ),
+            100,
+            "US and the request without a country"
+        );
+        assert_eq!(
+            reached(
+                json!({"LabelMatchStatement": {"Scope": "LABEL", "Key": "HostingProviderIPList"}})
+            ),
+            50
+        );
+        assert_eq!(
+            reached(
+                json!({"LabelMatchStatement": {"Scope": "NAMESPACE", "Key": "awswaf:managed:aws:"}})
+            ),
+            50
+        );
+        assert_eq!(
+            reached(json!({"AndStatement": {"Statements": [method.clone(), ends.clone()]}})),
+            50
+        );
+        assert_eq!(
+            reached(
+                json!({"OrStatement": {"Statements": [method, json!({"GeoMatchStatement": {"CountryCodes": ["US"]}})]}})
+            ),
+            100
+        );
+        assert_eq!(
+            reached(json!({"IPSetReferenceStatement": {"ARN": "arn:office"}})),
+            100
+        );
+        // What the counts cannot decide is said, not guessed.
+        let report = replay(
+            &lines,
+            json!([rate(
+                "R",
+                0,
+                10,
+                "Block",
+                Some(json!({"ByteMatchStatement": {"SearchString": "x",
+            "FieldToMatch": {"SingleHeader": {"Name": "user-agent"}}, "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+            "PositionalConstraint": "CONTAINS"}}))
+            )]),
+        );
+        let r = outcome(&report, "R");
+        assert!(
+            r.unknown
+                .as_deref()
+                .unwrap()
+                .contains("user-agent header is not known"),
+            "{:?}",
+            r.unknown
+        );
+        assert_eq!(r.requests, 0);
+        let report = replay(
+            &lines,
+            json!([{"Name": "Managed", "Priority": 0, "OverrideAction": {"None": {}},
+            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}},
+            "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "m"}}]),
+        );
+        assert!(
+            outcome(&report, "Managed")
+                .unknown
+                .as_deref()
+                .unwrap()
+                .contains("managed rule group")
+        );
+    }
+
+    #[test]
+    fn forwarded_keys_and_constant_keys_count_their_way() {
+        // Two client addresses behind one forwarded address each … and the
+        // same forwarded address for both: 10.0.0.5.
+        let mut lines = burst("192.0.2.5", "/", "GET", 0, 50);
+        lines.extend(burst("198.51.100.5", "/", "GET", 0, 50));
+        let forwarded = json!([{"Name": "F", "Priority": 0, "Action": {"Block": {}},
+            "Statement": {"RateBasedStatement": {"Limit": 60, "AggregateKeyType": "FORWARDED_IP", "EvaluationWindowSec": 60,
+                "ForwardedIPConfig": {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}}},
+            "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "f"}}]);
+        let report = replay(&lines, forwarded);
+        let f = outcome(&report, "F");
+        // 2 a second from 10.0.0.5: 80 in the window before step 4 → 40–49 blocked.
+        assert_eq!((f.keys, f.requests), (1, 20));
+        assert_eq!(f.top[0].key, "10.0.0.5");
+        let by_ip = replay(&lines, json!([rate("R", 0, 60, "Block", None)]));
+        assert_eq!(outcome(&by_ip, "R").requests, 0, "50 each: never over 60");
+        let constant = json!([{"Name": "C", "Priority": 0, "Action": {"Block": {}},
+            "Statement": {"RateBasedStatement": {"Limit": 60, "AggregateKeyType": "CONSTANT", "EvaluationWindowSec": 60}},
+            "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "c"}}]);
+        assert_eq!(outcome(&replay(&lines, constant), "C").requests, 20);
+    }
+
+    #[test]
+    fn live_and_draft_side_by_side() {
+        let mut lines = burst("192.0.2.9", "/login", "POST", 0, 100);
+        lines.extend(burst("192.0.2.10", "/", "GET", 0, 100));
+        let live = replay(&lines, json!([rate("Blanket", 1, 50, "Block", None)]));
+        // 60 a minute each: over 50 from step 6 (40 requests each), never
+        // over 80.
+        let draft = replay(&lines, json!([rate("Blanket", 1, 80, "Block", None)]));
+        let compared = Comparison::of(live.clone(), draft.clone(), 10);
+        assert_eq!(
+            (compared.keys_newly_allowed, compared.requests_newly_allowed),
+            (2, 80)
+        );
+        assert_eq!(compared.keys_newly_blocked, 0);
+        assert_eq!(
+            (
+                compared.newly_allowed[0].live,
+                compared.newly_allowed[0].draft
+            ),
+            (40, 0)
+        );
+        let back = Comparison::of(draft, live, 1);
+        assert_eq!(
+            (back.keys_newly_blocked, back.requests_newly_blocked),
+            (2, 80)
+        );
+        assert_eq!(back.newly_blocked.len(), 1, "listed: one");
+    }
+}
