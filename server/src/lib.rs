@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod policy_cli;
+pub mod replay_cli;
 pub mod serve;
 pub mod settings_cli;
 pub mod traffic;

@@ -103,6 +103,18 @@ enum LogsCommand {
 
 #[derive(Debug, Subcommand)]
 enum TrafficCommand {
+    /// The imported traffic through a web ACL's rate-based rules: its live rules, a change request
+    /// (--draft, beside the rules it is based on) or a file of rules (--rules, beside the live ones).
+    Replay {
+        #[command(flatten)]
+        args: gatehouse::replay_cli::ReplayArgs,
+    },
+    /// Each managed rate-based rule's limit against the peaks of its traffic, with a verdict
+    /// (tight, loose, healthy, no data; unreviewed): exit 2 when any rule is tight.
+    Health {
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// The keys with the most requests per window.
     Top {
         #[command(flatten)]
@@ -311,6 +323,9 @@ async fn main() -> ExitCode {
                     seed,
                 },
         } => generate_logs(&dir, start, hours, scale, seed),
+        Command::Traffic {
+            command: TrafficCommand::Health { format },
+        } => return traffic_health(&config, &format).await,
         Command::Traffic { command } => traffic(&config, command).await,
         Command::Rules {
             command: RulesCommand::Validate { file },
@@ -336,6 +351,42 @@ async fn main() -> ExitCode {
         Err(message) => {
             eprintln!("gatehouse: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `gatehouse traffic health`: exit 0, 2 when a rule is tight, 1 on error.
+async fn traffic_health(config: &Config, format: &str) -> ExitCode {
+    let report = async {
+        if !matches!(format, "json" | "table") {
+            return Err(format!("--format {format:?}: use json or table"));
+        }
+        let state = serve::state(config).await.map_err(|e| e.to_string())?;
+        let doc = app::settings::store::current(&state.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let settings = doc.threshold_health.unwrap_or_default();
+        app::traffic::health::report(&state.pool, &state.aws.wafv2, settings)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match report.await {
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            ExitCode::FAILURE
+        }
+        Ok(report) => {
+            match format {
+                "json" => match serde_json::to_string_pretty(&report) {
+                    Ok(text) => println!("{text}"),
+                    Err(_) => return ExitCode::FAILURE,
+                },
+                _ => print!("{}", report.to_text()),
+            }
+            match report.any_tight() {
+                true => ExitCode::from(2),
+                false => ExitCode::SUCCESS,
+            }
         }
     }
 }
@@ -515,16 +566,18 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
 }
 
 async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String> {
-    let args = match &command {
-        TrafficCommand::Top { analysis, .. } | TrafficCommand::Recommend { analysis, .. } => {
-            analysis
-        }
+    let args = match command {
+        TrafficCommand::Replay { args } => return gatehouse::replay_cli::run(config, args).await,
+        TrafficCommand::Health { .. } => return Ok(()),
+        TrafficCommand::Top { ref analysis, .. }
+        | TrafficCommand::Recommend { ref analysis, .. } => analysis,
     };
     let analysis = args.analysis()?;
     let pool = gatehouse::db::connect(&config.database_url, 2)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
     let (detail, healthy) = match &command {
+        TrafficCommand::Replay { .. } | TrafficCommand::Health { .. } => return Ok(()),
         TrafficCommand::Top { .. } => (app::traffic::store::Detail::Top, None),
         TrafficCommand::Recommend { basis, .. } => (
             app::traffic::store::Detail::Everything,
@@ -535,6 +588,7 @@ async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String>
         .await
         .map_err(|e| format!("cannot read the imported logs: {e}"))?;
     let text = match command {
+        TrafficCommand::Replay { .. } | TrafficCommand::Health { .. } => String::new(),
         TrafficCommand::Top { format, .. } => report::top(&answer.top, format)?,
         TrafficCommand::Recommend {
             percentile,

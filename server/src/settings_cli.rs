@@ -22,6 +22,21 @@ pub enum SettingsCommand {
     SetRole { role: String, group: String },
     /// The approvals a change request needs (1 to 10).
     SetApprovals { approvals: i32 },
+    /// How threshold health is judged: the percentile of the per-key peaks, the days of imported
+    /// logs, tight above this percentage of the limit, loose when the limit is this many times
+    /// the peak, unreviewed after this many days without an applied change.
+    SetHealth {
+        #[arg(long, default_value = "p99")]
+        percentile: String,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long, default_value_t = 50)]
+        tight_percent: u32,
+        #[arg(long, default_value_t = 10)]
+        loose_factor: u32,
+        #[arg(long, default_value_t = 90)]
+        unreviewed_days: u32,
+    },
     /// Check a web ACL live and manage it.
     AddWebAcl {
         name: String,
@@ -81,6 +96,28 @@ pub async fn run(config: &Config, command: SettingsCommand) -> Result<(), String
             format!("approvals needed → {approvals}"),
             Box::new(move |doc| doc.required_approvals = Some(approvals)),
         ),
+        SettingsCommand::SetHealth {
+            percentile,
+            days,
+            tight_percent,
+            loose_factor,
+            unreviewed_days,
+        } => {
+            let health = app::traffic::health::HealthSettings {
+                percentile: app::traffic::threshold::Basis::parse(&percentile)?,
+                days,
+                tight_percent,
+                loose_factor,
+                unreviewed_days,
+            };
+            health.check()?;
+            (
+                format!(
+                    "threshold health → {percentile} over {days} days, tight above {tight_percent} %, loose at ×{loose_factor}, unreviewed after {unreviewed_days} days"
+                ),
+                Box::new(move |doc| doc.threshold_health = Some(health)),
+            )
+        }
         SettingsCommand::AddWebAcl { name, scope } => {
             let found = check::web_acl(&state.aws, &scope.to_ascii_uppercase(), &name)
                 .await

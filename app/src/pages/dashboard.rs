@@ -8,6 +8,7 @@ use crate::changes::{ChangeRow, Drift, DriftState};
 use crate::error::AppError;
 use crate::health::{HealthReport, Probe, Status};
 use crate::targets::ManagedTarget;
+use crate::traffic::health::{ThresholdReport, Verdict};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,8 @@ pub struct Overview {
     pub waiting: Result<Vec<ChangeRow>, AppError>,
     /// Each managed web ACL against what Gatehouse last applied to it.
     pub drift: Result<Vec<Drift>, AppError>,
+    /// Each managed rate-based rule's limit against its traffic's peaks.
+    pub thresholds: Result<ThresholdReport, AppError>,
 }
 
 #[server]
@@ -47,11 +50,18 @@ pub async fn load_overview() -> Result<Overview, AppError> {
         Ok(targets) => crate::changes::drift::drift(reach, targets).await,
         Err(error) => Err(error.clone()),
     };
+    let thresholds = async {
+        let doc = crate::settings::store::current(&state.pool).await?;
+        let settings = doc.threshold_health.unwrap_or_default();
+        crate::traffic::health::report(&state.pool, &state.aws.wafv2, settings).await
+    }
+    .await;
     Ok(Overview {
         health,
         targets,
         waiting,
         drift,
+        thresholds,
     })
 }
 
@@ -103,6 +113,17 @@ pub fn Dashboard() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <section class="panel" aria-labelledby="thresholds-heading">
+            <h2 id="thresholds-heading">"Threshold health"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await.map(|o| o.thresholds) {
+                        Ok(Ok(report)) => view! { <ThresholdView report /> }.into_any(),
+                        Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
         <section class="panel" aria-labelledby="targets-heading">
             <h2 id="targets-heading">"Managed AWS resources"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -114,6 +135,78 @@ pub fn Dashboard() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// Each rate-based rule's limit against the peaks of the traffic it
+/// counts, with its verdict, linked to the analysis behind the figures.
+#[component]
+fn ThresholdView(report: ThresholdReport) -> impl IntoView {
+    let s = report.settings;
+    let explained = format!(
+        "Each rate-based rule's limit against the {} of its keys' peaks (healthy traffic: blocked requests, bad-source labels and outlier keys left out) over the last {} days imported. Tight: the peak above {} % of the limit, so legitimate heavy users are near it; loose: the limit above {} times the peak, so a flood runs long before it acts; unreviewed: no change to the rule applied through Gatehouse in {} days.",
+        s.percentile.as_str(),
+        s.days,
+        s.tight_percent,
+        s.loose_factor,
+        s.unreviewed_days
+    );
+    let percentile = s.percentile.as_str();
+    view! {
+        <p class="muted">{explained}</p>
+        {report.unread.into_iter().map(|u| view! { <p class="error" role="alert">{u}</p> }).collect_view()}
+        {if report.rules.is_empty() {
+            view! { <p>"No managed web ACL has a rate-based rule."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap">
+                    <table data-testid="thresholds">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Web ACL"</th>
+                                <th scope="col">"Rule"</th>
+                                <th scope="col">"Limit"</th>
+                                <th scope="col">{format!("Peak ({percentile})")}</th>
+                                <th scope="col">"Max"</th>
+                                <th scope="col">"Headroom"</th>
+                                <th scope="col">"Verdict"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {report.rules.into_iter().map(|r| {
+                                let class = match r.verdict {
+                                    Verdict::Tight => "badge down",
+                                    Verdict::Healthy => "badge ok",
+                                    _ => "badge",
+                                };
+                                let figure = |value: String| match &r.analysis {
+                                    Some(link) => view! { <a href=link.clone()>{value}</a> }.into_any(),
+                                    None => view! { <span>{value}</span> }.into_any(),
+                                };
+                                let has_data = r.keys > 0;
+                                view! {
+                                    <tr>
+                                        <td>{format!("{} ({})", r.web_acl, r.scope)}</td>
+                                        <th scope="row">{r.rule.clone()}</th>
+                                        <td class="num">{format!("{} / {} s", r.limit, r.window)}</td>
+                                        <td class="num">{has_data.then(|| figure(r.peak.to_string()))}</td>
+                                        <td class="num">{has_data.then(|| figure(r.max.to_string()))}</td>
+                                        <td class="num">{r.headroom.map(|h| format!("×{h:.1}"))}</td>
+                                        <td>
+                                            <span class=class data-testid="verdict">{r.verdict.as_str()}</span>
+                                            {r.unreviewed.then(|| view! { " " <span class="badge">"unreviewed"</span> })}
+                                            {r.analysis.clone().zip(r.recommended).map(|(link, limit)| view! {
+                                                " " <a href=link>{format!("Propose rule ({limit})")}</a>
+                                            })}
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
     }
 }
 

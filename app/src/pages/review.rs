@@ -5,6 +5,7 @@
 
 use crate::changes::{Allowed, ChangeDiff, ChangeView};
 use crate::error::AppError;
+use crate::traffic::replay::{Comparison, KeyChange, RuleOutcome};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -29,6 +30,27 @@ pub async fn load_review(id: String) -> Result<ReviewView, AppError> {
     let change = crate::changes::view::view(&state.pool, change).await?;
     let allowed = change.allowed(&user);
     Ok(ReviewView { change, allowed })
+}
+
+/// A web ACL rules change request's rules and the rules it is based on,
+/// replayed over the last day of the web ACL's imported traffic.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn replay_change(id: String) -> Result<Comparison, AppError> {
+    use crate::traffic::replaying::{self, Range, Sources};
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
+    let change = crate::changes::store::get(&state.pool, id).await?;
+    if change.status == crate::changes::Status::Draft && change.author != user.username {
+        return Err(AppError::NotFound);
+    }
+    let range = Range::or_default(&state.pool, None, None).await?;
+    let sources = Sources {
+        pool: &state.pool,
+        wafv2: &state.aws.wafv2,
+        geo: state.geo.as_ref(),
+    };
+    replaying::replay_change(sources, id, range).await
 }
 
 /// A step taken on a change request.
@@ -317,6 +339,7 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
             <details><summary>{format!("{label} after (JSON)")}</summary><pre><code data-testid="content-json">{change.content_json.clone()}</code></pre></details>
         </section>
         <Evidence change=change.clone() />
+        {(change.kind == crate::changes::Kind::WebAclRules).then(|| view! { <Replay id=id.clone() /> })}
         <Comments change=change.clone() id=id.clone() step body=fields.comment />
         <section aria-labelledby="approvals-heading">
             <h2 id="approvals-heading">"Approvals"</h2>
@@ -478,6 +501,115 @@ fn Steps(
                 </div>
             })}
         </section>
+    }
+}
+
+/// "What it would have done": live and draft replayed over the imported
+/// traffic, side by side.
+#[component]
+fn Replay(id: String) -> impl IntoView {
+    let link = format!("/api/v1/traffic/replay?change={id}");
+    let data = Resource::new(move || id.clone(), replay_change);
+    view! {
+        <section aria-labelledby="replay-heading" data-testid="replay">
+            <h2 id="replay-heading">"Replay over imported traffic"</h2>
+            <p class="muted">
+                "The rules it is based on and its own, replayed over the last day of this web ACL's imported logs: "
+                "rules in priority order, a rate-based rule blocking a key from the 10-second step after it goes over its limit "
+                "for as long as it stays over. WAF's own reaction takes some seconds, so these are estimates. "
+                <a href=link.clone()>"As JSON"</a>
+            </p>
+            <Transition fallback=|| view! { <p>"Replaying…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(compared) => view! { <ReplayTable compared /> }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{format!("No replay: {error}")}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn outcome_words(rule: Option<&RuleOutcome>) -> String {
+    match rule {
+        None => "—".into(),
+        Some(r) => match (&r.unknown, &r.rate) {
+            (Some(why), _) => format!("not replayed: {why}"),
+            (None, Some(rate)) => format!(
+                "{} over {} / {} s by {}: {} requests of {} keys blocked{}",
+                r.action,
+                rate.limit,
+                rate.window,
+                rate.key,
+                r.requests,
+                r.keys,
+                if r.action == "COUNT" {
+                    " (counted only)"
+                } else {
+                    ""
+                }
+            ),
+            (None, None) => format!(
+                "{}: {} of {} requests matched",
+                r.action, r.requests, r.reached
+            ),
+        },
+    }
+}
+
+#[component]
+fn ReplayTable(compared: Comparison) -> impl IntoView {
+    let mut names: Vec<(i64, String)> = compared
+        .live
+        .rules
+        .iter()
+        .chain(&compared.draft.rules)
+        .map(|r| (r.priority, r.name.clone()))
+        .collect();
+    names.sort();
+    names.dedup_by(|a, b| a.1 == b.1);
+    let find = |rules: &[RuleOutcome], name: &str| rules.iter().find(|r| r.name == name).cloned();
+    let rows: Vec<(String, String, String)> = names
+        .into_iter()
+        .map(|(_, name)| {
+            let live = outcome_words(find(&compared.live.rules, &name).as_ref());
+            let draft = outcome_words(find(&compared.draft.rules, &name).as_ref());
+            (name, live, draft)
+        })
+        .collect();
+    let keys = |title: &'static str, testid: &'static str, list: Vec<KeyChange>| {
+        (!list.is_empty()).then(|| view! {
+            <details>
+                <summary>{title}</summary>
+                <table data-testid=testid>
+                    <thead><tr><th scope="col">"Key"</th><th scope="col">"Blocked live"</th><th scope="col">"Blocked by the draft"</th></tr></thead>
+                    <tbody>{list.into_iter().map(|k| view! {
+                        <tr><td>{k.key}</td><td class="num">{k.live}</td><td class="num">{k.draft}</td></tr>
+                    }).collect_view()}</tbody>
+                </table>
+            </details>
+        })
+    };
+    view! {
+        <p data-testid="replay-summary">{format!(
+            "{} requests replayed. The draft blocks {} more requests of {} keys and lets {} more through of {} keys.",
+            compared.live.requests,
+            compared.requests_newly_blocked,
+            compared.keys_newly_blocked,
+            compared.requests_newly_allowed,
+            compared.keys_newly_allowed
+        )}</p>
+        <div class="table-wrap">
+            <table data-testid="replay-table">
+                <thead><tr><th scope="col">"Rule"</th><th scope="col">"Live"</th><th scope="col">"Draft"</th></tr></thead>
+                <tbody>{rows.into_iter().map(|(name, live, draft)| view! {
+                    <tr><th scope="row">{name}</th><td>{live}</td><td>{draft}</td></tr>
+                }).collect_view()}</tbody>
+            </table>
+        </div>
+        {keys("Keys newly blocked", "newly-blocked", compared.newly_blocked)}
+        {keys("Keys newly let through", "newly-allowed", compared.newly_allowed)}
     }
 }
 

@@ -162,25 +162,7 @@ pub async fn analyse(
     query: &[(String, String)],
 ) -> Result<Analysed, AppError> {
     use crate::traffic::{charts, store};
-    let now = chrono::Utc::now();
-    let default_range = match store::span(pool).await? {
-        // Whole minutes around the last day of what was imported (imports
-        // of other years would otherwise stretch the charts flat).
-        Some((first, last)) => {
-            let first = first.max(last - chrono::Duration::days(1));
-            let minute = |seconds: i64| {
-                chrono::DateTime::from_timestamp(seconds - seconds.rem_euclid(60), 0).unwrap_or(now)
-            };
-            (
-                minute(first.timestamp()),
-                minute(last.timestamp()) + chrono::Duration::minutes(1),
-            )
-        }
-        None => {
-            let now = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-            (now - chrono::Duration::days(1), now)
-        }
-    };
+    let default_range = store::default_range(pool, chrono::Utc::now()).await?;
     let find = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     // The form names the key in two fields (kind, and the header for a
     // forwarded IP); links name it in one.

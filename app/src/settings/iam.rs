@@ -191,6 +191,7 @@ mod tests {
                            "policy": {"arn": deny}, "scp_arn": null}),
                 ),
             ],
+            threshold_health: None,
         };
         let policy = policy(
             &doc,

@@ -87,6 +87,9 @@ pub struct SettingsDoc {
     pub required_approvals: Option<i32>,
     /// In a stable order (kind, scope, name).
     pub targets: Vec<Target>,
+    /// How threshold health is judged (the defaults when not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_health: Option<crate::traffic::health::HealthSettings>,
 }
 
 impl SettingsDoc {
@@ -115,7 +118,7 @@ impl SettingsDoc {
         self.targets.iter().filter(move |t| t.kind == kind)
     }
 
-    /// Named items, as diffs and rebases see them: a role's group and the
+    /// Named items, as diffs and rebases see them (threshold health as one): a role's group and the
     /// approvals needed as they would apply from the database (the default
     /// where it sets none), then the managed resources.
     pub fn items(&self) -> Vec<(String, Value)> {
@@ -127,6 +130,10 @@ impl SettingsDoc {
         for role in Role::ALL {
             items.push((role_item(role), Value::from(groups.group(role))));
         }
+        items.push((
+            HEALTH_ITEM.to_owned(),
+            serde_json::to_value(self.threshold_health.unwrap_or_default()).unwrap_or_default(),
+        ));
         for target in &self.targets {
             items.push((
                 target.label(),
@@ -147,6 +154,10 @@ impl SettingsDoc {
                     .as_i64()
                     .and_then(|n| i32::try_from(n).ok())
                     .filter(|n| *n != DEFAULT_APPROVALS);
+            } else if name == HEALTH_ITEM {
+                doc.threshold_health = serde_json::from_value(value)
+                    .ok()
+                    .filter(|h| *h != crate::traffic::health::HealthSettings::default());
             } else if let Some(role) = Role::ALL.into_iter().find(|r| role_item(*r) == name) {
                 if let Some(group) = value.as_str() {
                     groups.set(role, group.to_owned());
@@ -216,6 +227,8 @@ impl SettingsDoc {
 }
 
 const APPROVALS_ITEM: &str = "approvals needed";
+/// The item of the threshold health settings.
+const HEALTH_ITEM: &str = "threshold health";
 
 /// Approvals needed when nothing sets them.
 pub const DEFAULT_APPROVALS: i32 = 1;
@@ -382,6 +395,10 @@ mod tests {
             role_groups: Some(groups),
             required_approvals: Some(2),
             targets: vec![web_acl("shop"), web_acl("api")],
+            threshold_health: Some(crate::traffic::health::HealthSettings {
+                days: 14,
+                ..Default::default()
+            }),
         };
         let back = SettingsDoc::from_items(doc.items());
         assert_eq!(back.to_json(), doc.to_json());
@@ -392,6 +409,7 @@ mod tests {
             role_groups: Some(RoleGroups::default()),
             required_approvals: Some(DEFAULT_APPROVALS),
             targets: Vec::new(),
+            threshold_health: None,
         };
         assert!(spelled_out.same_as(&unset));
         assert_eq!(SettingsDoc::from_items(spelled_out.items()), unset);
@@ -405,6 +423,7 @@ mod tests {
             role_groups: Some(groups),
             required_approvals: Some(0),
             targets: vec![web_acl("shop"), web_acl("shop")],
+            threshold_health: None,
         };
         let problems = doc.problems().join("\n");
         assert!(
@@ -428,6 +447,7 @@ mod tests {
             role_groups: Some(groups),
             required_approvals: Some(3),
             targets: Vec::new(),
+            threshold_health: None,
         };
         let overrides = Overrides {
             role_groups: vec![(Role::Admin, "env-admins".into(), Source::Environment)],

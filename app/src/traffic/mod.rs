@@ -4,6 +4,7 @@
 //! shared by the command line and the Traffic page; `store` reads the
 //! segments of counts the import wrote.
 
+pub mod health;
 pub mod healthy;
 pub mod query;
 pub mod replay;
@@ -14,6 +15,8 @@ pub mod windows;
 
 #[cfg(feature = "ssr")]
 pub mod charts;
+#[cfg(feature = "ssr")]
+pub mod replaying;
 #[cfg(feature = "ssr")]
 pub mod store;
 

@@ -279,6 +279,9 @@ impl Traffic {
     }
 }
 
+/// Decisions per distinct (address, header, URI, method, country, tag).
+type Memo = FastMap<(u32, u32, u32, u32, u32, u32), Result<bool, String>>;
+
 /// What every rule reads: the strings, the labels per tag, the addresses
 /// per string, and the lookups.
 struct World<'a> {
@@ -294,12 +297,7 @@ impl World<'_> {
     }
 
     /// Whether `statement` matches `row`, remembered per distinct facts.
-    fn decide(
-        &self,
-        statement: &Statement,
-        row: &Row,
-        memo: &mut FastMap<(u32, u32, u32, u32, u32, u32), Result<bool, String>>,
-    ) -> Result<bool, String> {
+    fn decide(&self, statement: &Statement, row: &Row, memo: &mut Memo) -> Result<bool, String> {
         let (key, header) = match uses_address(statement) {
             true => (row.key, row.header),
             false => (NONE, NONE),
@@ -669,6 +667,72 @@ impl Report {
     }
 }
 
+fn clock(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+impl RuleOutcome {
+    /// One line (and its keys) in words.
+    pub fn to_text(&self) -> String {
+        if let Some(why) = &self.unknown {
+            return format!("{:>4}  {}: not replayed: {why}\n", self.priority, self.name);
+        }
+        let mut text = match &self.rate {
+            Some(rate) => format!(
+                "{:>4}  {} ({} over {} per {} s by {}): {} of {} requests, {} keys",
+                self.priority,
+                self.name,
+                self.action,
+                rate.limit,
+                rate.window,
+                rate.key,
+                self.requests,
+                self.reached,
+                self.keys
+            ),
+            None => format!(
+                "{:>4}  {} ({}): {} of {} requests matched",
+                self.priority, self.name, self.action, self.requests, self.reached
+            ),
+        };
+        if let (Some(first), Some(last)) = (self.first, self.last) {
+            text += &format!(", {} – {} UTC", clock(first), clock(last + SLIDE_SECONDS));
+        }
+        text.push('\n');
+        for key in &self.top {
+            text += &format!(
+                "        {:<40} {:>8} requests  peak {:>6}  {} – {}\n",
+                key.key,
+                key.requests,
+                key.peak,
+                clock(key.first),
+                clock(key.last + SLIDE_SECONDS)
+            );
+        }
+        text
+    }
+}
+
+impl Report {
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "{} requests from {} to {} UTC{}; blocked per rule (WAF reacts within seconds: an estimate):\n",
+            self.requests,
+            clock(self.from),
+            clock(self.to),
+            self.web_acl
+                .as_deref()
+                .map(|w| format!(" of {w}"))
+                .unwrap_or_default()
+        );
+        for rule in &self.rules {
+            text += &rule.to_text();
+        }
+        text
+    }
+}
+
 /// One key whose fate differs between two replays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyChange {
@@ -695,6 +759,34 @@ pub struct Comparison {
 }
 
 impl Comparison {
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "Live rules:\n{}\nDraft:\n{}\n",
+            self.live.to_text(),
+            self.draft.to_text()
+        );
+        text += &format!(
+            "The draft blocks {} more requests of {} keys, and lets {} more through of {} keys.\n",
+            self.requests_newly_blocked,
+            self.keys_newly_blocked,
+            self.requests_newly_allowed,
+            self.keys_newly_allowed
+        );
+        for (title, keys) in [
+            ("Newly blocked", &self.newly_blocked),
+            ("Newly let through", &self.newly_allowed),
+        ] {
+            if keys.is_empty() {
+                continue;
+            }
+            text += &format!("{title} (requests blocked live → draft):\n");
+            for k in keys {
+                text += &format!("  {:<40} {:>8} → {}\n", k.key, k.live, k.draft);
+            }
+        }
+        text
+    }
+
     /// `live` and `draft` side by side, with at most `n` keys listed in
     /// each list.
     pub fn of(live: Report, draft: Report, n: usize) -> Comparison {
@@ -722,8 +814,8 @@ impl Comparison {
         let requests_newly_blocked = more.iter().map(|k| k.draft - k.live).sum();
         let requests_newly_allowed = fewer.iter().map(|k| k.live - k.draft).sum();
         let (keys_newly_blocked, keys_newly_allowed) = (more.len() as u64, fewer.len() as u64);
-        more.sort_by(|a, b| (b.draft - b.live).cmp(&(a.draft - a.live)));
-        fewer.sort_by(|a, b| (b.live - b.draft).cmp(&(a.live - a.draft)));
+        more.sort_by_key(|k| std::cmp::Reverse(k.draft - k.live));
+        fewer.sort_by_key(|k| std::cmp::Reverse(k.live - k.draft));
         more.truncate(n);
         fewer.truncate(n);
         Comparison {

@@ -192,6 +192,69 @@ pub async fn imports(pool: &PgPool, limit: i64) -> Result<Vec<ImportRow>, sqlx::
     .await
 }
 
+/// The default range of an analysis or a replay: whole minutes around the
+/// last day of what was imported (imports of other years would otherwise
+/// stretch the charts flat), or the day before `now` when nothing is.
+pub async fn default_range(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), sqlx::Error> {
+    let minute =
+        |seconds: i64| DateTime::from_timestamp(seconds - seconds.rem_euclid(60), 0).unwrap_or(now);
+    Ok(match span(pool).await? {
+        Some((first, last)) => {
+            let first = first.max(last - chrono::Duration::days(1));
+            (
+                minute(first.timestamp()),
+                minute(last.timestamp()) + chrono::Duration::minutes(1),
+            )
+        }
+        None => {
+            let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+            (now - chrono::Duration::days(1), now)
+        }
+    })
+}
+
+/// The imported traffic of a range and web ACL, gathered for replays.
+pub async fn replay_traffic(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    web_acl: Option<&str>,
+) -> Result<super::replay::Traffic, sqlx::Error> {
+    let (from, to) = (from.timestamp(), to.timestamp());
+    let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    let gathering = {
+        let web_acl = web_acl.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            let mut traffic = super::replay::Traffic::new(from, to, web_acl);
+            for bytes in received {
+                traffic.add(&Segment::decode(&bytes)?)?;
+            }
+            Ok::<_, Damaged>(traffic)
+        })
+    };
+    let mut segments = sqlx::query_scalar!(
+        "SELECT data FROM traffic_segments
+         WHERE first_second < $2 AND last_second >= $1 ORDER BY first_second",
+        from,
+        to,
+    )
+    .fetch(pool);
+    while let Some(bytes) = segments.try_next().await? {
+        if sender.send(bytes).is_err() {
+            break;
+        }
+    }
+    drop(sender);
+    let damaged = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
+    gathering
+        .await
+        .map_err(|e| damaged(Box::new(e)))?
+        .map_err(|e| damaged(Box::new(e)))
+}
+
 /// The span of everything imported, if anything is: the default range.
 pub async fn span(pool: &PgPool) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
     let row = sqlx::query!(r#"SELECT min(first_at) AS "first: DateTime<Utc>", max(last_at) AS "last: DateTime<Utc>" FROM log_files"#)

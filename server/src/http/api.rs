@@ -302,3 +302,136 @@ pub async fn vpn_test(
     };
     answer(tested.await)
 }
+
+/// What a replay is asked for, from the query string or a JSON body.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayAsk {
+    /// The web ACL whose traffic (and live rules) are replayed.
+    web_acl: Option<String>,
+    scope: Option<String>,
+    /// A change request: its rules beside the rules it is based on.
+    change: Option<uuid::Uuid>,
+    /// Rules (as `rules validate` takes them), beside the live ones.
+    rules: Option<serde_json::Value>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn replayed(state: &AppState, ask: ReplayAsk) -> Result<serde_json::Value, AppError> {
+    use app::traffic::replay::{Comparison, TOP_KEYS};
+    use app::traffic::replaying::{self, Range, Sources};
+    let time = |name: &str, value: Option<&str>| {
+        value
+            .map(|v| {
+                app::traffic::query::parse_time(v).ok_or_else(|| {
+                    AppError::BadRequest(format!(
+                        "{name}: {v:?} is not a date and time (RFC 3339)."
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let range = Range::or_default(
+        &state.pool,
+        time("from", ask.from.as_deref())?,
+        time("to", ask.to.as_deref())?,
+    )
+    .await?;
+    let sources = Sources {
+        pool: &state.pool,
+        wafv2: &state.aws.wafv2,
+        geo: state.geo.as_ref(),
+    };
+    let json =
+        |value: Result<serde_json::Value, serde_json::Error>| value.map_err(|_| AppError::Internal);
+    if let Some(id) = ask.change {
+        return json(serde_json::to_value(
+            replaying::replay_change(sources, id, range).await?,
+        ));
+    }
+    let name = ask
+        .web_acl
+        .ok_or_else(|| AppError::BadRequest("Name a web_acl or a change.".into()))?;
+    let scope = ask.scope.unwrap_or_else(|| "REGIONAL".into());
+    let managed = app::settings::store::current(&state.pool).await?;
+    if !managed
+        .of(app::targets::TargetKind::WebAcl)
+        .any(|t| t.name == name && t.scope.as_deref().unwrap_or("REGIONAL") == scope)
+    {
+        return Err(AppError::BadRequest(format!(
+            "Gatehouse does not manage the web ACL {name} ({scope})."
+        )));
+    }
+    let Some(rules) = ask.rules else {
+        return json(serde_json::to_value(
+            replaying::replay_live(sources, &scope, &name, range).await?,
+        ));
+    };
+    let rules = app::rules::rules_of(rules)
+        .map_err(|e| AppError::BadRequest(format!("Not rules: {e}.")))?;
+    let live = live::rules(&state.aws.wafv2, &scope, &name)
+        .await
+        .map_err(|e| AppError::unavailable("AWS WAF", e))?;
+    let mut reports =
+        replaying::replay_sets(sources, &live.web_acl.arn, range, &[&live.rules, &rules]).await?;
+    let draft = reports.remove(1);
+    json(serde_json::to_value(Comparison::of(
+        reports.remove(0),
+        draft,
+        TOP_KEYS,
+    )))
+}
+
+/// `GET /api/v1/traffic/replay?web_acl=&scope=&change=&from=&to=`: the
+/// imported traffic through a managed web ACL's live rules, or a change
+/// request's rules beside the rules it is based on (the review page's
+/// evidence, by URL).
+pub async fn replay_get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    let get = |key: &str| param(&query, key).map(str::to_owned);
+    let change = match get("change").map(|c| c.parse::<uuid::Uuid>()) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            return AppError::BadRequest("change: not a change request id.".into()).into_response();
+        }
+    };
+    let ask = ReplayAsk {
+        web_acl: get("web_acl"),
+        scope: get("scope"),
+        change,
+        rules: None,
+        from: get("from"),
+        to: get("to"),
+    };
+    answer(replayed(&state, ask).await)
+}
+
+/// `POST /api/v1/traffic/replay` with `{"web_acl", "scope", "change",
+/// "rules", "from", "to"}`: as the GET, and with `rules` that set beside
+/// the live rules.
+pub async fn replay_post(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        return response;
+    }
+    let ask: ReplayAsk = match serde_json::from_slice(&body) {
+        Ok(ask) => ask,
+        Err(error) => {
+            return AppError::BadRequest(format!("Not a replay: {error}.")).into_response();
+        }
+    };
+    answer(replayed(&state, ask).await)
+}

@@ -35,6 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/vpn/countries", get(api::vpn_countries))
         .route("/api/v1/vpn/test", get(api::vpn_test))
         .route("/api/v1/policies/simulate", post(api::simulate_policies))
+        .route(
+            "/api/v1/traffic/replay",
+            get(api::replay_get).post(api::replay_post),
+        )
         .route("/api/v1/changes/{id}", get(api::change))
         .route(
             "/api/v1/web-acls/{scope}/{name}/rules",

@@ -1,0 +1,200 @@
+//! Replays for the console, the command line and the API: the imported
+//! traffic of a web ACL through its live rules, a set of rules, or a
+//! change request's rules beside the rules it is based on. The IP sets the
+//! rules reference are read live.
+
+use super::replay::{Comparison, Report, TOP_KEYS};
+use super::store;
+use crate::changes::Kind;
+use crate::changes::kinds::web_acl_rules;
+use crate::error::AppError;
+use crate::rules::evaluate::Lookups;
+use crate::rules::model::{RuleEntry, Statement};
+use aws_sdk_wafv2::Client;
+use aws_sdk_wafv2::types::Scope;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The time range of a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Range {
+    /// The given ends, or the last day of what was imported.
+    pub async fn or_default(
+        pool: &PgPool,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Range, AppError> {
+        let (default_from, default_to) = store::default_range(pool, Utc::now()).await?;
+        let range = Range {
+            from: from.unwrap_or(default_from),
+            to: to.unwrap_or(default_to),
+        };
+        if range.from >= range.to {
+            return Err(AppError::BadRequest("from must be before to".into()));
+        }
+        Ok(range)
+    }
+}
+
+/// Every IP set ARN the rules reference, scope-downs included.
+fn ip_set_arns(rules: &[RuleEntry]) -> Vec<String> {
+    fn walk(statement: &Statement, out: &mut Vec<String>) {
+        match statement {
+            Statement::IpSetReference(r) => out.push(r.arn.clone()),
+            Statement::RateBased(rate) => {
+                if let Some(scope) = &rate.scope_down_statement {
+                    walk(scope, out);
+                }
+            }
+            Statement::And(and) => and.statements.iter().for_each(|s| walk(s, out)),
+            Statement::Or(or) => or.statements.iter().for_each(|s| walk(s, out)),
+            Statement::Not(not) => walk(&not.statement, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for rule in rules {
+        if let RuleEntry::Rule(rule) = rule {
+            walk(&rule.statement, &mut out);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The addresses of each IP set the rules reference, read with
+/// `GetIPSet` (an ARN `arn:aws:wafv2:REGION:ACCOUNT:SCOPE/ipset/NAME/ID`).
+/// A set that cannot be read is left out: statements on it are then not
+/// decided, and the replay says so.
+async fn ip_sets(wafv2: &Client, rules: &[RuleEntry]) -> BTreeMap<String, Vec<ipnet::IpNet>> {
+    let mut sets = BTreeMap::new();
+    for arn in ip_set_arns(rules) {
+        let Some((scope, rest)) = arn
+            .split_once(":regional/ipset/")
+            .map(|(_, r)| (Scope::Regional, r))
+            .or_else(|| {
+                arn.split_once(":global/ipset/")
+                    .map(|(_, r)| (Scope::Cloudfront, r))
+            })
+        else {
+            continue;
+        };
+        let Some((name, id)) = rest.split_once('/') else {
+            continue;
+        };
+        let read = wafv2
+            .get_ip_set()
+            .name(name)
+            .id(id)
+            .scope(scope)
+            .send()
+            .await;
+        match read {
+            Ok(out) => {
+                let nets = out
+                    .ip_set()
+                    .map(|s| {
+                        s.addresses()
+                            .iter()
+                            .filter_map(|a| a.parse().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                sets.insert(arn, nets);
+            }
+            Err(error) => {
+                tracing::warn!(%arn, error = %aws_sdk_wafv2::error::DisplayErrorContext(&error), "replay: cannot read an IP set")
+            }
+        }
+    }
+    sets
+}
+
+/// What a replay reads besides the traffic: AWS for the IP sets, and the
+/// IP-to-country database for geo matches on a forwarded address.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub pool: &'a PgPool,
+    pub wafv2: &'a Client,
+    pub geo: Option<&'a std::sync::Arc<crate::vpn::geo::GeoDb>>,
+}
+
+/// Replays each set of `rules` over the same traffic of `web_acl` (its ARN
+/// or name).
+pub async fn replay_sets(
+    sources: Sources<'_>,
+    web_acl: &str,
+    range: Range,
+    sets: &[&[RuleEntry]],
+) -> Result<Vec<Report>, AppError> {
+    let Sources { pool, wafv2, geo } = sources;
+    let geo = geo.cloned();
+    let mut traffic = store::replay_traffic(pool, range.from, range.to, Some(web_acl)).await?;
+    let every: Vec<RuleEntry> = sets.iter().flat_map(|s| s.iter().cloned()).collect();
+    let known = ip_sets(wafv2, &every).await;
+    let sets: Vec<Vec<RuleEntry>> = sets.iter().map(|s| s.to_vec()).collect();
+    tokio::task::spawn_blocking(move || {
+        let country = |ip: std::net::IpAddr| {
+            geo.as_ref()
+                .and_then(|db| db.locate(ip).country().map(str::to_owned))
+        };
+        let ip_set = |arn: &str| known.get(arn).cloned();
+        let lookups = Lookups {
+            country: &country,
+            ip_set: &ip_set,
+        };
+        sets.iter()
+            .map(|rules| traffic.replay(rules, &lookups))
+            .collect()
+    })
+    .await
+    .map_err(|_| AppError::Internal)
+}
+
+/// Replays the live rules of a managed web ACL.
+pub async fn replay_live(
+    sources: Sources<'_>,
+    scope: &str,
+    name: &str,
+    range: Range,
+) -> Result<Report, AppError> {
+    let live = crate::rules::live::rules(sources.wafv2, scope, name)
+        .await
+        .map_err(|e| AppError::unavailable("AWS WAF", e))?;
+    let mut reports = replay_sets(sources, &live.web_acl.arn, range, &[&live.rules]).await?;
+    Ok(reports.remove(0).shortened(TOP_KEYS))
+}
+
+/// A web ACL rules change request: the rules it is based on and its own,
+/// replayed over the same traffic, side by side.
+pub async fn replay_change(
+    sources: Sources<'_>,
+    id: Uuid,
+    range: Range,
+) -> Result<Comparison, AppError> {
+    let change = crate::changes::store::get(sources.pool, id).await?;
+    if change.kind != Kind::WebAclRules {
+        return Err(AppError::BadRequest(
+            "Only a change to a web ACL's rules can be replayed against traffic.".into(),
+        ));
+    }
+    let base = web_acl_rules::rules_of(&change.base);
+    let draft = web_acl_rules::rules(&change.content);
+    let web_acl = match base.web_acl.arn.is_empty() {
+        true => base.web_acl.name.clone(),
+        false => base.web_acl.arn.clone(),
+    };
+    let mut reports = replay_sets(sources, &web_acl, range, &[&base.rules, &draft]).await?;
+    let draft = reports.remove(1);
+    let live = reports.remove(0);
+    Ok(Comparison::of(live, draft, TOP_KEYS))
+}
