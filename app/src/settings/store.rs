@@ -60,6 +60,7 @@ async fn read_values(conn: &mut PgConnection) -> Result<SettingsDoc, sqlx::Error
             "required_approvals" => {
                 doc.required_approvals = row.value.as_i64().and_then(|n| i32::try_from(n).ok())
             }
+            "threshold_health" => doc.threshold_health = serde_json::from_value(row.value).ok(),
             _ => {}
         }
     }
@@ -86,6 +87,10 @@ pub async fn write(
         (
             "required_approvals",
             doc.required_approvals.map(Value::from),
+        ),
+        (
+            "threshold_health",
+            doc.threshold_health.as_ref().map(|h| json!(h)),
         ),
     ];
     for (key, value) in values {

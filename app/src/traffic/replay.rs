@@ -255,12 +255,12 @@ impl Traffic {
                                     action: action.unwrap_or_else(|| "OVERRIDE".into()),
                                     rate: None,
                                     unknown: None,
-                                    reached: matched.0,
-                                    requests: matched.1,
-                                    keys: 0,
-                                    first: None,
-                                    last: None,
-                                    top: Vec::new(),
+                                    reached: matched.reached,
+                                    requests: matched.requests,
+                                    keys: matched.top.len() as u64,
+                                    first: matched.top.iter().map(|k| k.first).min(),
+                                    last: matched.top.iter().map(|k| k.last).max(),
+                                    top: matched.top,
                                 },
                             }
                         }
@@ -406,18 +406,30 @@ fn plain_rule(
     ends: bool,
     rows: &[Row],
     done: &mut [bool],
-) -> Result<(u64, u64), String> {
+) -> Result<Matched, String> {
     let mut memo = FastMap::default();
-    let (mut reached, mut matched) = (0, 0);
+    let mut matched = Matched::default();
     let mut hits = Vec::new();
+    let mut per_key: FastMap<u32, BlockedKey> = FastMap::default();
     for (i, row) in rows.iter().enumerate() {
         if done[i] {
             continue;
         }
-        reached += u64::from(row.requests);
+        matched.reached += u64::from(row.requests);
         if world.decide(statement, row, &mut memo)? {
-            matched += u64::from(row.requests);
+            matched.requests += u64::from(row.requests);
             hits.push(i);
+            let at = row.bucket * SLIDE_SECONDS;
+            let key = per_key.entry(row.key).or_insert_with(|| BlockedKey {
+                key: world.texts[row.key as usize].to_owned(),
+                requests: 0,
+                peak: 0,
+                first: at,
+                last: at,
+            });
+            key.requests += u64::from(row.requests);
+            key.first = key.first.min(at);
+            key.last = key.last.max(at);
         }
     }
     if ends {
@@ -425,7 +437,20 @@ fn plain_rule(
             done[i] = true;
         }
     }
-    Ok((reached, matched))
+    matched.top = per_key.into_values().collect();
+    matched
+        .top
+        .sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
+    Ok(matched)
+}
+
+/// What a plain rule matched: requests that reached it, requests it
+/// matched, and per client address.
+#[derive(Default)]
+struct Matched {
+    reached: u64,
+    requests: u64,
+    top: Vec<BlockedKey>,
 }
 
 enum Key {
@@ -603,7 +628,7 @@ pub struct RuleOutcome {
     /// Requests it blocked (a Count rule: would have counted over the
     /// limit; a plain rule: matched).
     pub requests: u64,
-    /// Keys a rate rule blocked.
+    /// Keys a rule blocked (a plain rule: client addresses it matched).
     pub keys: u64,
     pub first: Option<i64>,
     pub last: Option<i64>,
@@ -643,14 +668,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// Requests blocked per key, over every rate rule that ends a request.
+    /// Requests blocked per key (client or forwarded address), over every
+    /// rule that blocks.
     fn blocked_keys(&self) -> FastMap<&str, u64> {
         let mut keys: FastMap<&str, u64> = FastMap::default();
-        for rule in self
-            .rules
-            .iter()
-            .filter(|r| r.rate.is_some() && r.action != "COUNT")
-        {
+        let blocks =
+            |r: &&RuleOutcome| matches!(r.action.as_str(), "BLOCK" | "CAPTCHA" | "CHALLENGE");
+        for rule in self.rules.iter().filter(blocks) {
             for key in &rule.top {
                 *keys.entry(key.key.as_str()).or_default() += key.requests;
             }

@@ -318,7 +318,11 @@ pub struct ReplayAsk {
     to: Option<String>,
 }
 
-async fn replayed(state: &AppState, ask: ReplayAsk) -> Result<serde_json::Value, AppError> {
+async fn replayed(
+    state: &AppState,
+    user: &User,
+    ask: ReplayAsk,
+) -> Result<serde_json::Value, AppError> {
     use app::traffic::replay::{Comparison, TOP_KEYS};
     use app::traffic::replaying::{self, Range, Sources};
     let time = |name: &str, value: Option<&str>| {
@@ -346,6 +350,11 @@ async fn replayed(state: &AppState, ask: ReplayAsk) -> Result<serde_json::Value,
     let json =
         |value: Result<serde_json::Value, serde_json::Error>| value.map_err(|_| AppError::Internal);
     if let Some(id) = ask.change {
+        // A draft is its author's until submitted.
+        let change = app::changes::store::get(&state.pool, id).await?;
+        if change.status == Status::Draft && change.author != user.username {
+            return Err(AppError::NotFound);
+        }
         return json(serde_json::to_value(
             replaying::replay_change(sources, id, range).await?,
         ));
@@ -393,9 +402,10 @@ pub async fn replay_get(
     axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
-        return response;
-    }
+    let user = match api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
     let get = |key: &str| param(&query, key).map(str::to_owned);
     let change = match get("change").map(|c| c.parse::<uuid::Uuid>()) {
         None => None,
@@ -412,7 +422,7 @@ pub async fn replay_get(
         from: get("from"),
         to: get("to"),
     };
-    answer(replayed(&state, ask).await)
+    answer(replayed(&state, &user, ask).await)
 }
 
 /// `POST /api/v1/traffic/replay` with `{"web_acl", "scope", "change",
@@ -424,14 +434,15 @@ pub async fn replay_post(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
-        return response;
-    }
+    let user = match api_user_with(&state, &caller, &headers, Role::Viewer).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
     let ask: ReplayAsk = match serde_json::from_slice(&body) {
         Ok(ask) => ask,
         Err(error) => {
             return AppError::BadRequest(format!("Not a replay: {error}.")).into_response();
         }
     };
-    answer(replayed(&state, ask).await)
+    answer(replayed(&state, &user, ask).await)
 }
