@@ -1,15 +1,17 @@
 //! `gatehouse traffic replay`: the imported traffic of a web ACL through
 //! its live rules, a file of rules, or a change request's rules beside the
 //! rules it is based on — the same replay as the review page and the API.
+//! Only the live rules (and IP sets the rules reference) need AWS.
 
 use crate::config::Config;
-use app::traffic::replay::{Comparison, TOP_KEYS};
+use app::traffic::replay::TOP_KEYS;
 use app::traffic::replaying::{self, Range, Sources};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// The web ACL whose traffic is replayed (and whose live rules, unless --draft or --rules).
+    /// The web ACL whose traffic is replayed (its name or ARN), and whose live rules unless
+    /// --draft or --rules.
     #[arg(long)]
     web_acl: String,
     /// REGIONAL or CLOUDFRONT.
@@ -18,7 +20,7 @@ pub struct ReplayArgs {
     /// A change request: its rules beside the rules it is based on.
     #[arg(long, conflicts_with = "rules")]
     draft: Option<uuid::Uuid>,
-    /// A file of rules (a JSON array, {"Rules": [...]} or get-web-acl output), beside the live rules.
+    /// A file of rules (a JSON array, {"Rules": [...]} or get-web-acl output), replayed alone.
     #[arg(long)]
     rules: Option<PathBuf>,
     /// Start (RFC 3339; default: the last day imported).
@@ -77,16 +79,12 @@ pub async fn run(config: &Config, args: ReplayArgs) -> Result<(), String> {
         let document: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
         let rules = app::rules::rules_of(document).map_err(|e| format!("{shown}: {e}"))?;
-        let live = app::rules::live::rules(&state.aws.wafv2, &args.scope, &args.web_acl)
+        let report = replaying::replay_sets(sources, &args.web_acl, range, &[&rules])
             .await
-            .map_err(|e| e.to_string())?;
-        let mut reports =
-            replaying::replay_sets(sources, &live.web_acl.arn, range, &[&live.rules, &rules])
-                .await
-                .map_err(failed)?;
-        let draft = reports.remove(1);
-        let compared = Comparison::of(reports.remove(0), draft, TOP_KEYS);
-        (serde_json::to_value(&compared), compared.to_text())
+            .map_err(failed)?
+            .remove(0)
+            .shortened(TOP_KEYS);
+        (serde_json::to_value(&report), report.to_text())
     } else {
         let report = replaying::replay_live(sources, &args.scope, &args.web_acl, range)
             .await

@@ -312,7 +312,7 @@ pub struct ReplayAsk {
     scope: Option<String>,
     /// A change request: its rules beside the rules it is based on.
     change: Option<uuid::Uuid>,
-    /// Rules (as `rules validate` takes them), beside the live ones.
+    /// Rules (as `rules validate` takes them), replayed alone.
     rules: Option<serde_json::Value>,
     from: Option<String>,
     to: Option<String>,
@@ -323,7 +323,7 @@ async fn replayed(
     user: &User,
     ask: ReplayAsk,
 ) -> Result<serde_json::Value, AppError> {
-    use app::traffic::replay::{Comparison, TOP_KEYS};
+    use app::traffic::replay::TOP_KEYS;
     use app::traffic::replaying::{self, Range, Sources};
     let time = |name: &str, value: Option<&str>| {
         value
@@ -379,17 +379,11 @@ async fn replayed(
     };
     let rules = app::rules::rules_of(rules)
         .map_err(|e| AppError::BadRequest(format!("Not rules: {e}.")))?;
-    let live = live::rules(&state.aws.wafv2, &scope, &name)
-        .await
-        .map_err(|e| AppError::unavailable("AWS WAF", e))?;
-    let mut reports =
-        replaying::replay_sets(sources, &live.web_acl.arn, range, &[&live.rules, &rules]).await?;
-    let draft = reports.remove(1);
-    json(serde_json::to_value(Comparison::of(
-        reports.remove(0),
-        draft,
-        TOP_KEYS,
-    )))
+    let report = replaying::replay_sets(sources, &name, range, &[&rules])
+        .await?
+        .remove(0)
+        .shortened(TOP_KEYS);
+    json(serde_json::to_value(report))
 }
 
 /// `GET /api/v1/traffic/replay?web_acl=&scope=&change=&from=&to=`: the
@@ -426,8 +420,8 @@ pub async fn replay_get(
 }
 
 /// `POST /api/v1/traffic/replay` with `{"web_acl", "scope", "change",
-/// "rules", "from", "to"}`: as the GET, and with `rules` that set beside
-/// the live rules.
+/// "rules", "from", "to"}`: as the GET, and with `rules` that set of rules
+/// on the web ACL's traffic.
 pub async fn replay_post(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
