@@ -67,5 +67,15 @@ ours = min(run(["traffic", "recommend", "--from", RANGE[0], "--to", RANGE[1], "-
 theirs = duck(f"""SELECT quantile_disc(p, [0.5, 0.9, 0.99, 0.999, 1.0]) FROM (SELECT max(c) AS p FROM (
                  {fixed('httpRequest.clientIp', 300).replace('ORDER BY c DESC, w, k LIMIT 100', '')}) GROUP BY k)""")
 print(f"{'recommend (peaks, 300 s)':34}{ours:>11.3f}s{theirs:>11.3f}s{ours / theirs:>9.3f}")
+# The replay of a three-rule web ACL (bench/replay-rules.json) next to
+# gatehouse's own `traffic top` over the same range, in the same run.
+rules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "replay-rules.json")
+replay = min(run(["traffic", "replay", "--web-acl", "shop", "--rules", rules,
+                  "--from", RANGE[0], "--to", RANGE[1], "--format", "json"]) for _ in range(3))
+tops = {name: min(run(["traffic", "top", "--from", RANGE[0], "--to", RANGE[1], "--format", "json", *args])
+                  for _ in range(3)) for name, args, _ in cases[:3:2]}
+print(f"\n{'replay of 3 rate rules':34}{replay:>11.3f}s")
+for name, top in tops.items():
+    print(f"  vs gatehouse {name:27}{top:>8.3f}s{replay / top:>9.2f} ×  (aim ≤ 2)")
 print(f"\npeak memory of the import process: {peak_mb:.0f} MB")
 print("ratio = gatehouse / DuckDB: below 1 is faster; the aim is ≤ 1 for the import, ≤ 0.05 per analysis")

@@ -61,7 +61,10 @@ pub async fn run(config: &Config, args: ReplayArgs) -> Result<(), String> {
         geo: state.geo.as_ref(),
     };
     let (json, text) = if let Some(id) = args.draft {
-        let compared = replaying::replay_change(sources, id, range)
+        let change = app::changes::store::get(&state.pool, id)
+            .await
+            .map_err(|e| failed(e.into()))?;
+        let compared = replaying::replay_change(sources, &change, range)
             .await
             .map_err(failed)?;
         let replayed = compared.live.web_acl.as_deref().unwrap_or_default();

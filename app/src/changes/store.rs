@@ -258,6 +258,16 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Change, ChangeError> {
     .ok_or(ChangeError::NotFound)
 }
 
+/// Change request `id` as `username` may see it: a draft is its author's
+/// until submitted, and no one else's to find.
+pub async fn visible_to(pool: &PgPool, id: Uuid, username: &str) -> Result<Change, ChangeError> {
+    let change = get(pool, id).await?;
+    match change.status == Status::Draft && change.author != username {
+        true => Err(ChangeError::NotFound),
+        false => Ok(change),
+    }
+}
+
 /// Locks change request `id` for the rest of the transaction.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Change, ChangeError> {
     sqlx::query_as!(

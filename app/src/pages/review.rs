@@ -22,11 +22,7 @@ pub async fn load_review(id: String) -> Result<ReviewView, AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
-    let change = crate::changes::store::get(&state.pool, id).await?;
-    // A draft is its author's until submitted.
-    if change.status == crate::changes::Status::Draft && change.author != user.username {
-        return Err(AppError::NotFound);
-    }
+    let change = crate::changes::store::visible_to(&state.pool, id, &user.username).await?;
     let change = crate::changes::view::view(&state.pool, change).await?;
     let allowed = change.allowed(&user);
     Ok(ReviewView { change, allowed })
@@ -40,17 +36,14 @@ pub async fn replay_change(id: String) -> Result<Comparison, AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
-    let change = crate::changes::store::get(&state.pool, id).await?;
-    if change.status == crate::changes::Status::Draft && change.author != user.username {
-        return Err(AppError::NotFound);
-    }
+    let change = crate::changes::store::visible_to(&state.pool, id, &user.username).await?;
     let range = Range::or_default(&state.pool, None, None).await?;
     let sources = Sources {
         pool: &state.pool,
         wafv2: &state.aws.wafv2,
         geo: state.geo.as_ref(),
     };
-    replaying::replay_change(sources, id, range).await
+    replaying::replay_change(sources, &change, range).await
 }
 
 /// A step taken on a change request.

@@ -217,32 +217,19 @@ pub async fn analyse(
 
 /// What the healthy basis left out, in words.
 fn left_out_words(l: &LeftOut) -> String {
-    let mut parts = Vec::new();
     let share = |n: u64| match l.requests {
         0 => String::new(),
         all => format!(" ({:.1} %)", n as f64 * 100.0 / all as f64),
     };
-    if l.blocked > 0 {
-        parts.push(format!(
-            "{} requests WAF blocked or challenged{}",
-            l.blocked,
-            share(l.blocked)
-        ));
-    }
-    if l.labelled > 0 {
-        parts.push(format!(
-            "{} requests labelled as from known-bad sources{}",
-            l.labelled,
-            share(l.labelled)
-        ));
-    }
-    if l.excluded_time > 0 {
-        parts.push(format!(
-            "{} requests in excluded time ranges{}",
-            l.excluded_time,
-            share(l.excluded_time)
-        ));
-    }
+    let mut parts: Vec<String> = [
+        (l.blocked, "requests WAF blocked or challenged"),
+        (l.labelled, "requests labelled as from known-bad sources"),
+        (l.excluded_time, "requests in excluded time ranges"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}{}", share(n)))
+    .collect();
     if l.outlier_keys > 0 {
         parts.push(format!(
             "{} outlier keys (peaks above {}, far above the rest: modified z-score of the log peak over 3.5)",

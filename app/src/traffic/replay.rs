@@ -22,7 +22,7 @@
 //! Pure: the store hands it the segments; the caller reads the IP sets.
 
 use super::query::{SLIDE_SECONDS, web_acl_matches};
-use super::segment::{Damaged, Interner, NONE, Segment};
+use super::segment::{Damaged, Forwarded, Interner, NONE, Segment};
 use crate::rules::evaluate::{Facts, Lookups, matches};
 use crate::rules::model::{AggregateKeyType, RuleAction, RuleEntry, Statement};
 use foldhash::HashMap as FastMap;
@@ -111,30 +111,10 @@ impl Traffic {
             tags.push(shared);
         }
         let (from, to) = (self.from, self.to);
-        let mut counts = Vec::new();
-        segment.each_count(|c| {
-            let tag = tags[c.tag as usize];
-            if c.second < from || c.second >= to || tag == NONE {
-                return;
-            }
-            counts.push(Row {
-                bucket: c.second.div_euclid(SLIDE_SECONDS),
-                key: id(c.ip),
-                header: NONE,
-                uri: id(c.uri),
-                method: id(c.method),
-                country: id(c.country),
-                tag,
-                requests: c.requests,
-            });
-        })?;
-        let mut forwarded = Vec::new();
-        segment.each_forwarded(|f| {
+        // A count row is a forwarded row without a header.
+        let mut row_of = |f: Forwarded| {
             let tag = tags[f.tag as usize];
-            if f.second < from || f.second >= to || tag == NONE {
-                return;
-            }
-            forwarded.push(Row {
+            (f.second >= from && f.second < to && tag != NONE).then(|| Row {
                 bucket: f.second.div_euclid(SLIDE_SECONDS),
                 key: id(f.address),
                 header: id(f.header),
@@ -143,8 +123,23 @@ impl Traffic {
                 country: id(f.country),
                 tag,
                 requests: f.requests,
-            });
+            })
+        };
+        let mut counts = Vec::new();
+        segment.each_count(|c| {
+            counts.extend(row_of(Forwarded {
+                second: c.second,
+                header: NONE,
+                address: c.ip,
+                uri: c.uri,
+                method: c.method,
+                country: c.country,
+                tag: c.tag,
+                requests: c.requests,
+            }))
         })?;
+        let mut forwarded = Vec::new();
+        segment.each_forwarded(|f| forwarded.extend(row_of(f)))?;
         self.counts.extend(counts);
         self.forwarded.extend(forwarded);
         Ok(())
@@ -859,7 +854,7 @@ impl Comparison {
 mod tests {
     use super::*;
     use crate::rules::model::read_rules;
-    use crate::traffic::segment::{Count, Forwarded, Tag, encode};
+    use crate::traffic::segment::{Count, Tag, encode};
     use serde_json::{Value, json};
 
     /// One second's requests: (second, client IP, URI, method, country, label).

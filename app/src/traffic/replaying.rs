@@ -7,6 +7,7 @@ use super::replay::{Comparison, Report, TOP_KEYS};
 use super::store;
 use crate::changes::Kind;
 use crate::changes::kinds::web_acl_rules;
+use crate::changes::store::Change;
 use crate::error::AppError;
 use crate::rules::evaluate::Lookups;
 use crate::rules::model::{RuleEntry, Statement};
@@ -16,7 +17,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// The time range of a replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,10 +178,9 @@ pub async fn replay_live(
 /// replayed over the same traffic, side by side.
 pub async fn replay_change(
     sources: Sources<'_>,
-    id: Uuid,
+    change: &Change,
     range: Range,
 ) -> Result<Comparison, AppError> {
-    let change = crate::changes::store::get(sources.pool, id).await?;
     if change.kind != Kind::WebAclRules {
         return Err(AppError::BadRequest(
             "Only a change to a web ACL's rules can be replayed against traffic.".into(),

@@ -5,7 +5,7 @@
 use app::auth::User;
 use app::auth::caller::Caller;
 use app::auth::tokens::TokenUse;
-use app::changes::{ChangeFilter, Status};
+use app::changes::ChangeFilter;
 use app::error::AppError;
 use app::roles::Role;
 use app::rules::live::{self, LiveError};
@@ -192,10 +192,7 @@ pub async fn change(
     let Ok(id) = id.parse::<uuid::Uuid>() else {
         return AppError::NotFound.into_response();
     };
-    let found = match app::changes::store::get(&state.pool, id).await {
-        Ok(change) if change.status == Status::Draft && change.author != user.username => {
-            return AppError::NotFound.into_response();
-        }
+    let found = match app::changes::store::visible_to(&state.pool, id, &user.username).await {
         Ok(change) => app::changes::view::view(&state.pool, change).await,
         Err(error) => Err(error),
     };
@@ -350,13 +347,9 @@ async fn replayed(
     let json =
         |value: Result<serde_json::Value, serde_json::Error>| value.map_err(|_| AppError::Internal);
     if let Some(id) = ask.change {
-        // A draft is its author's until submitted.
-        let change = app::changes::store::get(&state.pool, id).await?;
-        if change.status == Status::Draft && change.author != user.username {
-            return Err(AppError::NotFound);
-        }
+        let change = app::changes::store::visible_to(&state.pool, id, &user.username).await?;
         return json(serde_json::to_value(
-            replaying::replay_change(sources, id, range).await?,
+            replaying::replay_change(sources, &change, range).await?,
         ));
     }
     let name = ask
