@@ -333,6 +333,48 @@ async fn a_role_mapping_takes_effect_once_another_admin_approves_it(
         .unwrap();
     assert_eq!(now.roles[1].source, app::settings::Source::Database);
 
+    // Threshold health is a setting like any other: through review.
+    let health = <app::pages::SetHealth as ServerFn>::PATH;
+    let refused = form(
+        &state,
+        health,
+        &alice,
+        "percentile=p99&days=0&tight_percent=50&loose_factor=10&unreviewed_days=90",
+    )
+    .await;
+    assert!(
+        refused.body.contains("days: give 1 to 90"),
+        "{}",
+        refused.body
+    );
+    let id = draft_of(
+        &form(
+            &state,
+            health,
+            &alice,
+            "percentile=p90&days=14&tight_percent=60&loose_factor=20&unreviewed_days=30",
+        )
+        .await,
+    );
+    let current = || app::settings::store::current(&pool);
+    assert_eq!(
+        current().await.unwrap().threshold_health,
+        None,
+        "not before review"
+    );
+    through_review(&state, &alice, &bob, &id).await;
+    let judged = current().await.unwrap().threshold_health.unwrap();
+    assert_eq!(
+        (
+            judged.percentile.as_str(),
+            judged.days,
+            judged.tight_percent,
+            judged.loose_factor,
+            judged.unreviewed_days
+        ),
+        ("p90", 14, 60, 20, 30)
+    );
+
     // A group the environment fixes cannot be set from the console.
     let mut fixed = state.clone();
     fixed.overrides.role_groups = vec![(

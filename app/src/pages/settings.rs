@@ -44,6 +44,8 @@ pub struct SettingsView {
     pub iam_policy: String,
     /// The Cognito user pool people sign in with, if any.
     pub user_pool: Option<String>,
+    /// How threshold health is judged.
+    pub health: crate::traffic::health::HealthSettings,
 }
 
 #[server]
@@ -77,6 +79,7 @@ pub async fn load_settings() -> Result<SettingsView, AppError> {
             .collect(),
         iam_policy,
         user_pool: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
+        health: doc.threshold_health.unwrap_or_default(),
     })
 }
 
@@ -289,6 +292,42 @@ pub async fn set_roles(
     })
 }
 
+/// Sets how threshold health is judged (the dashboard and `gatehouse
+/// traffic health`) in the admin's settings draft.
+#[server]
+pub async fn set_health(
+    percentile: String,
+    days: String,
+    tight_percent: String,
+    loose_factor: String,
+    unreviewed_days: String,
+) -> Result<Edited, AppError> {
+    let (state, actor, client) = as_admin().await?;
+    let number = |name: &str, text: &str| {
+        text.trim()
+            .parse::<u32>()
+            .map_err(|_| AppError::BadRequest(format!("{name}: {text:?} is not a whole number.")))
+    };
+    let health = crate::traffic::health::HealthSettings {
+        percentile: crate::traffic::threshold::Basis::parse(percentile.trim())
+            .map_err(AppError::BadRequest)?,
+        days: number("Days", &days)?,
+        tight_percent: number("Tight above", &tight_percent)?,
+        loose_factor: number("Loose at", &loose_factor)?,
+        unreviewed_days: number("Unreviewed after", &unreviewed_days)?,
+    };
+    health.check().map_err(AppError::BadRequest)?;
+    let draft = edit(&state, actor, client, move |doc| {
+        doc.threshold_health = Some(health);
+        doc.check()
+    })
+    .await?;
+    Ok(Edited {
+        draft,
+        message: "Threshold health is in your settings change.".into(),
+    })
+}
+
 #[cfg(feature = "ssr")]
 async fn as_admin() -> Result<
     (
@@ -358,12 +397,14 @@ pub fn Settings() -> impl IntoView {
     let add = ServerAction::<AddTarget>::new();
     let remove = ServerAction::<RemoveTarget>::new();
     let roles = ServerAction::<SetRoles>::new();
+    let health = ServerAction::<SetHealth>::new();
     let data = Resource::new(
         move || {
             (
                 add.version().get(),
                 remove.version().get(),
                 roles.version().get(),
+                health.version().get(),
             )
         },
         |_| load_settings(),
@@ -378,10 +419,11 @@ pub fn Settings() -> impl IntoView {
         <Outcome action=add />
         <Outcome action=remove />
         <Outcome action=roles />
+        <Outcome action=health />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <SettingsBody view add remove roles /> }.into_any(),
+                    Ok(view) => view! { <SettingsBody view add remove roles health /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
@@ -422,6 +464,7 @@ fn SettingsBody(
     add: ServerAction<AddTarget>,
     remove: ServerAction<RemoveTarget>,
     roles: ServerAction<SetRoles>,
+    health: ServerAction<SetHealth>,
 ) -> impl IntoView {
     let SettingsView {
         targets,
@@ -433,6 +476,7 @@ fn SettingsBody(
         pending,
         iam_policy,
         user_pool,
+        health: health_settings,
     } = view;
     let geo_choices: Vec<String> = match &web_acls {
         Ok(found) => found
@@ -536,6 +580,7 @@ fn SettingsBody(
             </ActionForm>
         </section>
         <RolesForm role_settings required_approvals approvals_source roles user_pool />
+        <HealthForm settings=health_settings action=health />
         <section class="panel" aria-labelledby="iam-heading">
             <h2 id="iam-heading">"What Gatehouse needs"</h2>
             <p>
@@ -564,6 +609,36 @@ pub(crate) fn PendingChanges(pending: Vec<Pending>, heading: &'static str) -> im
             </ul>
         </section>
     })
+}
+
+/// How the dashboard's threshold health judges each rate rule.
+#[component]
+fn HealthForm(
+    settings: crate::traffic::health::HealthSettings,
+    action: ServerAction<SetHealth>,
+) -> impl IntoView {
+    use crate::traffic::threshold::Basis;
+    view! {
+        <section class="panel" aria-labelledby="health-heading">
+            <h2 id="health-heading">"Threshold health"</h2>
+            <p class="muted">
+                "Each rate-based rule's limit against the peaks of its keys over the last days imported, "
+                "as the dashboard and " <code>"gatehouse traffic health"</code> " judge it."
+            </p>
+            <ActionForm action attr:class="inline-form">
+                <label>"Percentile of the peaks"
+                    <select name="percentile">
+                        {Basis::ALL.into_iter().map(|b| view! { <option value=b.as_str() selected=b == settings.percentile>{b.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Days of logs" <input name="days" type="number" min="1" max="90" value=settings.days.to_string() /></label>
+                <label>"Tight above (% of the limit)" <input name="tight_percent" type="number" min="1" max="100" value=settings.tight_percent.to_string() /></label>
+                <label>"Loose when the limit is (× the peak)" <input name="loose_factor" type="number" min="2" max="1000" value=settings.loose_factor.to_string() /></label>
+                <label>"Unreviewed after (days)" <input name="unreviewed_days" type="number" min="1" max="3650" value=settings.unreviewed_days.to_string() /></label>
+                <button type="submit">"Propose threshold health"</button>
+            </ActionForm>
+        </section>
+    }
 }
 
 #[component]

@@ -189,6 +189,9 @@ impl SettingsDoc {
     /// What stops these settings from taking effect.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if let Some(Err(problem)) = self.threshold_health.map(|h| h.check()) {
+            problems.push(format!("threshold health: {problem}"));
+        }
         if let Some(n) = self.required_approvals
             && !(1..=MAX_APPROVALS).contains(&n)
         {
