@@ -40,12 +40,14 @@ struct Row {
     key: u32,
     /// [`NONE`] for a count row; the header's name otherwise.
     header: u32,
-    uri: u32,
-    method: u32,
-    country: u32,
-    tag: u32,
+    /// What else the row says — its (URI, method, country, tag) — as an
+    /// index into [`Traffic::facts`]: what most statements decide on.
+    facts: u32,
     requests: u32,
 }
+
+/// A row's (URI, method, country, tag).
+type RowKind = (u32, u32, u32, u32);
 
 /// The imported traffic of one time range and web ACL, gathered for
 /// replays: strings and label sets shared by every segment.
@@ -57,6 +59,9 @@ pub struct Traffic {
     /// Per tag: its labels.
     tags: Vec<Vec<u32>>,
     tag_ids: FastMap<Vec<u32>, u32>,
+    /// The distinct (URI, method, country, tag) of the rows.
+    facts: Vec<RowKind>,
+    fact_ids: FastMap<RowKind, u32>,
     counts: Vec<Row>,
     forwarded: Vec<Row>,
 }
@@ -71,6 +76,8 @@ impl Traffic {
             strings: Interner::default(),
             tags: Vec::new(),
             tag_ids: FastMap::default(),
+            facts: Vec::new(),
+            fact_ids: FastMap::default(),
             counts: Vec::new(),
             forwarded: Vec::new(),
         }
@@ -111,38 +118,52 @@ impl Traffic {
             tags.push(shared);
         }
         let (from, to) = (self.from, self.to);
+        let (facts, fact_ids) = (&mut self.facts, &mut self.fact_ids);
         // A count row is a forwarded row without a header.
         let mut row_of = |f: Forwarded| {
             let tag = tags[f.tag as usize];
-            (f.second >= from && f.second < to && tag != NONE).then(|| Row {
+            if f.second < from || f.second >= to || tag == NONE {
+                return None;
+            }
+            let kind = (id(f.uri), id(f.method), id(f.country), tag);
+            let next = facts.len() as u32;
+            let fact = *fact_ids.entry(kind).or_insert(next);
+            if fact == next {
+                facts.push(kind);
+            }
+            Some(Row {
                 bucket: f.second.div_euclid(SLIDE_SECONDS),
                 key: id(f.address),
                 header: id(f.header),
-                uri: id(f.uri),
-                method: id(f.method),
-                country: id(f.country),
-                tag,
+                facts: fact,
                 requests: f.requests,
             })
         };
-        let mut counts = Vec::new();
-        segment.each_count(|c| {
-            counts.extend(row_of(Forwarded {
-                second: c.second,
-                header: NONE,
-                address: c.ip,
-                uri: c.uri,
-                method: c.method,
-                country: c.country,
-                tag: c.tag,
-                requests: c.requests,
-            }))
-        })?;
-        let mut forwarded = Vec::new();
-        segment.each_forwarded(|f| forwarded.extend(row_of(f)))?;
-        self.counts.extend(counts);
-        self.forwarded.extend(forwarded);
-        Ok(())
+        let (counts, forwarded) = (&mut self.counts, &mut self.forwarded);
+        let (count_rows, forwarded_rows) = segment.rows();
+        counts.reserve(count_rows);
+        forwarded.reserve(forwarded_rows);
+        // A damaged segment adds nothing.
+        let (counts_before, forwarded_before) = (counts.len(), forwarded.len());
+        let read = segment
+            .each_count(|c| {
+                counts.extend(row_of(Forwarded {
+                    second: c.second,
+                    header: NONE,
+                    address: c.ip,
+                    uri: c.uri,
+                    method: c.method,
+                    country: c.country,
+                    tag: c.tag,
+                    requests: c.requests,
+                }))
+            })
+            .and_then(|()| segment.each_forwarded(|f| forwarded.extend(row_of(f))));
+        if read.is_err() {
+            counts.truncate(counts_before);
+            forwarded.truncate(forwarded_before);
+        }
+        read
     }
 
     /// Requests gathered (each counted once, by client address).
@@ -152,8 +173,6 @@ impl Traffic {
 
     /// Replays `rules` (any order) against the traffic.
     pub fn replay(&mut self, rules: &[RuleEntry], lookups: &Lookups<'_>) -> Report {
-        self.counts.sort_by_key(|r| r.bucket);
-        self.forwarded.sort_by_key(|r| r.bucket);
         let texts: Vec<&str> = self.strings.strings().iter().map(|s| &**s).collect();
         let labels: Vec<Vec<&str>> = self
             .tags
@@ -165,6 +184,7 @@ impl Traffic {
             texts: &texts,
             labels: &labels,
             addresses: &addresses,
+            facts: &self.facts,
             lookups,
         };
         let mut ordered: Vec<&RuleEntry> = rules.iter().collect();
@@ -274,15 +294,13 @@ impl Traffic {
     }
 }
 
-/// Decisions per distinct (address, header, URI, method, country, tag).
-type Memo = FastMap<(u32, u32, u32, u32, u32, u32), Result<bool, String>>;
-
 /// What every rule reads: the strings, the labels per tag, the addresses
 /// per string, and the lookups.
 struct World<'a> {
     texts: &'a [&'a str],
     labels: &'a [Vec<&'a str>],
     addresses: &'a [Option<IpAddr>],
+    facts: &'a [RowKind],
     lookups: &'a Lookups<'a>,
 }
 
@@ -291,16 +309,9 @@ impl World<'_> {
         (id != NONE).then(|| self.texts[id as usize])
     }
 
-    /// Whether `statement` matches `row`, remembered per distinct facts.
-    fn decide(&self, statement: &Statement, row: &Row, memo: &mut Memo) -> Result<bool, String> {
-        let (key, header) = match uses_address(statement) {
-            true => (row.key, row.header),
-            false => (NONE, NONE),
-        };
-        let facts_key = (key, header, row.uri, row.method, row.country, row.tag);
-        if let Some(known) = memo.get(&facts_key) {
-            return known.clone();
-        }
+    /// Whether `statement` matches `row`.
+    fn matches(&self, statement: &Statement, row: &Row) -> Result<bool, String> {
+        let (uri, method, country, tag) = self.facts[row.facts as usize];
         let facts = RowFacts {
             origin: match row.header {
                 NONE => self.addresses[row.key as usize],
@@ -312,14 +323,64 @@ impl World<'_> {
                     self.texts[row.key as usize],
                 )
             }),
-            country: self.text(row.country),
-            uri: self.texts[row.uri as usize],
-            method: self.texts[row.method as usize],
-            labels: &self.labels[row.tag as usize],
+            country: self.text(country),
+            uri: self.texts[uri as usize],
+            method: self.texts[method as usize],
+            labels: &self.labels[tag as usize],
         };
-        let decided = matches(statement, &facts, self.lookups);
-        memo.insert(facts_key, decided.clone());
-        decided
+        matches(statement, &facts, self.lookups)
+    }
+}
+
+/// One statement's answers, remembered: per distinct (URI, method,
+/// country, tag) when it does not look at addresses (most do not), else
+/// per row kind and address.
+struct Decider<'s> {
+    statement: &'s Statement,
+    by_address: bool,
+    /// Per row kind: 0 not asked yet, 1 no, 2 yes, 3 undecidable.
+    answers: Vec<u8>,
+    undecidable: Option<String>,
+    by_row: FastMap<(u32, u32, u32), Result<bool, String>>,
+}
+
+impl<'s> Decider<'s> {
+    fn new(statement: &'s Statement, kinds: usize) -> Self {
+        Decider {
+            statement,
+            by_address: uses_address(statement),
+            answers: vec![0; kinds],
+            undecidable: None,
+            by_row: FastMap::default(),
+        }
+    }
+
+    fn decide(&mut self, world: &World<'_>, row: &Row) -> Result<bool, String> {
+        if self.by_address {
+            let key = (row.key, row.header, row.facts);
+            if let Some(known) = self.by_row.get(&key) {
+                return known.clone();
+            }
+            let decided = world.matches(self.statement, row);
+            self.by_row.insert(key, decided.clone());
+            return decided;
+        }
+        let answer = &mut self.answers[row.facts as usize];
+        if *answer == 0 {
+            *answer = match world.matches(self.statement, row) {
+                Ok(false) => 1,
+                Ok(true) => 2,
+                Err(why) => {
+                    self.undecidable.get_or_insert(why);
+                    3
+                }
+            };
+        }
+        match *answer {
+            1 => Ok(false),
+            2 => Ok(true),
+            _ => Err(self.undecidable.clone().unwrap_or_default()),
+        }
     }
 }
 
@@ -402,7 +463,7 @@ fn plain_rule(
     rows: &[Row],
     done: &mut [bool],
 ) -> Result<Matched, String> {
-    let mut memo = FastMap::default();
+    let mut decider = Decider::new(statement, world.facts.len());
     let mut matched = Matched::default();
     let mut hits = Vec::new();
     let mut per_key: FastMap<u32, BlockedKey> = FastMap::default();
@@ -411,7 +472,7 @@ fn plain_rule(
             continue;
         }
         matched.reached += u64::from(row.requests);
-        if world.decide(statement, row, &mut memo)? {
+        if decider.decide(world, row)? {
             matched.requests += u64::from(row.requests);
             hits.push(i);
             let at = row.bucket * SLIDE_SECONDS;
@@ -473,21 +534,33 @@ fn rate_rule(
     rows: &[Row],
     done: &mut [bool],
 ) -> RuleOutcome {
-    let mut memo = FastMap::default();
+    let mut scope = rule.scope.map(|s| Decider::new(s, world.facts.len()));
+    // The header's name as a string id, if the traffic has it at all.
     let header = match &rule.key {
-        Key::Forwarded(h) => Some(h.as_str()),
+        Key::Forwarded(h) => Some(
+            world
+                .texts
+                .iter()
+                .position(|t| t == h)
+                .map_or(NONE - 1, |i| i as u32),
+        ),
         _ => None,
     };
-    // The rows the rule counts, and per key its requests per step.
+    let key_of = |row: &Row| match rule.key {
+        Key::Constant => 0,
+        _ => row.key as usize,
+    };
+    // The rows the rule counts, and per key (a string id) its requests
+    // per step.
     let mut counted: Vec<usize> = Vec::new();
-    let mut steps: FastMap<u32, Vec<(i64, u64)>> = FastMap::default();
+    let mut steps: Vec<Vec<(i64, u64)>> = vec![Vec::new(); world.texts.len().max(1)];
     let mut reached = 0u64;
     for (i, row) in rows.iter().enumerate() {
-        if done[i] || header.is_some_and(|h| world.texts[row.header as usize] != h) {
+        if done[i] || header.is_some_and(|h| row.header != h) {
             continue;
         }
-        if let Some(scope) = rule.scope {
-            match world.decide(scope, row, &mut memo) {
+        if let Some(scope) = &mut scope {
+            match scope.decide(world, row) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(why) => {
@@ -501,11 +574,7 @@ fn rate_rule(
         }
         reached += u64::from(row.requests);
         counted.push(i);
-        let key = match rule.key {
-            Key::Constant => 0,
-            _ => row.key,
-        };
-        let key_steps = steps.entry(key).or_default();
+        let key_steps = &mut steps[key_of(row)];
         match key_steps.last_mut() {
             Some((bucket, n)) if *bucket == row.bucket => *n += u64::from(row.requests),
             _ => key_steps.push((row.bucket, u64::from(row.requests))),
@@ -513,34 +582,53 @@ fn rate_rule(
     }
     // Per key: the steps it is blocked in (over the limit in the window
     // that ended as the step began), with the count that put it over.
-    let mut blocked: FastMap<(u32, i64), u64> = FastMap::default();
-    for (&key, key_steps) in &steps {
-        let mut low = 0;
-        let mut in_window = 0u64;
-        for high in 0..key_steps.len() {
-            let (bucket, _) = key_steps[high];
-            // The window before this step: buckets bucket - span ..= bucket - 1.
-            while low < high && key_steps[low].0 < bucket - rule.span {
-                in_window -= key_steps[low].1;
-                low += 1;
+    let blocked: Vec<Vec<(i64, u64)>> = steps
+        .iter_mut()
+        .map(|key_steps| {
+            // Rows come by segment, which may overlap: put each key's
+            // steps in order, one entry a step.
+            if !key_steps.is_sorted_by_key(|s| s.0) {
+                key_steps.sort_unstable_by_key(|s| s.0);
+                key_steps.dedup_by(|later, earlier| {
+                    let same = later.0 == earlier.0;
+                    if same {
+                        earlier.1 += later.1;
+                    }
+                    same
+                });
             }
-            if in_window > rule.limit {
-                blocked.insert((key, bucket), in_window);
+            let key_steps = &*key_steps;
+            let mut over = Vec::new();
+            let mut low = 0;
+            let mut in_window = 0u64;
+            for high in 0..key_steps.len() {
+                let (bucket, _) = key_steps[high];
+                // The window before this step: buckets bucket - span ..= bucket - 1.
+                while low < high && key_steps[low].0 < bucket - rule.span {
+                    in_window -= key_steps[low].1;
+                    low += 1;
+                }
+                if in_window > rule.limit {
+                    over.push((bucket, in_window));
+                }
+                in_window += key_steps[high].1;
             }
-            in_window += key_steps[high].1;
-        }
-    }
-    let mut per_key: FastMap<u32, BlockedKey> = FastMap::default();
+            over
+        })
+        .collect();
+    let mut per_key: FastMap<usize, BlockedKey> = FastMap::default();
     let mut requests = 0u64;
     for i in counted {
         let row = &rows[i];
-        let key = match rule.key {
-            Key::Constant => 0,
-            _ => row.key,
-        };
-        let Some(&count) = blocked.get(&(key, row.bucket)) else {
+        let key = key_of(row);
+        let over = &blocked[key];
+        if over.is_empty() {
+            continue;
+        }
+        let Ok(at) = over.binary_search_by_key(&row.bucket, |o| o.0) else {
             continue;
         };
+        let count = over[at].1;
         requests += u64::from(row.requests);
         if rule.ends {
             done[i] = true;
@@ -549,7 +637,7 @@ fn rate_rule(
         let entry = per_key.entry(key).or_insert_with(|| BlockedKey {
             key: match rule.key {
                 Key::Constant => "(all requests)".into(),
-                _ => world.texts[key as usize].to_owned(),
+                _ => world.texts[key].to_owned(),
             },
             requests: 0,
             peak: 0,
@@ -1196,6 +1284,38 @@ mod tests {
             "Statement": {"RateBasedStatement": {"Limit": 60, "AggregateKeyType": "CONSTANT", "EvaluationWindowSec": 60}},
             "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "c"}}]);
         assert_eq!(outcome(&replay(&lines, constant), "C").requests, 20);
+    }
+
+    /// Segments overlap and come in any order: the same answer.
+    #[test]
+    fn segments_in_any_order_replay_the_same() {
+        let lines = burst("192.0.2.7", "/", "GET", 0, 100);
+        let rules = read_rules(json!([rate("R", 0, 30, "Block", None)])).unwrap();
+        let country = |_: IpAddr| None;
+        let ip_set = |_: &str| None;
+        let lookups = Lookups {
+            country: &country,
+            ip_set: &ip_set,
+        };
+        let mut traffic = Traffic::new(0, 10_000, None);
+        let (late, early) = (segment(&lines[50..]), segment(&lines[..50]));
+        for bytes in [&late, &early] {
+            traffic.add(&Segment::decode(bytes).unwrap()).unwrap();
+        }
+        let r = traffic.replay(&rules, &lookups);
+        assert_eq!(
+            (r.rules[0].requests, r.rules[0].first),
+            (60, Some(40)),
+            "as in one segment"
+        );
+        // A damaged segment adds nothing.
+        let mut damaged = segment(&lines);
+        damaged.truncate(damaged.len() - 3);
+        let before = traffic.requests();
+        if let Ok(s) = Segment::decode(&damaged) {
+            assert!(traffic.add(&s).is_err());
+        }
+        assert_eq!(traffic.requests(), before);
     }
 
     #[test]

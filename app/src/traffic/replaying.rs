@@ -152,9 +152,13 @@ pub async fn replay_sets(
             country: &country,
             ip_set: &ip_set,
         };
-        sets.iter()
+        let t1 = std::time::Instant::now();
+        let out = sets
+            .iter()
             .map(|rules| traffic.replay(rules, &lookups))
-            .collect()
+            .collect();
+        eprintln!("TIMING replay {:?}", t1.elapsed());
+        out
     })
     .await
     .map_err(|_| AppError::Internal)
