@@ -152,13 +152,9 @@ pub async fn replay_sets(
             country: &country,
             ip_set: &ip_set,
         };
-        let t1 = std::time::Instant::now();
-        let out = sets
-            .iter()
+        sets.iter()
             .map(|rules| traffic.replay(rules, &lookups))
-            .collect();
-        eprintln!("TIMING replay {:?}", t1.elapsed());
-        out
+            .collect()
     })
     .await
     .map_err(|_| AppError::Internal)
