@@ -48,20 +48,21 @@ pub async fn run(config: &Config, args: ReplayArgs) -> Result<(), String> {
             .transpose()
     };
     let (from, to) = (time("from", &args.from)?, time("to", &args.to)?);
-    let state = crate::serve::state(config)
+    // What a replay reads, and no more: no migrations, no sign-in set-up.
+    let pool = crate::db::connect(&config.database_url, 2)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+    let wafv2 = aws_sdk_wafv2::Client::new(&crate::aws::sdk_config(&config.aws).await);
+    let geo = crate::serve::geo_db(config);
     let failed = |e: app::error::AppError| e.to_string();
-    let range = Range::or_default(&state.pool, from, to)
-        .await
-        .map_err(failed)?;
+    let range = Range::or_default(&pool, from, to).await.map_err(failed)?;
     let sources = Sources {
-        pool: &state.pool,
-        wafv2: &state.aws.wafv2,
-        geo: state.geo.as_ref(),
+        pool: &pool,
+        wafv2: &wafv2,
+        geo: geo.as_ref(),
     };
     let (json, text) = if let Some(id) = args.draft {
-        let change = app::changes::store::get(&state.pool, id)
+        let change = app::changes::store::get(&pool, id)
             .await
             .map_err(|e| failed(e.into()))?;
         let compared = replaying::replay_change(sources, &change, range)

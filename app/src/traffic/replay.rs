@@ -166,6 +166,65 @@ impl Traffic {
         read
     }
 
+    /// Takes in what another gatherer gathered of the same range and web
+    /// ACL: its strings, label sets and row kinds renumbered into these.
+    pub fn merge(&mut self, other: Traffic) {
+        let strings: Vec<u32> = other
+            .strings
+            .strings()
+            .iter()
+            .map(|s| self.strings.id(s))
+            .collect();
+        let string = |id: u32| {
+            if id == NONE {
+                NONE
+            } else {
+                strings[id as usize]
+            }
+        };
+        let tags: Vec<u32> = other
+            .tags
+            .iter()
+            .map(|labels| {
+                let mut labels: Vec<u32> = labels.iter().map(|&l| string(l)).collect();
+                labels.sort_unstable();
+                let next = self.tags.len() as u32;
+                let id = *self.tag_ids.entry(labels.clone()).or_insert(next);
+                if id == next {
+                    self.tags.push(labels);
+                }
+                id
+            })
+            .collect();
+        let facts: Vec<u32> = other
+            .facts
+            .iter()
+            .map(|&(uri, method, country, tag)| {
+                let kind = (
+                    string(uri),
+                    string(method),
+                    string(country),
+                    tags[tag as usize],
+                );
+                let next = self.facts.len() as u32;
+                let id = *self.fact_ids.entry(kind).or_insert(next);
+                if id == next {
+                    self.facts.push(kind);
+                }
+                id
+            })
+            .collect();
+        let renumbered = |row: &Row| Row {
+            key: string(row.key),
+            header: string(row.header),
+            facts: facts[row.facts as usize],
+            ..*row
+        };
+        self.counts.extend(other.counts.iter().map(renumbered));
+        self.forwarded
+            .extend(other.forwarded.iter().map(renumbered));
+    }
+
     /// Requests gathered (each counted once, by client address).
     pub fn requests(&self) -> u64 {
         self.counts.iter().map(|r| u64::from(r.requests)).sum()
@@ -1307,6 +1366,28 @@ mod tests {
             (r.rules[0].requests, r.rules[0].first),
             (60, Some(40)),
             "as in one segment"
+        );
+        // Gathered by two, merged: the same.
+        let mut first = Traffic::new(0, 10_000, None);
+        let mut second = Traffic::new(0, 10_000, None);
+        first.add(&Segment::decode(&late).unwrap()).unwrap();
+        let mut other_lines = lines[..50].to_vec();
+        other_lines.push((5, "198.51.100.9", "/x", "POST", "", "a:b"));
+        second
+            .add(&Segment::decode(&segment(&other_lines)).unwrap())
+            .unwrap();
+        first.merge(second);
+        let merged = first.replay(&rules, &lookups);
+        assert_eq!(merged.rules[0].requests, 60);
+        assert_eq!(merged.requests, 101);
+        let label = read_rules(json!([{"Name": "L", "Priority": 0, "Action": {"Block": {}},
+            "Statement": {"LabelMatchStatement": {"Scope": "LABEL", "Key": "a:b"}},
+            "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "l"}}]))
+        .unwrap();
+        let labelled = first.replay(&label, &lookups);
+        assert_eq!(
+            labelled.rules[0].top[0].key, "198.51.100.9",
+            "labels and keys renumbered"
         );
         // A damaged segment adds nothing.
         let mut damaged = segment(&lines);

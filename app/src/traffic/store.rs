@@ -224,17 +224,22 @@ pub async fn replay_traffic(
     web_acl: Option<&str>,
 ) -> Result<super::replay::Traffic, sqlx::Error> {
     let (from, to) = (from.timestamp(), to.timestamp());
-    let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
-    let gathering = {
+    // Two gatherers, the segments dealt between them as they arrive; the
+    // second's traffic is merged into the first's.
+    let mut senders = Vec::new();
+    let mut gatherers = Vec::new();
+    for _ in 0..GATHERERS {
+        let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
         let web_acl = web_acl.map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
+        senders.push(sender);
+        gatherers.push(tokio::task::spawn_blocking(move || {
             let mut traffic = super::replay::Traffic::new(from, to, web_acl);
             for bytes in received {
                 traffic.add(&Segment::decode(&bytes)?)?;
             }
             Ok::<_, Damaged>(traffic)
-        })
-    };
+        }));
+    }
     let mut segments = sqlx::query_scalar!(
         "SELECT data FROM traffic_segments
          WHERE first_second < $2 AND last_second >= $1 ORDER BY first_second",
@@ -242,18 +247,33 @@ pub async fn replay_traffic(
         to,
     )
     .fetch(pool);
+    let mut turn = 0;
     while let Some(bytes) = segments.try_next().await? {
-        if sender.send(bytes).is_err() {
-            break;
+        if senders[turn % GATHERERS].send(bytes).is_err() {
+            break; // a gatherer stopped on a damaged segment; its error follows
         }
+        turn += 1;
     }
-    drop(sender);
+    drop(senders);
     let damaged = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
-    gathering
-        .await
-        .map_err(|e| damaged(Box::new(e)))?
-        .map_err(|e| damaged(Box::new(e)))
+    let mut gathered = Vec::new();
+    for gatherer in gatherers {
+        gathered.push(
+            gatherer
+                .await
+                .map_err(|e| damaged(Box::new(e)))?
+                .map_err(|e| damaged(Box::new(e)))?,
+        );
+    }
+    let mut traffic = gathered.remove(0);
+    for other in gathered {
+        traffic.merge(other);
+    }
+    Ok(traffic)
 }
+
+/// Threads gathering a replay's traffic.
+const GATHERERS: usize = 2;
 
 /// The span of everything imported, if anything is: the default range.
 pub async fn span(pool: &PgPool) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
