@@ -534,17 +534,10 @@ fn plain_rule(
         if decider.decide(world, row)? {
             matched.requests += u64::from(row.requests);
             hits.push(i);
-            let at = row.bucket * SLIDE_SECONDS;
-            let key = per_key.entry(row.key).or_insert_with(|| BlockedKey {
-                key: world.texts[row.key as usize].to_owned(),
-                requests: 0,
-                peak: 0,
-                first: at,
-                last: at,
-            });
-            key.requests += u64::from(row.requests);
-            key.first = key.first.min(at);
-            key.last = key.last.max(at);
+            per_key
+                .entry(row.key)
+                .or_insert_with(|| BlockedKey::new(world.texts[row.key as usize]))
+                .note(row, 0);
         }
     }
     if ends {
@@ -644,18 +637,7 @@ fn rate_rule(
     let blocked: Vec<Vec<(i64, u64)>> = steps
         .iter_mut()
         .map(|key_steps| {
-            // Rows come by segment, which may overlap: put each key's
-            // steps in order, one entry a step.
-            if !key_steps.is_sorted_by_key(|s| s.0) {
-                key_steps.sort_unstable_by_key(|s| s.0);
-                key_steps.dedup_by(|later, earlier| {
-                    let same = later.0 == earlier.0;
-                    if same {
-                        earlier.1 += later.1;
-                    }
-                    same
-                });
-            }
+            super::windows::in_order(key_steps);
             let key_steps = &*key_steps;
             let mut over = Vec::new();
             let mut low = 0;
@@ -692,21 +674,15 @@ fn rate_rule(
         if rule.ends {
             done[i] = true;
         }
-        let at = row.bucket * SLIDE_SECONDS;
-        let entry = per_key.entry(key).or_insert_with(|| BlockedKey {
-            key: match rule.key {
-                Key::Constant => "(all requests)".into(),
-                _ => world.texts[key].to_owned(),
-            },
-            requests: 0,
-            peak: 0,
-            first: at,
-            last: at,
-        });
-        entry.requests += u64::from(row.requests);
-        entry.peak = entry.peak.max(count);
-        entry.first = entry.first.min(at);
-        entry.last = entry.last.max(at);
+        per_key
+            .entry(key)
+            .or_insert_with(|| {
+                BlockedKey::new(match rule.key {
+                    Key::Constant => "(all requests)",
+                    _ => world.texts[key],
+                })
+            })
+            .note(row, count);
     }
     let mut top: Vec<BlockedKey> = per_key.into_values().collect();
     top.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
@@ -753,6 +729,27 @@ pub struct BlockedKey {
     pub peak: u64,
     pub first: i64,
     pub last: i64,
+}
+
+impl BlockedKey {
+    fn new(key: &str) -> Self {
+        BlockedKey {
+            key: key.to_owned(),
+            requests: 0,
+            peak: 0,
+            first: i64::MAX,
+            last: i64::MIN,
+        }
+    }
+
+    /// Notes a blocked row, blocked at a count of `peak` in the window.
+    fn note(&mut self, row: &Row, peak: u64) {
+        let at = row.bucket * SLIDE_SECONDS;
+        self.requests += u64::from(row.requests);
+        self.peak = self.peak.max(peak);
+        self.first = self.first.min(at);
+        self.last = self.last.max(at);
+    }
 }
 
 /// What one rule did to the traffic.

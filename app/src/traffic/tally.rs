@@ -305,16 +305,7 @@ impl Tally {
         });
         for i in order {
             let buckets = &mut self.buckets[i];
-            if !buckets.is_sorted_by_key(|b| b.0) {
-                buckets.sort_unstable_by_key(|b| b.0);
-            }
-            buckets.dedup_by(|later, earlier| {
-                let same = later.0 == earlier.0;
-                if same {
-                    earlier.1 += later.1;
-                }
-                same
-            });
+            super::windows::in_order(buckets);
             for &(bucket, requests) in buckets.iter() {
                 *totals.entry(bucket).or_default() += requests;
             }

@@ -77,6 +77,21 @@ impl Series {
     }
 }
 
+/// Puts one key's (10-second bucket, requests) in order of bucket, one
+/// entry a bucket (rows arrive by segment, and segments may overlap).
+pub fn in_order(buckets: &mut Vec<(i64, u64)>) {
+    if !buckets.is_sorted_by_key(|b| b.0) {
+        buckets.sort_unstable_by_key(|b| b.0);
+    }
+    buckets.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            earlier.1 += later.1;
+        }
+        same
+    });
+}
+
 /// Calls `window` for each window of one key that holds requests, in order
 /// of start. `buckets` are (10-second bucket index, requests), ascending.
 pub fn each_window(
