@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub struct ReviewView {
     pub change: ChangeView,
     pub allowed: Allowed,
+    /// For a web ACL rules change: its rules and the rules it is based on
+    /// replayed over the imported traffic, or why not.
+    pub replay: Option<Result<Comparison, String>>,
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
@@ -23,27 +26,37 @@ pub async fn load_review(id: String) -> Result<ReviewView, AppError> {
     let state = crate::state::app_state()?;
     let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
     let change = crate::changes::store::visible_to(&state.pool, id, &user.username).await?;
+    let replay = match change.kind {
+        crate::changes::Kind::WebAclRules => Some(replay_of(&state, &change).await),
+        _ => None,
+    };
     let change = crate::changes::view::view(&state.pool, change).await?;
     let allowed = change.allowed(&user);
-    Ok(ReviewView { change, allowed })
+    Ok(ReviewView {
+        change,
+        allowed,
+        replay,
+    })
 }
 
 /// A web ACL rules change request's rules and the rules it is based on,
 /// replayed over the last day of the web ACL's imported traffic.
-#[server(input = leptos::server_fn::codec::Json)]
-pub async fn replay_change(id: String) -> Result<Comparison, AppError> {
+#[cfg(feature = "ssr")]
+async fn replay_of(
+    state: &crate::state::AppState,
+    change: &crate::changes::store::Change,
+) -> Result<Comparison, String> {
     use crate::traffic::replaying::{self, Range, Sources};
-    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
-    let state = crate::state::app_state()?;
-    let id = id.parse::<uuid::Uuid>().map_err(|_| AppError::NotFound)?;
-    let change = crate::changes::store::visible_to(&state.pool, id, &user.username).await?;
-    let range = Range::or_default(&state.pool, None, None).await?;
     let sources = Sources {
         pool: &state.pool,
         wafv2: &state.aws.wafv2,
         geo: state.geo.as_ref(),
     };
-    replaying::replay_change(sources, &change, range).await
+    let replayed = async {
+        let range = Range::or_default(&state.pool, None, None).await?;
+        replaying::replay_change(sources, change, range).await
+    };
+    replayed.await.map_err(|e| e.to_string())
 }
 
 /// A step taken on a change request.
@@ -236,7 +249,11 @@ pub fn Review() -> impl IntoView {
 
 #[component]
 fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) -> impl IntoView {
-    let ReviewView { change, allowed } = review;
+    let ReviewView {
+        change,
+        allowed,
+        replay,
+    } = review;
     let title = if change.title.is_empty() {
         "(untitled)".to_owned()
     } else {
@@ -332,7 +349,7 @@ fn ReviewBody(review: ReviewView, step: ServerAction<TakeStep>, fields: Fields) 
             <details><summary>{format!("{label} after (JSON)")}</summary><pre><code data-testid="content-json">{change.content_json.clone()}</code></pre></details>
         </section>
         <Evidence change=change.clone() />
-        {(change.kind == crate::changes::Kind::WebAclRules).then(|| view! { <Replay id=id.clone() /> })}
+        {replay.map(|replay| view! { <Replay id=id.clone() replay /> })}
         <Comments change=change.clone() id=id.clone() step body=fields.comment />
         <section aria-labelledby="approvals-heading">
             <h2 id="approvals-heading">"Approvals"</h2>
@@ -500,9 +517,8 @@ fn Steps(
 /// "What it would have done": live and draft replayed over the imported
 /// traffic, side by side.
 #[component]
-fn Replay(id: String) -> impl IntoView {
+fn Replay(id: String, replay: Result<Comparison, String>) -> impl IntoView {
     let link = format!("/api/v1/traffic/replay?change={id}");
-    let data = Resource::new(move || id.clone(), replay_change);
     view! {
         <section aria-labelledby="replay-heading" data-testid="replay">
             <h2 id="replay-heading">"Replay over imported traffic"</h2>
@@ -512,14 +528,10 @@ fn Replay(id: String) -> impl IntoView {
                 "for as long as it stays over. WAF's own reaction takes some seconds, so these are estimates. "
                 <a href=link.clone()>"As JSON"</a>
             </p>
-            <Transition fallback=|| view! { <p>"Replaying…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(compared) => view! { <ReplayTable compared /> }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{format!("No replay: {error}")}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {match replay {
+                Ok(compared) => view! { <ReplayTable compared /> }.into_any(),
+                Err(error) => view! { <p class="error" role="alert">{format!("No replay: {error}")}</p> }.into_any(),
+            }}
         </section>
     }
 }
