@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { person, step } from "./auth";
+import { hydrated, person, step } from "./auth";
 
 test("an editor proposes a /login rule from an analysis, reviews it with the analysis and the replay attached", async ({ browser }) => {
   const editor = await person(browser, "editor", "/traffic");
@@ -36,6 +36,10 @@ test("an editor proposes a /login rule from an analysis, reviews it with the ana
   await expect(replay.getByTestId("replay-summary")).toContainText(/blocks [1-9]\d* more requests of [1-9]\d* keys/);
   await replay.getByText("Keys newly blocked").click();
   await expect(replay.getByTestId("newly-blocked")).toContainText("203.0.113.");
+  // Opened by its link, the review (replay included) renders on the server and hydrates.
+  await editor.reload();
+  await hydrated(editor);
+  await expect(editor.getByTestId("replay").getByTestId("replay-table")).toContainText("RateLimit-login");
   await step(editor, "Submit for review", "Submitted for review");
 });
 
