@@ -70,7 +70,9 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
             None => format!("{} @{}", r.key, clock(r.window_start)),
         })
         .collect();
-    let top = rows.iter().map(|r| r.count).max().unwrap_or(1).max(limit) as f64 * 1.1;
+    // Whole numbers on the axis: counts are.
+    let top =
+        (rows.iter().map(|r| r.count).max().unwrap_or(1).max(limit) as f64 * 1.1).ceil() as u64;
     let n = rows.len() as i32;
     svg(60 + 24 * rows.len() as u32, |area| {
         // One segment per row, so each label sits at the middle of its bar.
@@ -78,7 +80,7 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(250)
-            .build_cartesian_2d(0f64..top, (0..n).into_segmented())?;
+            .build_cartesian_2d(0u64..top.max(1), (0..n).into_segmented())?;
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -96,8 +98,8 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
             let y = n - 1 - i as i32;
             let mut bar = Rectangle::new(
                 [
-                    (0.0, SegmentValue::Exact(y)),
-                    (r.count as f64, SegmentValue::Exact(y + 1)),
+                    (0, SegmentValue::Exact(y)),
+                    (r.count, SegmentValue::Exact(y + 1)),
                 ],
                 PALETTE[0].mix(0.8).filled(),
             );
@@ -107,8 +109,8 @@ pub fn top_bars(rows: &[TopRow], limit: u64) -> String {
         chart
             .draw_series(LineSeries::new(
                 [
-                    (limit as f64, SegmentValue::Exact(0)),
-                    (limit as f64, SegmentValue::Exact(n)),
+                    (limit, SegmentValue::Exact(0)),
+                    (limit, SegmentValue::Exact(n)),
                 ],
                 LIMIT_COLOUR.stroke_width(2),
             ))?
@@ -282,6 +284,10 @@ mod tests {
         assert!(!bars.contains("<script>"));
         assert!(bars.contains("&lt;script&gt;"));
         assert!(bars.contains("limit 150"));
+        assert!(
+            bars.contains("\n100\n") && !bars.contains(".0\n"),
+            "whole numbers on the count axis"
+        );
         let series = [Series {
             key: "198.51.100.7".into(),
             uri: None,
