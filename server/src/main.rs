@@ -362,11 +362,7 @@ async fn traffic_health(config: &Config, format: &str) -> ExitCode {
             return Err(format!("--format {format:?}: use json or table"));
         }
         let state = serve::state(config).await.map_err(|e| e.to_string())?;
-        let doc = app::settings::store::current(&state.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        let settings = doc.threshold_health.unwrap_or_default();
-        app::traffic::health::report(&state.pool, &state.aws.wafv2, settings)
+        app::traffic::health::current(&state.pool, &state.aws.wafv2)
             .await
             .map_err(|e| e.to_string())
     };
@@ -566,44 +562,51 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
 }
 
 async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String> {
-    let args = match command {
+    use app::traffic::store::Detail;
+    // (the question, the healthy basis, what `recommend` adds, the format)
+    let (args, healthy, recommend, format) = match command {
         TrafficCommand::Replay { args } => return gatehouse::replay_cli::run(config, args).await,
-        TrafficCommand::Health { .. } => return Ok(()),
-        TrafficCommand::Top { ref analysis, .. }
-        | TrafficCommand::Recommend { ref analysis, .. } => analysis,
+        // Its exit code tells more than success or failure: see main.
+        TrafficCommand::Health { format } => {
+            return Err(format!("traffic health --format {format}: run on its own"));
+        }
+        TrafficCommand::Top { analysis, format } => (analysis, None, None, format),
+        TrafficCommand::Recommend {
+            analysis,
+            percentile,
+            buffer,
+            what_if,
+            basis,
+            format,
+        } => (
+            analysis,
+            Some(basis.healthy()?).filter(|h| h.leaves_out_anything()),
+            Some((
+                app::traffic::threshold::Basis::parse(&percentile)?,
+                buffer,
+                what_if,
+            )),
+            format,
+        ),
     };
     let analysis = args.analysis()?;
     let pool = gatehouse::db::connect(&config.database_url, 2)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    let (detail, healthy) = match &command {
-        TrafficCommand::Replay { .. } | TrafficCommand::Health { .. } => return Ok(()),
-        TrafficCommand::Top { .. } => (app::traffic::store::Detail::Top, None),
-        TrafficCommand::Recommend { basis, .. } => (
-            app::traffic::store::Detail::Everything,
-            Some(basis.healthy()?).filter(|h| h.leaves_out_anything()),
-        ),
+    let detail = match recommend {
+        None => Detail::Top,
+        Some(_) => Detail::Everything,
     };
     let answer = app::traffic::store::answer(&pool, &analysis, detail, healthy.as_ref())
         .await
         .map_err(|e| format!("cannot read the imported logs: {e}"))?;
-    let text = match command {
-        TrafficCommand::Replay { .. } | TrafficCommand::Health { .. } => String::new(),
-        TrafficCommand::Top { format, .. } => report::top(&answer.top, format)?,
-        TrafficCommand::Recommend {
-            percentile,
-            buffer,
-            what_if,
+    let text = match recommend {
+        None => report::top(&answer.top, format)?,
+        Some((basis, buffer, what_if)) => report::recommendation(
+            &analysis,
+            &answer.recommendation(basis, buffer, what_if),
             format,
-            ..
-        } => {
-            let basis = app::traffic::threshold::Basis::parse(&percentile)?;
-            report::recommendation(
-                &analysis,
-                &answer.recommendation(basis, buffer, what_if),
-                format,
-            )?
-        }
+        )?,
     };
     print!("{text}");
     if !text.ends_with('\n') {

@@ -46,16 +46,16 @@ pub async fn load_overview() -> Result<Overview, AppError> {
         pool: &state.pool,
         aws: &state.aws,
     };
-    let drift = match &targets {
-        Ok(targets) => crate::changes::drift::drift(reach, targets).await,
-        Err(error) => Err(error.clone()),
+    let drift = async {
+        match &targets {
+            Ok(targets) => crate::changes::drift::drift(reach, targets).await,
+            Err(error) => Err(error.clone()),
+        }
     };
-    let thresholds = async {
-        let doc = crate::settings::store::current(&state.pool).await?;
-        let settings = doc.threshold_health.unwrap_or_default();
-        crate::traffic::health::report(&state.pool, &state.aws.wafv2, settings).await
-    }
-    .await;
+    let (drift, thresholds) = tokio::join!(
+        drift,
+        crate::traffic::health::current(&state.pool, &state.aws.wafv2)
+    );
     Ok(Overview {
         health,
         targets,

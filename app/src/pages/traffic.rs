@@ -106,6 +106,7 @@ pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, A
         .iter()
         .filter_map(|w| w.split_once('/').map(|(_, name)| name.to_owned()))
         .collect();
+    view.web_acls.sort();
     view.web_acls.dedup();
     if user.has(crate::roles::Role::Editor) {
         view.propose_to = managed;

@@ -249,7 +249,7 @@ impl ThresholdReport {
 }
 
 #[cfg(feature = "ssr")]
-pub use compute::report;
+pub use compute::{current, report};
 
 #[cfg(feature = "ssr")]
 mod compute {
@@ -297,6 +297,16 @@ mod compute {
             }
         }
         Ok(names)
+    }
+
+    /// The health of every rate-based rule of every managed web ACL, judged
+    /// as the settings say.
+    pub async fn current(
+        pool: &PgPool,
+        wafv2: &aws_sdk_wafv2::Client,
+    ) -> Result<ThresholdReport, AppError> {
+        let doc = crate::settings::store::current(pool).await?;
+        report(pool, wafv2, doc.threshold_health.unwrap_or_default()).await
     }
 
     /// The health of every rate-based rule of every managed web ACL.

@@ -67,7 +67,7 @@ impl Interner {
 
 /// What WAF said of a request besides the request: strings of the
 /// segment's table, [`NONE`] when the log did not say.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tag {
     /// The web ACL's ARN (`webaclId`).
     pub web_acl: u32,
