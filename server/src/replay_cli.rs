@@ -48,41 +48,31 @@ pub async fn run(config: &Config, args: ReplayArgs) -> Result<(), String> {
             .transpose()
     };
     let (from, to) = (time("from", &args.from)?, time("to", &args.to)?);
-    // What a replay reads, and no more: no migrations, no sign-in set-up.
+    // What a replay reads, and no more: no migrations, no sign-in set-up;
+    // AWS and the IP-to-country database only when the rules need them.
     let pool = crate::db::connect(&config.database_url, 2)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    let wafv2 = aws_sdk_wafv2::Client::new(&crate::aws::sdk_config(&config.aws).await);
-    let geo = crate::serve::geo_db(config);
     let failed = |e: app::error::AppError| e.to_string();
     let range = Range::or_default(&pool, from, to).await.map_err(failed)?;
-    let sources = Sources {
-        pool: &pool,
-        wafv2: &wafv2,
-        geo: geo.as_ref(),
-    };
-    let (json, text) = if let Some(id) = args.draft {
-        let change = app::changes::store::get(&pool, id)
-            .await
-            .map_err(|e| failed(e.into()))?;
-        let compared = replaying::replay_change(sources, &change, range)
-            .await
-            .map_err(failed)?;
-        let replayed = compared.live.web_acl.as_deref().unwrap_or_default();
-        let name = app::traffic::query::web_acl_name(replayed).unwrap_or(replayed);
-        if name != args.web_acl {
-            return Err(format!(
-                "change request {id} is for the web ACL {name}, not {}",
-                args.web_acl
-            ));
-        }
-        (serde_json::to_value(&compared), compared.to_text())
-    } else if let Some(file) = &args.rules {
+    let (json, text) = if let Some(file) = &args.rules {
         let shown = file.display();
         let text = std::fs::read_to_string(file).map_err(|e| format!("{shown}: {e}"))?;
         let document: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
         let rules = app::rules::rules_of(document).map_err(|e| format!("{shown}: {e}"))?;
+        let wafv2 = match replaying::ip_set_arns(&rules).is_empty() {
+            true => None,
+            false => Some(wafv2(config).await),
+        };
+        let geo = replaying::locates_addresses(&rules)
+            .then(|| crate::serve::geo_db(config))
+            .flatten();
+        let sources = Sources {
+            pool: &pool,
+            wafv2: wafv2.as_ref(),
+            geo: geo.as_ref(),
+        };
         let report = replaying::replay_sets(sources, &args.web_acl, range, &[&rules])
             .await
             .map_err(failed)?
@@ -90,10 +80,38 @@ pub async fn run(config: &Config, args: ReplayArgs) -> Result<(), String> {
             .shortened(TOP_KEYS);
         (serde_json::to_value(&report), report.to_text())
     } else {
-        let report = replaying::replay_live(sources, &args.scope, &args.web_acl, range)
-            .await
-            .map_err(failed)?;
-        (serde_json::to_value(&report), report.to_text())
+        let wafv2 = wafv2(config).await;
+        let geo = crate::serve::geo_db(config);
+        let sources = Sources {
+            pool: &pool,
+            wafv2: Some(&wafv2),
+            geo: geo.as_ref(),
+        };
+        match args.draft {
+            Some(id) => {
+                let change = app::changes::store::get(&pool, id)
+                    .await
+                    .map_err(|e| failed(e.into()))?;
+                let compared = replaying::replay_change(sources, &change, range)
+                    .await
+                    .map_err(failed)?;
+                let replayed = compared.live.web_acl.as_deref().unwrap_or_default();
+                let name = app::traffic::query::web_acl_name(replayed).unwrap_or(replayed);
+                if name != args.web_acl {
+                    return Err(format!(
+                        "change request {id} is for the web ACL {name}, not {}",
+                        args.web_acl
+                    ));
+                }
+                (serde_json::to_value(&compared), compared.to_text())
+            }
+            None => {
+                let report = replaying::replay_live(sources, &args.scope, &args.web_acl, range)
+                    .await
+                    .map_err(failed)?;
+                (serde_json::to_value(&report), report.to_text())
+            }
+        }
     };
     match args.format.as_str() {
         "json" => println!(
@@ -104,4 +122,8 @@ pub async fn run(config: &Config, args: ReplayArgs) -> Result<(), String> {
         _ => print!("{text}"),
     }
     Ok(())
+}
+
+async fn wafv2(config: &Config) -> aws_sdk_wafv2::Client {
+    aws_sdk_wafv2::Client::new(&crate::aws::sdk_config(&config.aws).await)
 }

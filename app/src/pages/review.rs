@@ -49,7 +49,7 @@ async fn replay_of(
     use crate::traffic::replaying::{self, Range, Sources};
     let sources = Sources {
         pool: &state.pool,
-        wafv2: &state.aws.wafv2,
+        wafv2: Some(&state.aws.wafv2),
         geo: state.geo.as_ref(),
     };
     let replayed = async {

@@ -20,6 +20,11 @@
 //!   keyed by one does not see what a rule keyed by the other blocked.
 //!
 //! Pure: the store hands it the segments; the caller reads the IP sets.
+//! Fast because a replay never looks at a request twice: gathering sums
+//! the requests per 10-second step, key and kind — a kind being what the
+//! plan's statements answer for a request, decided once per distinct
+//! (URI, method, country, labels) of a segment — so the rules read only
+//! the answers of far fewer rows.
 
 use super::query::{SLIDE_SECONDS, web_acl_matches};
 use super::segment::{Damaged, Forwarded, Interner, NONE, Segment};
@@ -28,126 +33,368 @@ use crate::rules::model::{AggregateKeyType, RuleAction, RuleEntry, Statement};
 use foldhash::HashMap as FastMap;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Keys shown per rule, the busiest first.
 pub const TOP_KEYS: usize = 10;
 
-/// One second's requests of one kind, as the replay holds them.
-#[derive(Debug, Clone, Copy)]
+/// What the replays of some sets of rules over one traffic ask of each
+/// request: every statement a rule decides on (a rate rule's scope-down, a
+/// plain rule's statement), what those statements look up, and whether a
+/// rule counts by a forwarded address. Gathering answers every statement
+/// once per kind of request, so the replays themselves only read answers.
+pub struct Plan {
+    statements: Vec<Statement>,
+    /// Whether some statement looks at a request's address or headers:
+    /// then requests from different addresses are of different kinds.
+    by_address: bool,
+    /// Whether some rate rule counts by a forwarded address: only then are
+    /// the forwarded rows gathered.
+    forwarded: bool,
+    lookups: Arc<dyn LookupSource>,
+}
+
+/// What statements look up (IP sets, countries), shared by the threads
+/// that gather.
+pub trait LookupSource: Send + Sync {
+    /// The country of an address (ISO code), if known.
+    fn country(&self, ip: IpAddr) -> Option<String>;
+    /// The addresses of the IP set with this ARN, if known.
+    fn ip_set(&self, arn: &str) -> Option<Vec<ipnet::IpNet>>;
+}
+
+impl Plan {
+    /// The plan for replaying each of `sets` over the same traffic.
+    pub fn new(sets: &[&[RuleEntry]], lookups: Arc<dyn LookupSource>) -> Plan {
+        let mut plan = Plan {
+            statements: Vec::new(),
+            by_address: false,
+            forwarded: false,
+            lookups,
+        };
+        for entry in sets.iter().flat_map(|set| set.iter()) {
+            let RuleEntry::Rule(rule) = entry else {
+                continue;
+            };
+            let statement = match &rule.statement {
+                Statement::RateBased(rate) => {
+                    plan.forwarded |=
+                        matches!(rate.aggregate_key_type, AggregateKeyType::ForwardedIp);
+                    match &rate.scope_down_statement {
+                        Some(scope) => scope,
+                        None => continue,
+                    }
+                }
+                statement => statement,
+            };
+            if !plan.statements.contains(statement) {
+                plan.by_address |= uses_address(statement);
+                plan.statements.push(statement.clone());
+            }
+        }
+        plan
+    }
+
+    /// The statement's place in the plan.
+    fn index(&self, statement: &Statement) -> Result<usize, String> {
+        self.statements
+            .iter()
+            .position(|s| s == statement)
+            .ok_or_else(|| "the rule was not among those the traffic was gathered for".to_owned())
+    }
+}
+
+/// One 10-second step's requests of one key and kind, as the replay holds
+/// them.
+#[derive(Debug, Clone, Copy, Default)]
 struct Row {
-    bucket: i64,
-    /// The client address, or for a forwarded row the address in `header`.
+    /// The step, counted from the range's first.
+    step: u32,
+    /// The client address, or for a forwarded row the forwarded address.
     key: u32,
-    /// [`NONE`] for a count row; the header's name otherwise.
-    header: u32,
-    /// What else the row says — its (URI, method, country, tag) — as an
-    /// index into [`Traffic::facts`]: what most statements decide on.
-    facts: u32,
+    /// What the plan's statements answer for these requests, and for a
+    /// forwarded row which header named the key: an index into [`Kinds`].
+    kind: u32,
     requests: u32,
 }
 
-/// A row's (URI, method, country, tag).
-type RowKind = (u32, u32, u32, u32);
+const NO: u8 = 0;
+const YES: u8 = 1;
+const UNDECIDABLE: u8 = 2;
 
-/// The imported traffic of one time range and web ACL, gathered for
-/// replays: strings and label sets shared by every segment.
+/// The kinds of request: each a distinct list of the plan's statements'
+/// answers ([`NO`], [`YES`], [`UNDECIDABLE`]) with the forwarded header's
+/// name ([`NONE`] for a count row), numbered as first seen.
+struct Kinds {
+    statements: usize,
+    /// Per kind, per statement.
+    answers: Vec<u8>,
+    /// Per kind: the header's name, a string id.
+    headers: Vec<u32>,
+    /// Per kind: its answers, then its header's id (little-endian).
+    ids: FastMap<Box<[u8]>, u32>,
+    /// Per statement: why it could not be decided, the first time.
+    whys: Vec<Option<String>>,
+}
+
+impl Kinds {
+    fn new(statements: usize) -> Self {
+        Kinds {
+            statements,
+            answers: Vec::new(),
+            headers: Vec::new(),
+            ids: FastMap::default(),
+            whys: vec![None; statements],
+        }
+    }
+
+    /// The kind of requests with these facts, counted by `header` (a
+    /// string id; [`NONE`] for the client address).
+    fn decide(
+        &mut self,
+        plan: &Plan,
+        facts: &RowFacts<'_>,
+        lookups: &Lookups<'_>,
+        header: u32,
+    ) -> u32 {
+        let mut answers = Vec::with_capacity(self.statements + 4);
+        for (statement, why) in plan.statements.iter().zip(&mut self.whys) {
+            answers.push(match matches(statement, facts, lookups) {
+                Ok(false) => NO,
+                Ok(true) => YES,
+                Err(reason) => {
+                    why.get_or_insert(reason);
+                    UNDECIDABLE
+                }
+            });
+        }
+        self.kind(answers, header)
+    }
+
+    fn kind(&mut self, mut answers: Vec<u8>, header: u32) -> u32 {
+        answers.extend_from_slice(&header.to_le_bytes());
+        if let Some(&kind) = self.ids.get(answers.as_slice()) {
+            return kind;
+        }
+        let kind = self.headers.len() as u32;
+        self.answers.extend_from_slice(&answers[..self.statements]);
+        self.headers.push(header);
+        self.ids.insert(answers.into(), kind);
+        kind
+    }
+
+    fn answers(&self, kind: u32) -> &[u8] {
+        let start = kind as usize * self.statements;
+        &self.answers[start..start + self.statements]
+    }
+
+    fn header(&self, kind: u32) -> u32 {
+        self.headers[kind as usize]
+    }
+
+    /// Whether requests of `kind` match the plan's statement `statement`.
+    fn matches(&self, kind: u32, statement: usize) -> Result<bool, String> {
+        match self.answers[kind as usize * self.statements + statement] {
+            NO => Ok(false),
+            YES => Ok(true),
+            _ => Err(self.whys[statement].clone().unwrap_or_default()),
+        }
+    }
+}
+
+/// Where the requests of one (segment address, kind) were last summed: a
+/// row of one step. A cache, not an index: a row that finds another
+/// there starts a row of its own, which the rules add up alike.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// The gathered segment it is of (a count), so that no slot needs
+    /// clearing between segments.
+    segment: u32,
+    step: u32,
+    kind: u32,
+    row: u32,
+}
+
+/// Slots per segment address: one per kind, for this many kinds.
+const WAYS: usize = 4;
+
+/// The imported traffic of one time range and web ACL, gathered for the
+/// replays of a [`Plan`]: requests per 10-second step, key and kind.
 pub struct Traffic {
     from: i64,
     to: i64,
     web_acl: Option<String>,
+    plan: Arc<Plan>,
+    /// Addresses and header names.
     strings: Interner,
-    /// Per tag: its labels.
-    tags: Vec<Vec<u32>>,
-    tag_ids: FastMap<Vec<u32>, u32>,
-    /// The distinct (URI, method, country, tag) of the rows.
-    facts: Vec<RowKind>,
-    fact_ids: FastMap<RowKind, u32>,
+    kinds: Kinds,
     counts: Vec<Row>,
     forwarded: Vec<Row>,
+    /// What other gatherers gathered, renumbered into these strings and
+    /// kinds, still to be put in order: (counts, forwarded).
+    merged: Vec<(Vec<Row>, Vec<Row>)>,
+    /// Whether the rows are in order of key, then step, and merged.
+    ordered: bool,
+    slots: Vec<Slot>,
+    segments: u32,
 }
 
 impl Traffic {
-    /// Requests with `from ≤ second < to` of `web_acl` (all when `None`).
-    pub fn new(from: i64, to: i64, web_acl: Option<String>) -> Self {
+    /// Requests with `from ≤ second < to` of `web_acl` (all when `None`),
+    /// for the replays `plan` is for.
+    pub fn new(from: i64, to: i64, web_acl: Option<String>, plan: Arc<Plan>) -> Self {
         Traffic {
             from,
             to,
             web_acl,
+            kinds: Kinds::new(plan.statements.len()),
+            plan,
             strings: Interner::default(),
-            tags: Vec::new(),
-            tag_ids: FastMap::default(),
-            facts: Vec::new(),
-            fact_ids: FastMap::default(),
             counts: Vec::new(),
             forwarded: Vec::new(),
+            merged: Vec::new(),
+            ordered: true,
+            slots: Vec::new(),
+            segments: 0,
         }
+    }
+
+    /// The range's first 10-second step.
+    fn first_step(&self) -> i64 {
+        self.from.div_euclid(SLIDE_SECONDS)
     }
 
     /// Gathers one segment's rows of the range and web ACL.
     pub fn add(&mut self, segment: &Segment<'_>) -> Result<(), Damaged> {
+        let first_step = self.first_step();
+        let Traffic {
+            from,
+            to,
+            web_acl,
+            plan,
+            strings: interner,
+            kinds,
+            counts,
+            forwarded,
+            ordered,
+            slots,
+            segments,
+            ..
+        } = self;
+        *ordered = false;
+        *segments = segments.wrapping_add(1);
+        let (from, to, plan, this_segment) = (*from, *to, &**plan, *segments);
+        let source = &*plan.lookups;
+        let country = |ip: IpAddr| source.country(ip);
+        let ip_set = |arn: &str| source.ip_set(arn);
+        let lookups = Lookups {
+            country: &country,
+            ip_set: &ip_set,
+        };
         let strings = &segment.strings;
+        let text = |local: u32| strings[local as usize];
+        // Per local tag: its labels, or None when its web ACL is not asked.
+        let tags: Vec<Option<Vec<&str>>> = segment
+            .tags
+            .iter()
+            .map(|tag| {
+                let named = (tag.web_acl != NONE).then(|| text(tag.web_acl));
+                if let Some(wanted) = web_acl
+                    && !web_acl_matches(wanted, named)
+                {
+                    return None;
+                }
+                Some(tag.labels.iter().map(|&l| text(l)).collect())
+            })
+            .collect();
         let mut ids = vec![NONE; strings.len()];
-        let interner = &mut self.strings;
         let mut id = |local: u32| -> u32 {
-            if local == NONE {
-                return NONE;
-            }
             let slot = &mut ids[local as usize];
             if *slot == NONE {
-                *slot = interner.id(strings[local as usize]);
+                *slot = interner.id(text(local));
             }
             *slot
         };
-        // Per local tag: the shared one, or NONE when its web ACL is not asked.
-        let mut tags = Vec::with_capacity(segment.tags.len());
-        for tag in &segment.tags {
-            let web_acl = (tag.web_acl != NONE).then(|| strings[tag.web_acl as usize]);
-            if let Some(wanted) = &self.web_acl
-                && !web_acl_matches(wanted, web_acl)
-            {
-                tags.push(NONE);
-                continue;
-            }
-            let mut labels: Vec<u32> = tag.labels.iter().map(|&l| id(l)).collect();
-            labels.sort_unstable();
-            let next = self.tags.len() as u32;
-            let shared = *self.tag_ids.entry(labels.clone()).or_insert(next);
-            if shared == next {
-                self.tags.push(labels);
-            }
-            tags.push(shared);
+        if slots.len() < strings.len() * WAYS {
+            let empty = Slot {
+                segment: 0,
+                step: 0,
+                kind: 0,
+                row: 0,
+            };
+            slots.resize(strings.len() * WAYS, empty);
         }
-        let (from, to) = (self.from, self.to);
-        let (facts, fact_ids) = (&mut self.facts, &mut self.fact_ids);
-        // A count row is a forwarded row without a header.
-        let mut row_of = |f: Forwarded| {
-            let tag = tags[f.tag as usize];
-            if f.second < from || f.second >= to || tag == NONE {
-                return None;
+        // Per local (URI, method, country, tag, address, header): its kind;
+        // the address only when a statement looks at it.
+        let mut local_kinds: FastMap<(u128, u64), u32> = FastMap::default();
+        // A count row is a forwarded row without a header; `rows` is the
+        // table it goes to.
+        let mut add = |f: Forwarded, rows: &mut Vec<Row>| {
+            if f.second < from || f.second >= to {
+                return;
             }
-            let kind = (id(f.uri), id(f.method), id(f.country), tag);
-            let next = facts.len() as u32;
-            let fact = *fact_ids.entry(kind).or_insert(next);
-            if fact == next {
-                facts.push(kind);
+            let Some(labels) = tags[f.tag as usize].as_deref() else {
+                return;
+            };
+            let local = (
+                u128::from(f.uri) << 96
+                    | u128::from(f.method) << 64
+                    | u128::from(f.country) << 32
+                    | u128::from(f.tag),
+                match plan.by_address {
+                    true => u64::from(f.address) << 32 | u64::from(f.header),
+                    false => u64::from(f.header),
+                },
+            );
+            let kind = match local_kinds.get(&local) {
+                Some(&kind) => kind,
+                None => {
+                    let facts = RowFacts {
+                        origin: match f.header {
+                            NONE => text(f.address).parse().ok(),
+                            _ => None,
+                        },
+                        forwarded: (f.header != NONE).then(|| (text(f.header), text(f.address))),
+                        country: (f.country != NONE).then(|| text(f.country)),
+                        uri: text(f.uri),
+                        method: text(f.method),
+                        labels,
+                    };
+                    let header = match f.header {
+                        NONE => NONE,
+                        header => id(header),
+                    };
+                    let kind = kinds.decide(plan, &facts, &lookups, header);
+                    local_kinds.insert(local, kind);
+                    kind
+                }
+            };
+            // Within a second of the range: the step fits.
+            let step = (f.second.div_euclid(SLIDE_SECONDS) - first_step) as u32;
+            let slot = &mut slots[f.address as usize * WAYS + kind as usize % WAYS];
+            if slot.segment == this_segment && slot.step == step && slot.kind == kind {
+                let summed = &mut rows[slot.row as usize].requests;
+                *summed = summed.saturating_add(f.requests);
+                return;
             }
-            Some(Row {
-                bucket: f.second.div_euclid(SLIDE_SECONDS),
+            *slot = Slot {
+                segment: this_segment,
+                step,
+                kind,
+                row: rows.len() as u32,
+            };
+            rows.push(Row {
+                step,
                 key: id(f.address),
-                header: id(f.header),
-                facts: fact,
+                kind,
                 requests: f.requests,
-            })
+            });
         };
-        let (counts, forwarded) = (&mut self.counts, &mut self.forwarded);
-        let (count_rows, forwarded_rows) = segment.rows();
-        counts.reserve(count_rows);
-        forwarded.reserve(forwarded_rows);
         // A damaged segment adds nothing.
         let (counts_before, forwarded_before) = (counts.len(), forwarded.len());
         let read = segment
             .each_count(|c| {
-                counts.extend(row_of(Forwarded {
+                let row = Forwarded {
                     second: c.second,
                     header: NONE,
                     address: c.ip,
@@ -156,9 +403,13 @@ impl Traffic {
                     country: c.country,
                     tag: c.tag,
                     requests: c.requests,
-                }))
+                };
+                add(row, counts);
             })
-            .and_then(|()| segment.each_forwarded(|f| forwarded.extend(row_of(f))));
+            .and_then(|()| match plan.forwarded {
+                true => segment.each_forwarded(|f| add(f, forwarded)),
+                false => Ok(()),
+            });
         if read.is_err() {
             counts.truncate(counts_before);
             forwarded.truncate(forwarded_before);
@@ -166,85 +417,74 @@ impl Traffic {
         read
     }
 
-    /// Takes in what another gatherer gathered of the same range and web
-    /// ACL: its strings, label sets and row kinds renumbered into these.
-    pub fn merge(&mut self, other: Traffic) {
+    /// Takes in what another gatherer gathered of the same range, web ACL
+    /// and plan: its addresses, header names and kinds renumbered into
+    /// these.
+    pub fn merge(&mut self, mut other: Traffic) {
         let strings: Vec<u32> = other
             .strings
             .strings()
             .iter()
             .map(|s| self.strings.id(s))
             .collect();
-        let string = |id: u32| {
-            if id == NONE {
-                NONE
-            } else {
-                strings[id as usize]
+        let kinds: Vec<u32> = (0..other.kinds.headers.len() as u32)
+            .map(|kind| {
+                let header = match other.kinds.header(kind) {
+                    NONE => NONE,
+                    header => strings[header as usize],
+                };
+                self.kinds.kind(other.kinds.answers(kind).to_vec(), header)
+            })
+            .collect();
+        for (mine, theirs) in self.kinds.whys.iter_mut().zip(other.kinds.whys) {
+            if mine.is_none() {
+                *mine = theirs;
             }
-        };
-        let tags: Vec<u32> = other
-            .tags
-            .iter()
-            .map(|labels| {
-                let mut labels: Vec<u32> = labels.iter().map(|&l| string(l)).collect();
-                labels.sort_unstable();
-                let next = self.tags.len() as u32;
-                let id = *self.tag_ids.entry(labels.clone()).or_insert(next);
-                if id == next {
-                    self.tags.push(labels);
-                }
-                id
-            })
-            .collect();
-        let facts: Vec<u32> = other
-            .facts
-            .iter()
-            .map(|&(uri, method, country, tag)| {
-                let kind = (
-                    string(uri),
-                    string(method),
-                    string(country),
-                    tags[tag as usize],
-                );
-                let next = self.facts.len() as u32;
-                let id = *self.fact_ids.entry(kind).or_insert(next);
-                if id == next {
-                    self.facts.push(kind);
-                }
-                id
-            })
-            .collect();
-        let renumbered = |row: &Row| Row {
-            key: string(row.key),
-            header: string(row.header),
-            facts: facts[row.facts as usize],
-            ..*row
-        };
-        self.counts.extend(other.counts.iter().map(renumbered));
-        self.forwarded
-            .extend(other.forwarded.iter().map(renumbered));
+        }
+        other.merged.push((other.counts, other.forwarded));
+        for (counts, forwarded) in &mut other.merged {
+            for row in counts.iter_mut().chain(forwarded.iter_mut()) {
+                row.key = strings[row.key as usize];
+                row.kind = kinds[row.kind as usize];
+            }
+        }
+        self.merged.append(&mut other.merged);
+        self.ordered = false;
     }
 
     /// Requests gathered (each counted once, by client address).
     pub fn requests(&self) -> u64 {
-        self.counts.iter().map(|r| u64::from(r.requests)).sum()
+        let requests = |rows: &[Row]| rows.iter().map(|r| u64::from(r.requests)).sum::<u64>();
+        requests(&self.counts)
+            + self
+                .merged
+                .iter()
+                .map(|(counts, _)| requests(counts))
+                .sum::<u64>()
     }
 
-    /// Replays `rules` (any order) against the traffic.
-    pub fn replay(&mut self, rules: &[RuleEntry], lookups: &Lookups<'_>) -> Report {
+    /// Merges and orders the rows: what the rules read.
+    fn order(&mut self) {
+        if self.ordered {
+            return;
+        }
+        let keys = self.strings.strings().len();
+        let (counts, forwarded): (Vec<Vec<Row>>, Vec<Vec<Row>>) =
+            std::mem::take(&mut self.merged).into_iter().unzip();
+        in_key_order(&mut self.counts, counts, keys);
+        in_key_order(&mut self.forwarded, forwarded, keys);
+        self.ordered = true;
+    }
+
+    /// Replays `rules` (any order; one of the sets of the plan) against
+    /// the traffic.
+    pub fn replay(&mut self, rules: &[RuleEntry]) -> Report {
+        self.order();
         let texts: Vec<&str> = self.strings.strings().iter().map(|s| &**s).collect();
-        let labels: Vec<Vec<&str>> = self
-            .tags
-            .iter()
-            .map(|t| t.iter().map(|&l| texts[l as usize]).collect())
-            .collect();
-        let addresses: Vec<Option<IpAddr>> = texts.iter().map(|t| t.parse().ok()).collect();
         let world = World {
             texts: &texts,
-            labels: &labels,
-            addresses: &addresses,
-            facts: &self.facts,
-            lookups,
+            kinds: &self.kinds,
+            first_step: self.first_step(),
         };
         let mut ordered: Vec<&RuleEntry> = rules.iter().collect();
         ordered.sort_by_key(|r| r.priority().unwrap_or(i64::MAX));
@@ -280,9 +520,14 @@ impl Traffic {
                                     other.as_str()
                                 )),
                             };
-                            match key {
+                            let scope = rate
+                                .scope_down_statement
+                                .as_ref()
+                                .map(|s| self.plan.index(s))
+                                .transpose();
+                            match key.and_then(|key| Ok((key, scope?))) {
                                 Err(why) => RuleOutcome::unknown(&rule.name, rule.priority, why),
-                                Ok(key) => {
+                                Ok((key, scope)) => {
                                     let (rows, done) = match key {
                                         Key::Forwarded(_) => (&self.forwarded, &mut forwarded_done),
                                         _ => (&self.counts, &mut counts_done),
@@ -301,7 +546,7 @@ impl Traffic {
                                             limit,
                                             span: (window / SLIDE_SECONDS).max(1),
                                             window,
-                                            scope: rate.scope_down_statement.as_ref(),
+                                            scope,
                                             key,
                                         },
                                         rows,
@@ -311,16 +556,17 @@ impl Traffic {
                             }
                         }
                         statement => {
-                            let counted =
-                                plain_rule(&world, statement, ends, &self.counts, &mut counts_done);
-                            // Forwarded rows follow where the statement decides them.
-                            let _ = plain_rule(
-                                &world,
-                                statement,
-                                ends,
-                                &self.forwarded,
-                                &mut forwarded_done,
-                            );
+                            let counted = self.plan.index(statement).and_then(|statement| {
+                                // Forwarded rows follow where the statement decides them.
+                                let _ = plain_rule(
+                                    &world,
+                                    statement,
+                                    ends,
+                                    &self.forwarded,
+                                    &mut forwarded_done,
+                                );
+                                plain_rule(&world, statement, ends, &self.counts, &mut counts_done)
+                            });
                             match counted {
                                 Err(why) => RuleOutcome::unknown(&rule.name, rule.priority, why),
                                 Ok(matched) => RuleOutcome {
@@ -353,98 +599,44 @@ impl Traffic {
     }
 }
 
-/// What every rule reads: the strings, the labels per tag, the addresses
-/// per string, and the lookups.
+/// Puts `rows` and `more` into `rows`, in order of key (a string id
+/// below `keys`), then step: what a rate rule reads key by key.
+fn in_key_order(rows: &mut Vec<Row>, more: Vec<Vec<Row>>, keys: usize) {
+    let parts = || std::iter::once(&rows[..]).chain(more.iter().map(Vec::as_slice));
+    // Where each key's rows start.
+    let mut starts = vec![0usize; keys + 1];
+    for row in parts().flatten() {
+        starts[row.key as usize + 1] += 1;
+    }
+    for key in 0..keys {
+        starts[key + 1] += starts[key];
+    }
+    let mut sorted = vec![Row::default(); starts[keys]];
+    for row in parts().flatten() {
+        let at = &mut starts[row.key as usize];
+        sorted[*at] = *row;
+        *at += 1;
+    }
+    *rows = sorted;
+    for run in key_runs(rows).collect::<Vec<_>>() {
+        let run = &mut rows[run];
+        if !run.is_sorted_by_key(|r| r.step) {
+            run.sort_by_key(|r| r.step);
+        }
+    }
+}
+
+/// What every rule reads: the addresses and header names, and each kind's
+/// answers.
 struct World<'a> {
     texts: &'a [&'a str],
-    labels: &'a [Vec<&'a str>],
-    addresses: &'a [Option<IpAddr>],
-    facts: &'a [RowKind],
-    lookups: &'a Lookups<'a>,
+    kinds: &'a Kinds,
+    /// The range's first 10-second step: what a row's step counts from.
+    first_step: i64,
 }
 
-impl World<'_> {
-    fn text(&self, id: u32) -> Option<&str> {
-        (id != NONE).then(|| self.texts[id as usize])
-    }
-
-    /// Whether `statement` matches `row`.
-    fn matches(&self, statement: &Statement, row: &Row) -> Result<bool, String> {
-        let (uri, method, country, tag) = self.facts[row.facts as usize];
-        let facts = RowFacts {
-            origin: match row.header {
-                NONE => self.addresses[row.key as usize],
-                _ => None,
-            },
-            forwarded: (row.header != NONE).then(|| {
-                (
-                    self.texts[row.header as usize],
-                    self.texts[row.key as usize],
-                )
-            }),
-            country: self.text(country),
-            uri: self.texts[uri as usize],
-            method: self.texts[method as usize],
-            labels: &self.labels[tag as usize],
-        };
-        matches(statement, &facts, self.lookups)
-    }
-}
-
-/// One statement's answers, remembered: per distinct (URI, method,
-/// country, tag) when it does not look at addresses (most do not), else
-/// per row kind and address.
-struct Decider<'s> {
-    statement: &'s Statement,
-    by_address: bool,
-    /// Per row kind: 0 not asked yet, 1 no, 2 yes, 3 undecidable.
-    answers: Vec<u8>,
-    undecidable: Option<String>,
-    by_row: FastMap<(u32, u32, u32), Result<bool, String>>,
-}
-
-impl<'s> Decider<'s> {
-    fn new(statement: &'s Statement, kinds: usize) -> Self {
-        Decider {
-            statement,
-            by_address: uses_address(statement),
-            answers: vec![0; kinds],
-            undecidable: None,
-            by_row: FastMap::default(),
-        }
-    }
-
-    fn decide(&mut self, world: &World<'_>, row: &Row) -> Result<bool, String> {
-        if self.by_address {
-            let key = (row.key, row.header, row.facts);
-            if let Some(known) = self.by_row.get(&key) {
-                return known.clone();
-            }
-            let decided = world.matches(self.statement, row);
-            self.by_row.insert(key, decided.clone());
-            return decided;
-        }
-        let answer = &mut self.answers[row.facts as usize];
-        if *answer == 0 {
-            *answer = match world.matches(self.statement, row) {
-                Ok(false) => 1,
-                Ok(true) => 2,
-                Err(why) => {
-                    self.undecidable.get_or_insert(why);
-                    3
-                }
-            };
-        }
-        match *answer {
-            1 => Ok(false),
-            2 => Ok(true),
-            _ => Err(self.undecidable.clone().unwrap_or_default()),
-        }
-    }
-}
-
-/// Whether deciding `statement` needs a row's address (so that rows of
-/// different addresses cannot share an answer).
+/// Whether deciding `statement` needs a request's address or headers (so
+/// that requests from different addresses cannot share an answer).
 fn uses_address(statement: &Statement) -> bool {
     use crate::rules::model::FieldToMatch;
     match statement {
@@ -513,16 +705,15 @@ fn action_of(action: Option<&RuleAction>) -> Option<String> {
 }
 
 /// A rule that is not rate-based: the requests that reach it and match
-/// end there when its action ends (Block, Allow, CAPTCHA, Challenge).
-/// Returns (requests reaching it, requests matching).
+/// its statement (the plan's `statement`) end there when its action ends
+/// (Block, Allow, CAPTCHA, Challenge).
 fn plain_rule(
     world: &World<'_>,
-    statement: &Statement,
+    statement: usize,
     ends: bool,
     rows: &[Row],
     done: &mut [bool],
 ) -> Result<Matched, String> {
-    let mut decider = Decider::new(statement, world.facts.len());
     let mut matched = Matched::default();
     let mut hits = Vec::new();
     let mut per_key: FastMap<u32, BlockedKey> = FastMap::default();
@@ -531,13 +722,13 @@ fn plain_rule(
             continue;
         }
         matched.reached += u64::from(row.requests);
-        if decider.decide(world, row)? {
+        if world.kinds.matches(row.kind, statement)? {
             matched.requests += u64::from(row.requests);
             hits.push(i);
             per_key
                 .entry(row.key)
                 .or_insert_with(|| BlockedKey::new(world.texts[row.key as usize]))
-                .note(row, 0);
+                .note(world, row, 0);
         }
     }
     if ends {
@@ -576,17 +767,38 @@ struct RateRule<'a> {
     /// The evaluation window in 10-second steps.
     span: i64,
     window: i64,
-    scope: Option<&'a Statement>,
+    /// The scope-down statement's place in the plan.
+    scope: Option<usize>,
     key: Key,
 }
 
+/// The ranges of `rows` (in order of key) that hold one key each.
+fn key_runs(rows: &[Row]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let key = rows.get(start)?.key;
+        let end = start
+            + rows[start..]
+                .iter()
+                .position(|r| r.key != key)
+                .unwrap_or(rows.len() - start);
+        let run = start..end;
+        start = end;
+        Some(run)
+    })
+}
+
+/// A rate-based rule over `rows` (in order of key, then step), key by key:
+/// the key's requests that reach the rule and match its scope, per step;
+/// the steps it is blocked in (over the limit in the window that ended as
+/// the step began), with the count that put it over; its requests in
+/// those steps blocked.
 fn rate_rule(
     world: &World<'_>,
     rule: RateRule<'_>,
     rows: &[Row],
     done: &mut [bool],
 ) -> RuleOutcome {
-    let mut scope = rule.scope.map(|s| Decider::new(s, world.facts.len()));
     // The header's name as a string id, if the traffic has it at all.
     let header = match &rule.key {
         Key::Forwarded(h) => Some(
@@ -598,93 +810,82 @@ fn rate_rule(
         ),
         _ => None,
     };
-    let key_of = |row: &Row| match rule.key {
-        Key::Constant => 0,
-        _ => row.key as usize,
+    // A constant key: every row is one key's.
+    let runs: Box<dyn Iterator<Item = std::ops::Range<usize>>> = match rule.key {
+        Key::Constant => Box::new(std::iter::once(0..rows.len())),
+        _ => Box::new(key_runs(rows)),
     };
-    // The rows the rule counts, and per key (a string id) its requests
-    // per step.
-    let mut counted: Vec<usize> = Vec::new();
-    let mut steps: Vec<Vec<(i64, u64)>> = vec![Vec::new(); world.texts.len().max(1)];
-    let mut reached = 0u64;
-    for (i, row) in rows.iter().enumerate() {
-        if done[i] || header.is_some_and(|h| row.header != h) {
-            continue;
-        }
-        if let Some(scope) = &mut scope {
-            match scope.decide(world, row) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(why) => {
-                    return RuleOutcome::unknown(
-                        rule.name,
-                        rule.priority,
-                        format!("unknown scope: {why}"),
-                    );
+    let (mut reached, mut requests) = (0u64, 0u64);
+    let mut top: Vec<BlockedKey> = Vec::new();
+    let (mut counted, mut steps, mut over) = (Vec::new(), Vec::new(), Vec::new());
+    for run in runs {
+        counted.clear();
+        steps.clear();
+        for i in run {
+            let row = &rows[i];
+            if done[i] || header.is_some_and(|h| world.kinds.header(row.kind) != h) {
+                continue;
+            }
+            if let Some(scope) = rule.scope {
+                match world.kinds.matches(row.kind, scope) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(why) => {
+                        return RuleOutcome::unknown(
+                            rule.name,
+                            rule.priority,
+                            format!("unknown scope: {why}"),
+                        );
+                    }
                 }
             }
-        }
-        reached += u64::from(row.requests);
-        counted.push(i);
-        let key_steps = &mut steps[key_of(row)];
-        match key_steps.last_mut() {
-            Some((bucket, n)) if *bucket == row.bucket => *n += u64::from(row.requests),
-            _ => key_steps.push((row.bucket, u64::from(row.requests))),
-        }
-    }
-    // Per key: the steps it is blocked in (over the limit in the window
-    // that ended as the step began), with the count that put it over.
-    let blocked: Vec<Vec<(i64, u64)>> = steps
-        .iter_mut()
-        .map(|key_steps| {
-            super::windows::in_order(key_steps);
-            let key_steps = &*key_steps;
-            let mut over = Vec::new();
-            let mut low = 0;
-            let mut in_window = 0u64;
-            for high in 0..key_steps.len() {
-                let (bucket, _) = key_steps[high];
-                // The window before this step: buckets bucket - span ..= bucket - 1.
-                while low < high && key_steps[low].0 < bucket - rule.span {
-                    in_window -= key_steps[low].1;
-                    low += 1;
-                }
-                if in_window > rule.limit {
-                    over.push((bucket, in_window));
-                }
-                in_window += key_steps[high].1;
+            reached += u64::from(row.requests);
+            counted.push(i);
+            match steps.last_mut() {
+                Some((step, n)) if *step == i64::from(row.step) => *n += u64::from(row.requests),
+                _ => steps.push((i64::from(row.step), u64::from(row.requests))),
             }
-            over
-        })
-        .collect();
-    let mut per_key: FastMap<usize, BlockedKey> = FastMap::default();
-    let mut requests = 0u64;
-    for i in counted {
-        let row = &rows[i];
-        let key = key_of(row);
-        let over = &blocked[key];
+        }
+        super::windows::in_order(&mut steps);
+        over.clear();
+        let mut low = 0;
+        let mut in_window = 0u64;
+        for high in 0..steps.len() {
+            let (bucket, _) = steps[high];
+            // The window before this step: buckets bucket - span ..= bucket - 1.
+            while low < high && steps[low].0 < bucket - rule.span {
+                in_window -= steps[low].1;
+                low += 1;
+            }
+            if in_window > rule.limit {
+                over.push((bucket, in_window));
+            }
+            in_window += steps[high].1;
+        }
         if over.is_empty() {
             continue;
         }
-        let Ok(at) = over.binary_search_by_key(&row.bucket, |o| o.0) else {
-            continue;
-        };
-        let count = over[at].1;
-        requests += u64::from(row.requests);
-        if rule.ends {
-            done[i] = true;
-        }
-        per_key
-            .entry(key)
-            .or_insert_with(|| {
-                BlockedKey::new(match rule.key {
-                    Key::Constant => "(all requests)",
-                    _ => world.texts[key],
+        let mut blocked: Option<BlockedKey> = None;
+        for &i in &counted {
+            let row = &rows[i];
+            let Ok(at) = over.binary_search_by_key(&i64::from(row.step), |o| o.0) else {
+                continue;
+            };
+            requests += u64::from(row.requests);
+            if rule.ends {
+                done[i] = true;
+            }
+            blocked
+                .get_or_insert_with(|| {
+                    BlockedKey::new(match rule.key {
+                        Key::Constant => "(all requests)",
+                        _ => world.texts[row.key as usize],
+                    })
                 })
-            })
-            .note(row, count);
+                .note(world, row, over[at].1);
+        }
+        top.extend(blocked);
     }
-    let mut top: Vec<BlockedKey> = per_key.into_values().collect();
     top.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
     let keys = top.len() as u64;
     let first = top.iter().map(|k| k.first).min();
@@ -742,9 +943,10 @@ impl BlockedKey {
         }
     }
 
-    /// Notes a blocked row, blocked at a count of `peak` in the window.
-    fn note(&mut self, row: &Row, peak: u64) {
-        let at = row.bucket * SLIDE_SECONDS;
+    /// Notes a blocked row of `world`, blocked at a count of `peak` in
+    /// the window.
+    fn note(&mut self, world: &World<'_>, row: &Row, peak: u64) {
+        let at = (world.first_step + i64::from(row.step)) * SLIDE_SECONDS;
         self.requests += u64::from(row.requests);
         self.peak = self.peak.max(peak);
         self.first = self.first.min(at);
@@ -1086,20 +1288,32 @@ mod tests {
                "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": name}})
     }
 
+    /// The test's lookups: no countries; the IP set `arn:office` is
+    /// 192.0.2.0/24.
+    struct Office;
+
+    impl LookupSource for Office {
+        fn country(&self, _: IpAddr) -> Option<String> {
+            None
+        }
+
+        fn ip_set(&self, arn: &str) -> Option<Vec<ipnet::IpNet>> {
+            (arn == "arn:office").then(|| vec!["192.0.2.0/24".parse().unwrap()])
+        }
+    }
+
+    /// Traffic of `web_acl` gathered for replaying each of `sets`.
+    fn traffic(web_acl: Option<&str>, sets: &[&[RuleEntry]]) -> Traffic {
+        let plan = Arc::new(Plan::new(sets, Arc::new(Office)));
+        Traffic::new(0, 10_000, web_acl.map(str::to_owned), plan)
+    }
+
     fn replay(lines: &[Line], rules: Value) -> Report {
         let bytes = segment(lines);
-        let mut traffic = Traffic::new(0, 10_000, Some("shop".into()));
+        let rules = read_rules(rules).unwrap();
+        let mut traffic = traffic(Some("shop"), &[&rules]);
         traffic.add(&Segment::decode(&bytes).unwrap()).unwrap();
-        let country = |_: IpAddr| None;
-        let ip_set =
-            |arn: &str| (arn == "arn:office").then(|| vec!["192.0.2.0/24".parse().unwrap()]);
-        traffic.replay(
-            &read_rules(rules).unwrap(),
-            &Lookups {
-                country: &country,
-                ip_set: &ip_set,
-            },
-        )
+        traffic.replay(&rules)
     }
 
     /// `n` requests a second from `ip` to `uri` with `method`, for seconds
@@ -1347,26 +1561,24 @@ mod tests {
     fn segments_in_any_order_replay_the_same() {
         let lines = burst("192.0.2.7", "/", "GET", 0, 100);
         let rules = read_rules(json!([rate("R", 0, 30, "Block", None)])).unwrap();
-        let country = |_: IpAddr| None;
-        let ip_set = |_: &str| None;
-        let lookups = Lookups {
-            country: &country,
-            ip_set: &ip_set,
-        };
-        let mut traffic = Traffic::new(0, 10_000, None);
+        let label = read_rules(json!([{"Name": "L", "Priority": 0, "Action": {"Block": {}},
+            "Statement": {"LabelMatchStatement": {"Scope": "LABEL", "Key": "a:b"}},
+            "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "l"}}]))
+        .unwrap();
+        let sets: &[&[RuleEntry]] = &[&rules, &label];
+        let mut traffic = traffic(None, sets);
         let (late, early) = (segment(&lines[50..]), segment(&lines[..50]));
         for bytes in [&late, &early] {
             traffic.add(&Segment::decode(bytes).unwrap()).unwrap();
         }
-        let r = traffic.replay(&rules, &lookups);
+        let r = traffic.replay(&rules);
         assert_eq!(
             (r.rules[0].requests, r.rules[0].first),
             (60, Some(40)),
             "as in one segment"
         );
         // Gathered by two, merged: the same.
-        let mut first = Traffic::new(0, 10_000, None);
-        let mut second = Traffic::new(0, 10_000, None);
+        let (mut first, mut second) = (self::traffic(None, sets), self::traffic(None, sets));
         first.add(&Segment::decode(&late).unwrap()).unwrap();
         let mut other_lines = lines[..50].to_vec();
         other_lines.push((5, "198.51.100.9", "/x", "POST", "", "a:b"));
@@ -1374,18 +1586,15 @@ mod tests {
             .add(&Segment::decode(&segment(&other_lines)).unwrap())
             .unwrap();
         first.merge(second);
-        let merged = first.replay(&rules, &lookups);
+        let merged = first.replay(&rules);
         assert_eq!(merged.rules[0].requests, 60);
         assert_eq!(merged.requests, 101);
-        let label = read_rules(json!([{"Name": "L", "Priority": 0, "Action": {"Block": {}},
-            "Statement": {"LabelMatchStatement": {"Scope": "LABEL", "Key": "a:b"}},
-            "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "l"}}]))
-        .unwrap();
-        let labelled = first.replay(&label, &lookups);
+        let labelled = first.replay(&label);
         assert_eq!(
             labelled.rules[0].top[0].key, "198.51.100.9",
-            "labels and keys renumbered"
+            "kinds and keys renumbered"
         );
+        assert_eq!(labelled.rules[0].requests, 1);
         // A damaged segment adds nothing.
         let mut damaged = segment(&lines);
         damaged.truncate(damaged.len() - 3);
@@ -1394,6 +1603,47 @@ mod tests {
             assert!(traffic.add(&s).is_err());
         }
         assert_eq!(traffic.requests(), before);
+    }
+
+    /// Gathering sums a key's requests of one kind per 10-second step,
+    /// keeps kinds the plan's statements tell apart apart, and gathers the
+    /// forwarded rows only for a rule that counts by them.
+    #[test]
+    fn gathering_sums_per_step_and_kind() {
+        let mut lines = burst("192.0.2.7", "/", "GET", 0, 100);
+        lines.extend(burst("192.0.2.7", "/login", "POST", 0, 100));
+        lines.extend(burst("192.0.2.7", "/about", "GET", 0, 100));
+        let login = json!({"ByteMatchStatement": {"SearchString": "/login", "FieldToMatch": {"UriPath": {}},
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}], "PositionalConstraint": "STARTS_WITH"}});
+        let rules = read_rules(json!([rate("Login", 0, 1000, "Block", Some(login))])).unwrap();
+        let mut gathered = traffic(Some("shop"), &[&rules]);
+        gathered
+            .add(&Segment::decode(&segment(&lines)).unwrap())
+            .unwrap();
+        // 10 steps × (/login: 10 requests, / and /about: 20).
+        let mut sizes: Vec<u32> = gathered.counts.iter().map(|r| r.requests).collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [vec![10; 10], vec![20; 10]].concat());
+        assert!(
+            gathered.forwarded.is_empty(),
+            "no rule counts by a forwarded address"
+        );
+        let r = gathered.replay(&rules);
+        assert_eq!(r.rules[0].reached, 100, "only /login reaches it");
+        let forwarded = read_rules(json!([{"Name": "F", "Priority": 0, "Action": {"Block": {}},
+            "Statement": {"RateBasedStatement": {"Limit": 60, "AggregateKeyType": "FORWARDED_IP", "EvaluationWindowSec": 60,
+                "ForwardedIPConfig": {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}}},
+            "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "f"}}]))
+        .unwrap();
+        let mut gathered = traffic(Some("shop"), &[&forwarded]);
+        gathered
+            .add(&Segment::decode(&segment(&lines)).unwrap())
+            .unwrap();
+        // No statement: one kind, one row a step.
+        assert_eq!((gathered.counts.len(), gathered.forwarded.len()), (10, 10));
+        // A rule the traffic was not gathered for is named, not guessed.
+        let r = gathered.replay(&rules);
+        assert!(r.rules[0].unknown.as_deref().unwrap().contains("not among"));
     }
 
     #[test]

@@ -3,13 +3,12 @@
 //! change request's rules beside the rules it is based on. The IP sets the
 //! rules reference are read live.
 
-use super::replay::{Comparison, Report, TOP_KEYS};
+use super::replay::{Comparison, LookupSource, Plan, Report, TOP_KEYS};
 use super::store;
 use crate::changes::Kind;
 use crate::changes::kinds::web_acl_rules;
 use crate::changes::store::Change;
 use crate::error::AppError;
-use crate::rules::evaluate::Lookups;
 use crate::rules::model::{RuleEntry, Statement};
 use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::types::Scope;
@@ -17,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The time range of a replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,10 +32,15 @@ impl Range {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Range, AppError> {
-        let (default_from, default_to) = store::default_range(pool, Utc::now()).await?;
-        let range = Range {
-            from: from.unwrap_or(default_from),
-            to: to.unwrap_or(default_to),
+        let range = match (from, to) {
+            (Some(from), Some(to)) => Range { from, to },
+            _ => {
+                let (default_from, default_to) = store::default_range(pool, Utc::now()).await?;
+                Range {
+                    from: from.unwrap_or(default_from),
+                    to: to.unwrap_or(default_to),
+                }
+            }
         };
         if range.from >= range.to {
             return Err(AppError::BadRequest("from must be before to".into()));
@@ -44,31 +49,53 @@ impl Range {
     }
 }
 
-/// Every IP set ARN the rules reference, scope-downs included.
-fn ip_set_arns(rules: &[RuleEntry]) -> Vec<String> {
-    fn walk(statement: &Statement, out: &mut Vec<String>) {
+/// Calls `visit` with every statement of `rules`, nested ones and
+/// scope-downs included.
+fn each_statement(rules: &[RuleEntry], visit: &mut impl FnMut(&Statement)) {
+    fn walk(statement: &Statement, visit: &mut impl FnMut(&Statement)) {
+        visit(statement);
         match statement {
-            Statement::IpSetReference(r) => out.push(r.arn.clone()),
             Statement::RateBased(rate) => {
                 if let Some(scope) = &rate.scope_down_statement {
-                    walk(scope, out);
+                    walk(scope, visit);
                 }
             }
-            Statement::And(and) => and.statements.iter().for_each(|s| walk(s, out)),
-            Statement::Or(or) => or.statements.iter().for_each(|s| walk(s, out)),
-            Statement::Not(not) => walk(&not.statement, out),
+            Statement::And(and) => and.statements.iter().for_each(|s| walk(s, visit)),
+            Statement::Or(or) => or.statements.iter().for_each(|s| walk(s, visit)),
+            Statement::Not(not) => walk(&not.statement, visit),
             _ => {}
         }
     }
-    let mut out = Vec::new();
     for rule in rules {
         if let RuleEntry::Rule(rule) = rule {
-            walk(&rule.statement, &mut out);
+            walk(&rule.statement, visit);
         }
     }
+}
+
+/// Every IP set ARN the rules reference: what a replay of them reads
+/// from AWS.
+pub fn ip_set_arns(rules: &[RuleEntry]) -> Vec<String> {
+    let mut out = Vec::new();
+    each_statement(rules, &mut |statement| {
+        if let Statement::IpSetReference(r) = statement {
+            out.push(r.arn.clone());
+        }
+    });
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether a replay of `rules` looks countries up (a geo match on a
+/// forwarded address): only then does it need the IP-to-country database.
+pub fn locates_addresses(rules: &[RuleEntry]) -> bool {
+    let mut locates = false;
+    each_statement(rules, &mut |statement| {
+        locates |=
+            matches!(statement, Statement::GeoMatch(geo) if geo.forwarded_ip_config.is_some());
+    });
+    locates
 }
 
 /// The addresses of each IP set the rules reference, read with
@@ -119,13 +146,33 @@ async fn ip_sets(wafv2: &Client, rules: &[RuleEntry]) -> BTreeMap<String, Vec<ip
     sets
 }
 
-/// What a replay reads besides the traffic: AWS for the IP sets, and the
-/// IP-to-country database for geo matches on a forwarded address.
+/// What a replay reads besides the traffic: AWS for the live rules and
+/// the IP sets (without a client, IP sets are not known and statements on
+/// them not decided), and the IP-to-country database for geo matches on a
+/// forwarded address.
 #[derive(Clone, Copy)]
 pub struct Sources<'a> {
     pub pool: &'a PgPool,
-    pub wafv2: &'a Client,
-    pub geo: Option<&'a std::sync::Arc<crate::vpn::geo::GeoDb>>,
+    pub wafv2: Option<&'a Client>,
+    pub geo: Option<&'a Arc<crate::vpn::geo::GeoDb>>,
+}
+
+/// The IP sets as read, and the IP-to-country database.
+struct Known {
+    ip_sets: BTreeMap<String, Vec<ipnet::IpNet>>,
+    geo: Option<Arc<crate::vpn::geo::GeoDb>>,
+}
+
+impl LookupSource for Known {
+    fn country(&self, ip: std::net::IpAddr) -> Option<String> {
+        self.geo
+            .as_ref()
+            .and_then(|db| db.locate(ip).country().map(str::to_owned))
+    }
+
+    fn ip_set(&self, arn: &str) -> Option<Vec<ipnet::IpNet>> {
+        self.ip_sets.get(arn).cloned()
+    }
 }
 
 /// Replays each set of `rules` over the same traffic of `web_acl` (its ARN
@@ -137,27 +184,21 @@ pub async fn replay_sets(
     sets: &[&[RuleEntry]],
 ) -> Result<Vec<Report>, AppError> {
     let Sources { pool, wafv2, geo } = sources;
-    let geo = geo.cloned();
-    let mut traffic = store::replay_traffic(pool, range.from, range.to, Some(web_acl)).await?;
     let every: Vec<RuleEntry> = sets.iter().flat_map(|s| s.iter().cloned()).collect();
-    let known = ip_sets(wafv2, &every).await;
+    let known = Known {
+        ip_sets: match wafv2 {
+            Some(wafv2) => ip_sets(wafv2, &every).await,
+            None => BTreeMap::new(),
+        },
+        geo: geo.cloned(),
+    };
+    let plan = Arc::new(Plan::new(sets, Arc::new(known)));
+    let mut traffic =
+        store::replay_traffic(pool, range.from, range.to, Some(web_acl), plan).await?;
     let sets: Vec<Vec<RuleEntry>> = sets.iter().map(|s| s.to_vec()).collect();
-    tokio::task::spawn_blocking(move || {
-        let country = |ip: std::net::IpAddr| {
-            geo.as_ref()
-                .and_then(|db| db.locate(ip).country().map(str::to_owned))
-        };
-        let ip_set = |arn: &str| known.get(arn).cloned();
-        let lookups = Lookups {
-            country: &country,
-            ip_set: &ip_set,
-        };
-        sets.iter()
-            .map(|rules| traffic.replay(rules, &lookups))
-            .collect()
-    })
-    .await
-    .map_err(|_| AppError::Internal)
+    tokio::task::spawn_blocking(move || sets.iter().map(|rules| traffic.replay(rules)).collect())
+        .await
+        .map_err(|_| AppError::Internal)
 }
 
 /// Replays the live rules of a managed web ACL.
@@ -167,7 +208,8 @@ pub async fn replay_live(
     name: &str,
     range: Range,
 ) -> Result<Report, AppError> {
-    let live = crate::rules::live::rules(sources.wafv2, scope, name)
+    let wafv2 = sources.wafv2.ok_or(AppError::Internal)?;
+    let live = crate::rules::live::rules(wafv2, scope, name)
         .await
         .map_err(|e| AppError::unavailable("AWS WAF", e))?;
     let mut reports = replay_sets(sources, &live.web_acl.arn, range, &[&live.rules]).await?;

@@ -222,6 +222,7 @@ pub async fn replay_traffic(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     web_acl: Option<&str>,
+    plan: std::sync::Arc<super::replay::Plan>,
 ) -> Result<super::replay::Traffic, sqlx::Error> {
     let (from, to) = (from.timestamp(), to.timestamp());
     // Two gatherers, the segments dealt between them as they arrive; the
@@ -231,9 +232,10 @@ pub async fn replay_traffic(
     for _ in 0..GATHERERS {
         let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
         let web_acl = web_acl.map(str::to_owned);
+        let plan = plan.clone();
         senders.push(sender);
         gatherers.push(tokio::task::spawn_blocking(move || {
-            let mut traffic = super::replay::Traffic::new(from, to, web_acl);
+            let mut traffic = super::replay::Traffic::new(from, to, web_acl, plan);
             for bytes in received {
                 traffic.add(&Segment::decode(&bytes)?)?;
             }

@@ -341,7 +341,7 @@ async fn replayed(
     .await?;
     let sources = Sources {
         pool: &state.pool,
-        wafv2: &state.aws.wafv2,
+        wafv2: Some(&state.aws.wafv2),
         geo: state.geo.as_ref(),
     };
     let json =
