@@ -502,6 +502,7 @@ impl Traffic {
                 RuleEntry::Rule(rule) => {
                     let action = action_of(rule.action.as_ref());
                     let ends = action.as_deref().is_some_and(|a| a != "COUNT");
+                    let unknown = |why| RuleOutcome::unknown(&rule.name, rule.priority, why);
                     match &rule.statement {
                         Statement::RateBased(rate) => {
                             let key = match &rate.aggregate_key_type {
@@ -526,62 +527,70 @@ impl Traffic {
                                 .map(|s| self.plan.index(s))
                                 .transpose();
                             match key.and_then(|key| Ok((key, scope?))) {
-                                Err(why) => RuleOutcome::unknown(&rule.name, rule.priority, why),
+                                Err(why) => unknown(why),
                                 Ok((key, scope)) => {
-                                    let (rows, done) = match key {
+                                    let window = rate.evaluation_window_sec.unwrap_or(300);
+                                    let rate_facts = RateFacts {
+                                        limit: u64::try_from(rate.limit).unwrap_or(0),
+                                        window,
+                                        key: match &key {
+                                            Key::Ip => "IP".into(),
+                                            Key::Forwarded(h) => format!("FORWARDED_IP ({h})"),
+                                            Key::Constant => "CONSTANT".into(),
+                                        },
+                                    };
+                                    let rule_to_run = RateRule {
+                                        ends,
+                                        limit: rate_facts.limit,
+                                        span: (window / SLIDE_SECONDS).max(1),
+                                        scope,
+                                        key,
+                                    };
+                                    let (rows, done) = match rule_to_run.key {
                                         Key::Forwarded(_) => (&self.forwarded, &mut forwarded_done),
                                         _ => (&self.counts, &mut counts_done),
                                     };
-                                    let window = rate.evaluation_window_sec.unwrap_or(300);
-                                    let limit = u64::try_from(rate.limit).unwrap_or(0);
-                                    rate_rule(
-                                        &world,
-                                        RateRule {
-                                            name: &rule.name,
-                                            priority: rule.priority,
-                                            action: action
-                                                .clone()
-                                                .unwrap_or_else(|| "OTHER".into()),
-                                            ends,
-                                            limit,
-                                            span: (window / SLIDE_SECONDS).max(1),
-                                            window,
-                                            scope,
-                                            key,
-                                        },
-                                        rows,
-                                        done,
-                                    )
+                                    let run = |rows: &[Row], done: &[bool], offset| {
+                                        rate_rule(&world, &rule_to_run, rows, done, offset)
+                                    };
+                                    let ran = match rule_to_run.key {
+                                        // One key: every row at once.
+                                        Key::Constant => run(rows, done, 0),
+                                        _ => both(in_halves(rows, done, run)),
+                                    };
+                                    match ran {
+                                        Err(why) => unknown(format!("unknown scope: {why}")),
+                                        Ok(matched) => matched.outcome(
+                                            rule,
+                                            action.unwrap_or_else(|| "OTHER".into()),
+                                            Some(rate_facts),
+                                            done,
+                                        ),
+                                    }
                                 }
                             }
                         }
                         statement => {
-                            let counted = self.plan.index(statement).and_then(|statement| {
-                                // Forwarded rows follow where the statement decides them.
-                                let _ = plain_rule(
-                                    &world,
-                                    statement,
-                                    ends,
-                                    &self.forwarded,
-                                    &mut forwarded_done,
-                                );
-                                plain_rule(&world, statement, ends, &self.counts, &mut counts_done)
-                            });
-                            match counted {
-                                Err(why) => RuleOutcome::unknown(&rule.name, rule.priority, why),
-                                Ok(matched) => RuleOutcome {
-                                    name: rule.name.clone(),
-                                    priority: rule.priority,
-                                    action: action.unwrap_or_else(|| "OVERRIDE".into()),
-                                    rate: None,
-                                    unknown: None,
-                                    reached: matched.reached,
-                                    requests: matched.requests,
-                                    keys: matched.top.len() as u64,
-                                    first: matched.top.iter().map(|k| k.first).min(),
-                                    last: matched.top.iter().map(|k| k.last).max(),
-                                    top: matched.top,
-                                },
+                            let action = action.unwrap_or_else(|| "OVERRIDE".into());
+                            match self.plan.index(statement) {
+                                Err(why) => unknown(why),
+                                Ok(statement) => {
+                                    let run = |rows: &[Row], done: &[bool], offset| {
+                                        plain_rule(&world, statement, ends, rows, done, offset)
+                                    };
+                                    // Forwarded rows follow where the statement decides them.
+                                    if let Ok(matched) =
+                                        both(in_halves(&self.forwarded, &forwarded_done, run))
+                                    {
+                                        matched.end(&mut forwarded_done);
+                                    }
+                                    match both(in_halves(&self.counts, &counts_done, run)) {
+                                        Err(why) => unknown(why),
+                                        Ok(matched) => {
+                                            matched.outcome(rule, action, None, &mut counts_done)
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -704,52 +713,124 @@ fn action_of(action: Option<&RuleAction>) -> Option<String> {
     )
 }
 
-/// A rule that is not rate-based: the requests that reach it and match
-/// its statement (the plan's `statement`) end there when its action ends
-/// (Block, Allow, CAPTCHA, Challenge).
+/// A rule that is not rate-based, over `rows` (those of `done` at
+/// `offset`): the requests that reach it and match its statement (the
+/// plan's `statement`); they end there when its action ends (Block,
+/// Allow, CAPTCHA, Challenge).
 fn plain_rule(
     world: &World<'_>,
     statement: usize,
     ends: bool,
     rows: &[Row],
-    done: &mut [bool],
+    done: &[bool],
+    offset: usize,
 ) -> Result<Matched, String> {
     let mut matched = Matched::default();
-    let mut hits = Vec::new();
     let mut per_key: FastMap<u32, BlockedKey> = FastMap::default();
     for (i, row) in rows.iter().enumerate() {
-        if done[i] {
+        if done[offset + i] {
             continue;
         }
         matched.reached += u64::from(row.requests);
         if world.kinds.matches(row.kind, statement)? {
             matched.requests += u64::from(row.requests);
-            hits.push(i);
+            if ends {
+                matched.ended.push(offset + i);
+            }
             per_key
                 .entry(row.key)
                 .or_insert_with(|| BlockedKey::new(world.texts[row.key as usize]))
                 .note(world, row, 0);
         }
     }
-    if ends {
-        for i in hits {
-            done[i] = true;
-        }
-    }
     matched.top = per_key.into_values().collect();
-    matched
-        .top
-        .sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
     Ok(matched)
 }
 
-/// What a plain rule matched: requests that reached it, requests it
-/// matched, and per client address.
+/// What a rule did to some rows: requests that reached it, requests it
+/// blocked (or matched), per key, and the rows it ended.
 #[derive(Default)]
 struct Matched {
     reached: u64,
     requests: u64,
     top: Vec<BlockedKey>,
+    ended: Vec<usize>,
+}
+
+impl Matched {
+    /// This and what the rule did to other rows.
+    fn and(mut self, other: Matched) -> Matched {
+        self.reached += other.reached;
+        self.requests += other.requests;
+        self.top.extend(other.top);
+        self.ended.extend(other.ended);
+        self
+    }
+
+    /// Marks the rows the rule ended: later rules do not see them.
+    fn end(&self, done: &mut [bool]) {
+        for &i in &self.ended {
+            done[i] = true;
+        }
+    }
+
+    /// The rule's outcome; the rows it ended are `done` from now on.
+    fn outcome(
+        mut self,
+        rule: &crate::rules::model::Rule,
+        action: String,
+        rate: Option<RateFacts>,
+        done: &mut [bool],
+    ) -> RuleOutcome {
+        self.end(done);
+        self.top
+            .sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
+        RuleOutcome {
+            name: rule.name.clone(),
+            priority: rule.priority,
+            action,
+            rate,
+            unknown: None,
+            reached: self.reached,
+            requests: self.requests,
+            keys: self.top.len() as u64,
+            first: self.top.iter().map(|k| k.first).min(),
+            last: self.top.iter().map(|k| k.last).max(),
+            top: self.top,
+        }
+    }
+}
+
+/// Both halves' answers as one: not decided if either is not.
+fn both([first, second]: [Result<Matched, String>; 2]) -> Result<Matched, String> {
+    Ok(first?.and(second?))
+}
+
+/// Runs `run` over both halves of `rows` (in order of key, so that each
+/// half holds whole keys) at once; each gets its rows, `done` and where
+/// its rows start in it.
+fn in_halves<T: Send>(
+    rows: &[Row],
+    done: &[bool],
+    run: impl Fn(&[Row], &[bool], usize) -> T + Sync,
+) -> [T; 2] {
+    let mut middle = rows.len() / 2;
+    while middle > 0 && middle < rows.len() && rows[middle - 1].key == rows[middle].key {
+        middle += 1;
+    }
+    let (first, second) = rows.split_at(middle);
+    // The browser build has no threads (and never replays).
+    #[cfg(target_arch = "wasm32")]
+    return [run(first, done, 0), run(second, done, middle)];
+    #[cfg(not(target_arch = "wasm32"))]
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| run(second, done, middle));
+        let first = run(first, done, 0);
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        [first, second]
+    })
 }
 
 enum Key {
@@ -758,15 +839,12 @@ enum Key {
     Constant,
 }
 
-struct RateRule<'a> {
-    name: &'a str,
-    priority: i64,
-    action: String,
+/// What a rate-based rule's replay needs of it.
+struct RateRule {
     ends: bool,
     limit: u64,
     /// The evaluation window in 10-second steps.
     span: i64,
-    window: i64,
     /// The scope-down statement's place in the plan.
     scope: Option<usize>,
     key: Key,
@@ -788,17 +866,18 @@ fn key_runs(rows: &[Row]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     })
 }
 
-/// A rate-based rule over `rows` (in order of key, then step), key by key:
-/// the key's requests that reach the rule and match its scope, per step;
-/// the steps it is blocked in (over the limit in the window that ended as
-/// the step began), with the count that put it over; its requests in
-/// those steps blocked.
+/// A rate-based rule over `rows` (in order of key, then step; those of
+/// `done` at `offset`), key by key: the key's requests that reach the rule
+/// and match its scope, per step; the steps it is blocked in (over the
+/// limit in the window that ended as the step began), with the count that
+/// put it over; its requests in those steps blocked.
 fn rate_rule(
     world: &World<'_>,
-    rule: RateRule<'_>,
+    rule: &RateRule,
     rows: &[Row],
-    done: &mut [bool],
-) -> RuleOutcome {
+    done: &[bool],
+    offset: usize,
+) -> Result<Matched, String> {
     // The header's name as a string id, if the traffic has it at all.
     let header = match &rule.key {
         Key::Forwarded(h) => Some(
@@ -815,35 +894,27 @@ fn rate_rule(
         Key::Constant => Box::new(std::iter::once(0..rows.len())),
         _ => Box::new(key_runs(rows)),
     };
-    let (mut reached, mut requests) = (0u64, 0u64);
-    let mut top: Vec<BlockedKey> = Vec::new();
+    let mut matched = Matched::default();
     let (mut counted, mut steps, mut over) = (Vec::new(), Vec::new(), Vec::new());
     for run in runs {
         counted.clear();
         steps.clear();
         for i in run {
             let row = &rows[i];
-            if done[i] || header.is_some_and(|h| world.kinds.header(row.kind) != h) {
+            if done[offset + i] || header.is_some_and(|h| world.kinds.header(row.kind) != h) {
                 continue;
             }
-            if let Some(scope) = rule.scope {
-                match world.kinds.matches(row.kind, scope) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(why) => {
-                        return RuleOutcome::unknown(
-                            rule.name,
-                            rule.priority,
-                            format!("unknown scope: {why}"),
-                        );
-                    }
-                }
+            if let Some(scope) = rule.scope
+                && !world.kinds.matches(row.kind, scope)?
+            {
+                continue;
             }
-            reached += u64::from(row.requests);
+            matched.reached += u64::from(row.requests);
             counted.push(i);
+            let step = i64::from(row.step);
             match steps.last_mut() {
-                Some((step, n)) if *step == i64::from(row.step) => *n += u64::from(row.requests),
-                _ => steps.push((i64::from(row.step), u64::from(row.requests))),
+                Some((last, n)) if *last == step => *n += u64::from(row.requests),
+                _ => steps.push((step, u64::from(row.requests))),
             }
         }
         super::windows::in_order(&mut steps);
@@ -851,14 +922,14 @@ fn rate_rule(
         let mut low = 0;
         let mut in_window = 0u64;
         for high in 0..steps.len() {
-            let (bucket, _) = steps[high];
-            // The window before this step: buckets bucket - span ..= bucket - 1.
-            while low < high && steps[low].0 < bucket - rule.span {
+            let (step, _) = steps[high];
+            // The window before this step: steps step - span ..= step - 1.
+            while low < high && steps[low].0 < step - rule.span {
                 in_window -= steps[low].1;
                 low += 1;
             }
             if in_window > rule.limit {
-                over.push((bucket, in_window));
+                over.push((step, in_window));
             }
             in_window += steps[high].1;
         }
@@ -871,9 +942,9 @@ fn rate_rule(
             let Ok(at) = over.binary_search_by_key(&i64::from(row.step), |o| o.0) else {
                 continue;
             };
-            requests += u64::from(row.requests);
+            matched.requests += u64::from(row.requests);
             if rule.ends {
-                done[i] = true;
+                matched.ended.push(offset + i);
             }
             blocked
                 .get_or_insert_with(|| {
@@ -884,33 +955,9 @@ fn rate_rule(
                 })
                 .note(world, row, over[at].1);
         }
-        top.extend(blocked);
+        matched.top.extend(blocked);
     }
-    top.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
-    let keys = top.len() as u64;
-    let first = top.iter().map(|k| k.first).min();
-    let last = top.iter().map(|k| k.last).max();
-    RuleOutcome {
-        name: rule.name.to_owned(),
-        priority: rule.priority,
-        action: rule.action,
-        rate: Some(RateFacts {
-            limit: rule.limit,
-            window: rule.window,
-            key: match &rule.key {
-                Key::Ip => "IP".into(),
-                Key::Forwarded(h) => format!("FORWARDED_IP ({h})"),
-                Key::Constant => "CONSTANT".into(),
-            },
-        }),
-        unknown: None,
-        reached,
-        requests,
-        keys,
-        first,
-        last,
-        top,
-    }
+    Ok(matched)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1644,6 +1691,31 @@ mod tests {
         // A rule the traffic was not gathered for is named, not guessed.
         let r = gathered.replay(&rules);
         assert!(r.rules[0].unknown.as_deref().unwrap().contains("not among"));
+    }
+
+    /// A rule is replayed over both halves of the keys at once; when it
+    /// cannot be decided for one half, it ends nothing in the other either
+    /// (later rules see every request, as if it were not there).
+    #[test]
+    fn a_rule_undecided_for_some_keys_blocks_none() {
+        let mut lines = burst("192.0.2.2", "/", "GET", 0, 100);
+        lines.extend(burst("192.0.2.1", "/login", "POST", 0, 100));
+        // "/" decides (the first statement matches); "/login" needs the header.
+        let scope = json!({"OrStatement": {"Statements": [
+            {"ByteMatchStatement": {"SearchString": "/", "FieldToMatch": {"UriPath": {}},
+                "TextTransformations": [{"Priority": 0, "Type": "NONE"}], "PositionalConstraint": "EXACTLY"}},
+            {"ByteMatchStatement": {"SearchString": "x", "FieldToMatch": {"SingleHeader": {"Name": "user-agent"}},
+                "TextTransformations": [{"Priority": 0, "Type": "NONE"}], "PositionalConstraint": "CONTAINS"}}]}});
+        let report = replay(
+            &lines,
+            json!([
+                rate("Undecided", 0, 30, "Block", Some(scope)),
+                rate("Blanket", 1, 30, "Block", None)
+            ]),
+        );
+        assert!(outcome(&report, "Undecided").unknown.is_some());
+        let blanket = outcome(&report, "Blanket");
+        assert_eq!((blanket.keys, blanket.requests), (2, 120), "60 of each");
     }
 
     #[test]
