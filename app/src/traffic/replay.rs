@@ -20,11 +20,12 @@
 //!   keyed by one does not see what a rule keyed by the other blocked.
 //!
 //! Pure: the store hands it the segments; the caller reads the IP sets.
-//! Fast because a replay never looks at a request twice: gathering sums
-//! the requests per 10-second step, key and kind — a kind being what the
-//! plan's statements answer for a request, decided once per distinct
-//! (URI, method, country, labels) of a segment — so the rules read only
-//! the answers of far fewer rows.
+//! Gathering is told the rules first (a [`Plan`]), so it keeps only what
+//! they can tell apart: it sums the requests per 10-second step, key and
+//! kind — a kind being what the plan's statements answer for a request,
+//! decided once per distinct (URI, method, country, labels) of a segment.
+//! The rules then read answers, not strings, key by key over rows put in
+//! order of key, both halves of the keys at once.
 
 use super::query::{SLIDE_SECONDS, web_acl_matches};
 use super::segment::{Damaged, Forwarded, Interner, NONE, Segment};
