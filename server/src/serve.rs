@@ -186,6 +186,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             addr: config.site_addr,
             source,
         })?;
+    let listener = without_nagle(listener);
     tracing::info!(url = %config.console_url(), "serving the console");
     axum::serve(
         listener,
@@ -196,6 +197,21 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .map_err(StartError::Serve)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `listener` with `TCP_NODELAY` on every connection it accepts: a page
+/// streams in small writes, and with Nagle's algorithm each one after the
+/// first waits for the browser's delayed acknowledgement (40 ms on Linux).
+/// A connection whose option cannot be set is served anyway.
+pub fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+        }
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.
@@ -248,7 +264,23 @@ pub fn redact_password(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_password;
+    use super::{redact_password, without_nagle};
+
+    /// Every accepted connection has Nagle's algorithm off (a plain
+    /// listener's do not: Linux leaves it on).
+    #[tokio::test]
+    async fn accepted_connections_send_small_writes_at_once() {
+        use axum::serve::Listener;
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = plain.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (stream, _) = plain.accept().await.unwrap();
+        assert!(!stream.nodelay().unwrap(), "the default");
+        let mut listener = without_nagle(plain);
+        let _client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (stream, _) = listener.accept().await;
+        assert!(stream.nodelay().unwrap());
+    }
 
     #[test]
     fn passwords_never_reach_messages() {
