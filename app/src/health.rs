@@ -20,7 +20,15 @@ pub struct Probe {
     pub ok: bool,
     pub latency_ms: u64,
     pub detail: String,
+    /// How long ago the answer was read: the AWS probe's answer is shared
+    /// for [`AWS_PROBE_SECONDS`], so that health checks and dashboard views
+    /// do not each call AWS.
+    #[serde(default)]
+    pub age_secs: u64,
 }
+
+/// How long the AWS probe's answer is kept.
+pub const AWS_PROBE_SECONDS: u64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
@@ -45,7 +53,12 @@ mod probe {
 
     /// Probes PostgreSQL and AWS at the same time.
     pub async fn check(state: &AppState) -> HealthReport {
-        let (database, aws) = tokio::join!(probe_database(&state.pool), probe_aws(&state.aws));
+        let aws = async {
+            let (mut probe, age) = state.aws.probe.get(|| probe_aws(&state.aws)).await;
+            probe.age_secs = age.as_secs();
+            probe
+        };
+        let (database, aws) = tokio::join!(probe_database(&state.pool), aws);
         let status = if database.ok && aws.ok {
             Status::Ok
         } else {
@@ -69,6 +82,7 @@ mod probe {
                 ok: true,
                 latency_ms,
                 detail: "PostgreSQL answered".to_owned(),
+                age_secs: 0,
             },
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "database health probe failed");
@@ -98,6 +112,7 @@ mod probe {
                 ok: true,
                 latency_ms,
                 detail: format!("WAFv2 answered in {}", aws.region),
+                age_secs: 0,
             },
             Ok(Err(err)) => {
                 tracing::warn!(error = %aws_sdk_wafv2::error::DisplayErrorContext(&err), "AWS health probe failed");
@@ -115,6 +130,7 @@ mod probe {
             ok: false,
             latency_ms,
             detail: detail.to_owned(),
+            age_secs: 0,
         }
     }
 

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod fresh;
 pub mod health;
 pub mod pages;
 pub mod policies;

@@ -67,6 +67,8 @@ pub struct AwsClients {
     pub region: String,
     /// How long a health probe may wait for AWS before calling it down.
     pub probe_timeout: Duration,
+    /// The health probe's last answer, shared by every health check.
+    pub probe: std::sync::Arc<crate::fresh::Fresh<crate::health::Probe>>,
 }
 
 impl AwsClients {
@@ -89,6 +91,9 @@ impl AwsClients {
                 .map(|r| r.as_ref().to_owned())
                 .unwrap_or_default(),
             probe_timeout,
+            probe: std::sync::Arc::new(crate::fresh::Fresh::new(Duration::from_secs(
+                crate::health::AWS_PROBE_SECONDS,
+            ))),
         }
     }
 }

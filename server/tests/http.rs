@@ -30,18 +30,26 @@ async fn send(state: app::state::AppState, request: Request<Body>) -> Reply {
 async fn healthz_reports_database_and_aws_up(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;
     let state = common::state(pool, common::aws("us-east-1").await).await;
-    let reply = get_as(state, "/healthz", "").await;
+    let reply = get_as(state.clone(), "/healthz", "").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let report: Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(report["status"], "ok");
     assert_eq!(report["database"]["ok"], true);
     assert_eq!(report["database"]["detail"], "PostgreSQL answered");
     assert_eq!(report["aws"]["ok"], true);
+    assert_eq!(report["aws"]["age_secs"], 0);
     assert_eq!(
         reply.headers[header::CONTENT_TYPE],
         "application/json",
         "healthz answers JSON"
     );
+    // A second check within seconds shares the AWS answer (with its age);
+    // the database is asked again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again: Value = serde_json::from_str(&get_as(state, "/healthz", "").await.body).unwrap();
+    assert_eq!(again["aws"]["age_secs"], 1);
+    assert_eq!(again["aws"]["latency_ms"], report["aws"]["latency_ms"]);
+    assert_eq!(again["database"]["age_secs"], 0);
 }
 
 #[sqlx::test(migrations = "../migrations")]

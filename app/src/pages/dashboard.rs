@@ -248,7 +248,12 @@ fn ProbeView(name: &'static str, probe: Probe) -> impl IntoView {
                 " "
                 {probe.detail}
                 " "
-                <span class="muted">{format!("({} ms)", probe.latency_ms)}</span>
+                <span class="muted">
+                    {match probe.age_secs {
+                        0 => format!("({} ms)", probe.latency_ms),
+                        age => format!("({} ms, read {age} s ago)", probe.latency_ms),
+                    }}
+                </span>
             </dd>
         </div>
     }
