@@ -5,8 +5,9 @@
 //! so a page can show "read 4 s ago".
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 pub struct Fresh<T> {
     ttl: Duration,
@@ -50,8 +51,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Fifty callers at once: one read, every caller the same answer; once
-    /// the time to live has passed, one read more.
-    #[tokio::test]
+    /// the time to live has passed, one read more. (On tokio's paused
+    /// clock, which moves only when every task waits.)
+    #[tokio::test(start_paused = true)]
     async fn many_callers_read_once_until_it_is_stale() {
         let fresh = Arc::new(Fresh::new(Duration::from_millis(300)));
         let reads = Arc::new(AtomicUsize::new(0));
@@ -70,16 +72,18 @@ mod tests {
             assert_eq!(caller.await.unwrap().0, 1);
         }
         assert_eq!(reads.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let (value, age) = ask(fresh.clone(), reads.clone()).await;
         assert_eq!(value, 1);
         assert!(age > Duration::ZERO, "from the cache, with its age");
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(age, Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(ask(fresh.clone(), reads.clone()).await, (2, Duration::ZERO));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
 
     /// A caller dropped while reading: the next one reads.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_reader_that_gives_up_leaves_the_reading_to_the_next() {
         let fresh = Fresh::new(Duration::from_secs(60));
         let gave_up = tokio::time::timeout(

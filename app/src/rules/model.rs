@@ -376,6 +376,30 @@ pub enum Statement {
     Other(Other),
 }
 
+impl Statement {
+    /// Calls `visit` with this statement and every statement inside it:
+    /// those of `And`, `Or` and `Not`, and scope-down statements.
+    pub fn each(&self, visit: &mut dyn FnMut(&Statement)) {
+        visit(self);
+        match self {
+            Statement::And(and) => and.statements.iter().for_each(|s| s.each(visit)),
+            Statement::Or(or) => or.statements.iter().for_each(|s| s.each(visit)),
+            Statement::Not(not) => not.statement.each(visit),
+            Statement::RateBased(rate) => {
+                if let Some(scope) = &rate.scope_down_statement {
+                    scope.each(visit);
+                }
+            }
+            Statement::ManagedRuleGroup(group) => {
+                if let Some(scope) = &group.scope_down_statement {
+                    scope.each(visit);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 one_of!(Statement {
     RateBased(RateBasedStatement) = "RateBasedStatement",
     ByteMatch(ByteMatchStatement) = "ByteMatchStatement",

@@ -549,23 +549,11 @@ impl Check {
 
 /// Label match keys of a statement and those inside it, with their scope.
 fn label_keys(statement: &Statement, keys: &mut Vec<(LabelMatchScope, String)>) {
-    match statement {
-        Statement::LabelMatch(l) => keys.push((l.scope.clone(), l.key.clone())),
-        Statement::And(a) => a.statements.iter().for_each(|s| label_keys(s, keys)),
-        Statement::Or(o) => o.statements.iter().for_each(|s| label_keys(s, keys)),
-        Statement::Not(n) => label_keys(&n.statement, keys),
-        Statement::RateBased(r) => {
-            if let Some(s) = &r.scope_down_statement {
-                label_keys(s, keys)
-            }
+    statement.each(&mut |s| {
+        if let Statement::LabelMatch(l) = s {
+            keys.push((l.scope.clone(), l.key.clone()));
         }
-        Statement::ManagedRuleGroup(g) => {
-            if let Some(s) = &g.scope_down_statement {
-                label_keys(s, keys)
-            }
-        }
-        _ => {}
-    }
+    });
 }
 
 /// AWS managed rule groups and the label namespace each adds.

@@ -649,15 +649,16 @@ struct World<'a> {
 /// that requests from different addresses cannot share an answer).
 fn uses_address(statement: &Statement) -> bool {
     use crate::rules::model::FieldToMatch;
-    match statement {
-        Statement::IpSetReference(_) => true,
-        Statement::GeoMatch(geo) => geo.forwarded_ip_config.is_some(),
-        Statement::ByteMatch(b) => matches!(b.field_to_match, FieldToMatch::SingleHeader(_)),
-        Statement::And(and) => and.statements.iter().any(uses_address),
-        Statement::Or(or) => or.statements.iter().any(uses_address),
-        Statement::Not(not) => uses_address(&not.statement),
-        _ => false,
-    }
+    let mut uses = false;
+    statement.each(&mut |s| {
+        uses |= match s {
+            Statement::IpSetReference(_) => true,
+            Statement::GeoMatch(geo) => geo.forwarded_ip_config.is_some(),
+            Statement::ByteMatch(b) => matches!(b.field_to_match, FieldToMatch::SingleHeader(_)),
+            _ => false,
+        }
+    });
+    uses
 }
 
 /// What a log row tells of its requests.

@@ -51,24 +51,10 @@ impl Range {
 
 /// Calls `visit` with every statement of `rules`, nested ones and
 /// scope-downs included.
-fn each_statement(rules: &[RuleEntry], visit: &mut impl FnMut(&Statement)) {
-    fn walk(statement: &Statement, visit: &mut impl FnMut(&Statement)) {
-        visit(statement);
-        match statement {
-            Statement::RateBased(rate) => {
-                if let Some(scope) = &rate.scope_down_statement {
-                    walk(scope, visit);
-                }
-            }
-            Statement::And(and) => and.statements.iter().for_each(|s| walk(s, visit)),
-            Statement::Or(or) => or.statements.iter().for_each(|s| walk(s, visit)),
-            Statement::Not(not) => walk(&not.statement, visit),
-            _ => {}
-        }
-    }
+fn each_statement(rules: &[RuleEntry], visit: &mut dyn FnMut(&Statement)) {
     for rule in rules {
         if let RuleEntry::Rule(rule) = rule {
-            walk(&rule.statement, visit);
+            rule.statement.each(visit);
         }
     }
 }

@@ -381,11 +381,6 @@ impl<'a> Segment<'a> {
         })
     }
 
-    /// How many count rows and forwarded rows it holds.
-    pub fn rows(&self) -> (usize, usize) {
-        (self.counts.len, self.forwarded.len)
-    }
-
     /// Calls `row` for every count, in order of second.
     pub fn each_count(&self, mut row: impl FnMut(Count)) -> Result<(), Damaged> {
         let tagged = self.counts.fields.len() == COUNT_FIELDS.len();
