@@ -212,6 +212,35 @@ ensure_ip_database() {
   export GATEHOUSE_IP_COUNTRY_DB=$dir/geo-whois-asn-country.mmdb
 }
 
+# The audit trail's checkpoints for the local console: a key made once
+# under $GATEHOUSE_HOME (readable by this user only) and a checkpoint file
+# per database beside it; sets GATEHOUSE_AUDIT__KEY and
+# GATEHOUSE_AUDIT__ANCHOR unless they are set already. A real deployment
+# keeps the key in its secret store and the checkpoints in S3 under Object
+# Lock (README, "The audit trail").
+ensure_audit_anchor() {
+  local key=$GATEHOUSE_HOME/audit.key db=${DATABASE_URL##*/}
+  if [ ! -s "$key" ]; then
+    (umask 077 && printf 'local-%s' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$key")
+  fi
+  export GATEHOUSE_AUDIT__KEY=${GATEHOUSE_AUDIT__KEY:-$(cat "$key")}
+  export GATEHOUSE_AUDIT__ANCHOR=${GATEHOUSE_AUDIT__ANCHOR:-$GATEHOUSE_HOME/audit-checkpoints/${db%%\?*}.json}
+}
+
+# Signs in to the console at $1 as demo user $2; prints the Cookie header's
+# value.
+demo_cookie() {
+  local url=$1 user=$2 jar cookie
+  jar=$(mktemp)
+  curl -sf -o /dev/null -c "$jar" -H "Origin: $url" \
+    --data-urlencode "username=$user" --data-urlencode password=Gatehouse-demo-1 \
+    --data-urlencode next=/ "$url/auth/sign-in" || die "cannot sign in as the demo's $user"
+  cookie=$(awk '{ sub(/^#HttpOnly_/, "") } !/^#/ && NF >= 7 { printf "%s=%s; ", $6, $7 }' "$jar")
+  rm -f "$jar"
+  [ -n "$cookie" ] || die "no session cookie after signing in as $user"
+  echo "$cookie"
+}
+
 # For bench/: the release build, and a generated day of logs at scale $1
 # (kept under $GATEHOUSE_HOME for the next run); sets BENCH_DATA.
 bench_prepare() {

@@ -13,6 +13,7 @@ ensure_rust_tools
 ensure_postgres
 DATABASE_URL=${DATABASE_URL:-$(database_url gatehouse)}
 export DATABASE_URL
+ensure_audit_anchor
 ensure_moto
 ensure_ip_database
 start_moto "${MOTO_PORT:-5055}"

@@ -56,9 +56,17 @@ mod server {
             AppError::Internal
         }
 
-        /// Logs `cause` and names the unavailable dependency to the user.
+        /// Logs `cause` and names the unavailable dependency to the user;
+        /// says so when it was AWS throttling the account's calls.
         pub fn unavailable(what: &str, cause: impl std::fmt::Display) -> Self {
+            let cause = cause.to_string();
             tracing::warn!(dependency = what, %cause, "dependency unavailable");
+            if crate::aws_budget::throttled(&cause) {
+                return AppError::Unavailable(format!(
+                    "{what} is throttling this account's API calls (its request quota). \
+                     Try again in a few seconds."
+                ));
+            }
             AppError::Unavailable(format!("{what} did not answer. Try again shortly."))
         }
 
@@ -108,6 +116,19 @@ mod tests {
         let shown = AppError::Internal.to_string();
         assert!(!shown.to_lowercase().contains("sql"));
         assert!(shown.contains("logged"));
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn throttling_is_named_as_such() {
+        let shown = AppError::unavailable(
+            "AWS WAF",
+            "service error: ThrottlingException: Rate exceeded",
+        )
+        .to_string();
+        assert!(shown.contains("throttling"), "{shown}");
+        let shown = AppError::unavailable("AWS WAF", "connection refused").to_string();
+        assert!(shown.contains("did not answer"), "{shown}");
     }
 
     #[test]

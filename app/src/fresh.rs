@@ -44,6 +44,50 @@ impl<T: Clone> Fresh<T> {
     }
 }
 
+/// One entry per key, each behind a lock of its own (a caller holding a
+/// key's lock while it reads is what makes that key's other callers wait
+/// for its answer), at most `capacity` of them: the entry used longest ago
+/// goes first.
+pub struct Keyed<K, E> {
+    capacity: usize,
+    entries: std::sync::Mutex<Vec<(K, std::sync::Arc<Mutex<E>>)>>,
+}
+
+impl<K: PartialEq, E: Default> Keyed<K, E> {
+    pub fn new(capacity: usize) -> Self {
+        Keyed {
+            capacity: capacity.max(1),
+            entries: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The entry of `key`, new and empty if there was none.
+    pub fn entry(&self, key: K) -> std::sync::Arc<Mutex<E>> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Most recently used last.
+        let entry = match entries.iter().position(|(k, _)| *k == key) {
+            Some(at) => entries.remove(at).1,
+            None => std::sync::Arc::default(),
+        };
+        if entries.len() >= self.capacity {
+            entries.remove(0);
+        }
+        entries.push((key, entry.clone()));
+        entry
+    }
+
+    /// Forgets the entry of `key`.
+    pub fn forget(&self, key: &K) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(k, _)| k != key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +124,19 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(ask(fresh.clone(), reads.clone()).await, (2, Duration::ZERO));
         assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn keyed_entries_are_shared_and_the_oldest_go_first() {
+        let keyed: Keyed<u32, u32> = Keyed::new(2);
+        let one = keyed.entry(1);
+        assert!(Arc::ptr_eq(&one, &keyed.entry(1)), "one entry per key");
+        keyed.entry(2);
+        keyed.entry(1); // used again: 2 is now the oldest
+        keyed.entry(3);
+        assert!(Arc::ptr_eq(&one, &keyed.entry(1)), "kept");
+        keyed.forget(&1);
+        assert!(!Arc::ptr_eq(&one, &keyed.entry(1)), "forgotten");
     }
 
     /// A caller dropped while reading: the next one reads.

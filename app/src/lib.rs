@@ -5,6 +5,8 @@
 
 pub mod audit;
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod aws_budget;
 pub mod changes;
 pub mod error;
 #[cfg(feature = "ssr")]

@@ -8,7 +8,7 @@ use crate::pages::{
 };
 use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
-use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     components::{A, Route, Router, Routes},
     hooks::use_location,
@@ -25,6 +25,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
+                // By its hashed name when the build hashes the site's files.
+                <HashedStylesheet options=options.clone() id="gatehouse" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -76,7 +78,6 @@ pub fn App() -> impl IntoView {
     content_security_policy::send();
 
     view! {
-        <Stylesheet id="gatehouse" href="/pkg/gatehouse.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Title formatter=|page: String| format!("{page} · Gatehouse") />
         <Router>

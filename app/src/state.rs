@@ -18,6 +18,8 @@ pub struct AppState {
     pub overrides: crate::settings::Overrides,
     /// The IP-to-country database "Test an IP" reads, when configured.
     pub geo: Option<std::sync::Arc<crate::vpn::geo::GeoDb>>,
+    /// The writer of audit checkpoints, when an anchor is configured.
+    pub checkpoints: Option<std::sync::Arc<crate::audit::checkpoint::Checkpoints>>,
 }
 
 /// How people sign in: the user pool (when one is configured or
@@ -69,23 +71,46 @@ pub struct AwsClients {
     pub probe_timeout: Duration,
     /// The health probe's last answer, shared by every health check.
     pub probe: std::sync::Arc<crate::fresh::Fresh<crate::health::Probe>>,
+    /// The live state pages show, shared by every request.
+    pub live: std::sync::Arc<crate::changes::shown::LiveCache>,
+    /// Every call's turn and count, per service.
+    pub budget: std::sync::Arc<crate::aws_budget::Budget>,
 }
 
 impl AwsClients {
-    pub fn new(sdk: &aws_config::SdkConfig, probe_timeout: Duration) -> Self {
+    /// `live_ttl`: how long a live state read for a page is shown before it
+    /// is read again; `rates`: the calls per second each service is
+    /// allowed (`aws_budget`).
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        probe_timeout: Duration,
+        live_ttl: Duration,
+        rates: &crate::aws_budget::Rates,
+    ) -> Self {
+        use crate::aws_budget::{Budget, Service};
+        let budget = Budget::new(rates);
+        // Each service's configuration: the shared one, its calls counted
+        // and paced in the HTTP client.
+        let with = |service: Service| {
+            let mut paced = sdk.to_builder();
+            match sdk.http_client() {
+                Some(inner) => {
+                    paced.set_http_client(Some(budget.client(service, inner)));
+                }
+                None => tracing::warn!(
+                    service = service.as_str(),
+                    "no HTTP client in the AWS configuration: calls are not paced"
+                ),
+            }
+            paced.build()
+        };
         Self {
-            wafv2: aws_sdk_wafv2::Client::new(sdk),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
-            iam: aws_sdk_iam::Client::new(sdk),
-            organizations: aws_sdk_organizations::Client::new(sdk),
-            // Path-style addressing for an emulator at an IP address, where
-            // bucket-name host names cannot resolve.
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(sdk)
-                    .force_path_style(sdk.endpoint_url().is_some())
-                    .build(),
-            ),
+            wafv2: aws_sdk_wafv2::Client::new(&with(Service::Wafv2)),
+            dynamodb: aws_sdk_dynamodb::Client::new(&with(Service::Dynamodb)),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&with(Service::Cognito)),
+            iam: aws_sdk_iam::Client::new(&with(Service::Iam)),
+            organizations: aws_sdk_organizations::Client::new(&with(Service::Organizations)),
+            s3: Self::s3_client(&with(Service::S3)),
             region: sdk
                 .region()
                 .map(|r| r.as_ref().to_owned())
@@ -94,7 +119,19 @@ impl AwsClients {
             probe: std::sync::Arc::new(crate::fresh::Fresh::new(Duration::from_secs(
                 crate::health::AWS_PROBE_SECONDS,
             ))),
+            live: std::sync::Arc::new(crate::changes::shown::LiveCache::new(live_ttl)),
+            budget,
         }
+    }
+
+    /// Path-style addressing for an emulator at an IP address, where
+    /// bucket-name host names cannot resolve.
+    pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .force_path_style(sdk.endpoint_url().is_some())
+                .build(),
+        )
     }
 }
 

@@ -25,9 +25,12 @@ pub async fn sdk_config(config: &AwsConfig) -> aws_config::SdkConfig {
     let region = RegionProviderChain::first_try(config.region.clone().map(Region::new))
         .or_default_provider()
         .or_else(Region::from_static(FALLBACK_REGION));
+    // Adaptive retry: besides backing off, the client slows its own calls
+    // down when AWS answers with throttling (on top of `aws_budget`).
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
-        .timeout_config(timeouts());
+        .timeout_config(timeouts())
+        .retry_config(aws_config::retry::RetryConfig::adaptive());
     if let Some(endpoint) = &config.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
@@ -44,6 +47,8 @@ mod tests {
             region: Some("eu-west-1".into()),
             endpoint_url: Some("http://127.0.0.1:9".into()),
             probe_timeout_secs: 1,
+            live_state_ttl_secs: 0,
+            calls_per_second: Default::default(),
         })
         .await;
         let timeouts = sdk.timeout_config().expect("timeouts are configured");

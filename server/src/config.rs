@@ -43,6 +43,7 @@ pub struct Config {
     pub cognito: CognitoConfig,
     pub sessions: SessionConfig,
     pub changes: ChangesConfig,
+    pub audit: AuditConfig,
     /// Filter for the log, in `tracing` syntax. Env: `RUST_LOG`.
     pub log: String,
     /// Which console settings this file or the environment fix (found by
@@ -85,6 +86,23 @@ pub struct ChangesConfig {
     pub required_approvals: std::num::NonZeroU32,
 }
 
+/// The audit head anchored outside the database (see
+/// `app::audit::checkpoint`): both or neither of `key` and `anchor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The HMAC key checkpoints are signed with, at least 32 characters.
+    /// Give it in the environment (`GATEHOUSE_AUDIT__KEY`), not the file;
+    /// it is never logged or shown.
+    pub key: Option<app::audit::checkpoint::AuditKey>,
+    /// Where checkpoints go: `s3://bucket/prefix/` (a bucket with Object
+    /// Lock keeps each for its retention), or a file path.
+    pub anchor: Option<String>,
+    /// Seconds between checkpoints while events are recorded (one is also
+    /// written right after every apply).
+    pub checkpoint_seconds: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionConfig {
@@ -111,6 +129,14 @@ pub struct AwsConfig {
     pub endpoint_url: Option<String>,
     /// Seconds a health probe waits for AWS before reporting it down.
     pub probe_timeout_secs: u64,
+    /// Seconds a live state read from AWS for a page (a web ACL, the policy
+    /// table, a VPN geofencing set) is shown to everyone before it is read
+    /// again. Drafts, applies and stale checks always read afresh.
+    pub live_state_ttl_secs: u64,
+    /// Calls per second Gatehouse allows itself per service, below AWS's
+    /// API quotas (`[aws.calls_per_second]`: `wafv2`, `wafv2_writes`,
+    /// `dynamodb`, `other`).
+    pub calls_per_second: app::aws_budget::Rates,
 }
 
 impl Default for Config {
@@ -127,6 +153,8 @@ impl Default for Config {
                 region: None,
                 endpoint_url: None,
                 probe_timeout_secs: 5,
+                live_state_ttl_secs: 10,
+                calls_per_second: app::aws_budget::Rates::default(),
             },
             cognito: CognitoConfig {
                 user_pool_id: None,
@@ -146,6 +174,11 @@ impl Default for Config {
             },
             changes: ChangesConfig {
                 required_approvals: std::num::NonZeroU32::MIN,
+            },
+            audit: AuditConfig {
+                key: None,
+                anchor: None,
+                checkpoint_seconds: 60,
             },
             log: "info,gatehouse=debug,app=debug".into(),
             overrides: app::settings::Overrides::default(),
@@ -282,6 +315,36 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// Where audit checkpoints go and the key that signs them; `None`
+    /// when neither is set.
+    pub fn audit_anchor(
+        &self,
+    ) -> Result<
+        Option<(
+            app::audit::checkpoint::Anchor,
+            app::audit::checkpoint::AuditKey,
+        )>,
+        ConfigError,
+    > {
+        use app::audit::checkpoint::Anchor;
+        match (&self.audit.anchor, &self.audit.key) {
+            (None, None) => Ok(None),
+            (Some(anchor), Some(key)) => {
+                let anchor = Anchor::parse(anchor)
+                    .map_err(|e| ConfigError::Invalid(format!("audit.anchor: {e}")))?;
+                Ok(Some((anchor, key.clone())))
+            }
+            (Some(_), None) => Err(ConfigError::Invalid(
+                "audit.anchor is set but audit.key (GATEHOUSE_AUDIT__KEY) is not: \
+                 checkpoints are signed with it"
+                    .into(),
+            )),
+            (None, Some(_)) => Err(ConfigError::Invalid(
+                "audit.key is set but audit.anchor is not: say where checkpoints go".into(),
+            )),
+        }
     }
 
     /// The URL people open.

@@ -36,7 +36,7 @@ pub async fn run(config: &Config, command: CountriesCommand) -> Result<(), Strin
             let name = service::chosen(&state.pool, set.as_deref())
                 .await
                 .map_err(failed)?;
-            let parts = service::parts(&state, &name).await.map_err(failed)?;
+            let (parts, _) = service::parts(&state, &name).await.map_err(failed)?;
             let shown = service::show_json(&name, &parts);
             match format.as_str() {
                 "json" => println!("{shown}"),
@@ -68,7 +68,7 @@ pub async fn run(config: &Config, command: CountriesCommand) -> Result<(), Strin
             let name = service::chosen(&state.pool, set.as_deref())
                 .await
                 .map_err(failed)?;
-            let parts = service::parts(&state, &name).await.map_err(failed)?;
+            let (parts, _) = service::parts(&state, &name).await.map_err(failed)?;
             let found = service::test_ip(&state, &parts, None, &ip).map_err(failed)?;
             match format.as_str() {
                 "json" => println!("{}", service::test_json(&found)),

@@ -362,7 +362,7 @@ async fn traffic_health(config: &Config, format: &str) -> ExitCode {
             return Err(format!("--format {format:?}: use json or table"));
         }
         let state = serve::state(config).await.map_err(|e| e.to_string())?;
-        app::traffic::health::current(&state.pool, &state.aws.wafv2)
+        app::traffic::health::current(&state.pool, &state.aws)
             .await
             .map_err(|e| e.to_string())
     };
@@ -451,9 +451,44 @@ async fn verify_audit(config: &Config) -> Result<(), String> {
                 serve::redact_password(&config.database_url)
             )
         })?;
-    match app::audit::verify(&pool).await {
+    let anchored = config.audit_anchor().map_err(|e| e.to_string())?;
+    let checkpoint = match &anchored {
+        None => None,
+        Some((anchor, key)) => {
+            let sdk = gatehouse::aws::sdk_config(&config.aws).await;
+            let s3 = app::state::AwsClients::s3_client(&sdk);
+            let found = anchor
+                .latest(&s3)
+                .await
+                .map_err(|e| format!("{e} ({})", anchor.describe()))?;
+            match found {
+                Some(checkpoint) if !checkpoint.signed_by(key) => {
+                    return Err(format!(
+                        "the checkpoint at {} is not signed with audit.key: it was forged, \
+                         or the key changed",
+                        anchor.describe()
+                    ));
+                }
+                found => found.map(|c| (anchor.describe(), c)),
+            }
+        }
+    };
+    match app::audit::verify(&pool, checkpoint.as_ref().map(|(_, c)| c)).await {
         Ok(Ok(count)) => {
-            println!("audit chain intact: {count} events");
+            let anchoring = match (&anchored, &checkpoint) {
+                (None, _) => "; not anchored outside the database (set audit.key and \
+                              audit.anchor to detect the newest events removed)"
+                    .to_owned(),
+                (Some((anchor, _)), None) => {
+                    format!("; no checkpoint at {} yet", anchor.describe())
+                }
+                (Some(_), Some((anchor, c))) => format!(
+                    "; the checkpoint of {} at {anchor} covers events up to {} and matches",
+                    c.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    c.sequence
+                ),
+            };
+            println!("audit chain intact: {count} events{anchoring}");
             Ok(())
         }
         Ok(Err(broken)) => Err(format!("audit chain broken at {broken}")),
@@ -481,6 +516,13 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
         "sample WAF logs: {} records imported, {} already there",
         logs.records, logs.duplicates_skipped
     );
+    let required_approvals = app::settings::store::effective(&state.pool, &state.overrides)
+        .await
+        .map_err(|e| e.to_string())?
+        .required_approvals;
+    demo::sample_change(&state.pool, &state.aws, required_approvals)
+        .await
+        .map_err(|e| format!("cannot open the sample change request: {e}"))?;
     let summary = demo::Summary::new(config.console_url());
     print_summary(json, &summary, summary.to_text())
 }
@@ -518,16 +560,13 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
         tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
     if !remote.is_empty() {
         let aws = gatehouse::aws::sdk_config(&config.aws).await;
-        let clients = app::state::AwsClients::new(
-            &aws,
-            std::time::Duration::from_secs(config.aws.probe_timeout_secs),
-        );
+        let s3_client = app::state::AwsClients::s3_client(&aws);
         for (i, url) in remote.iter().enumerate() {
             let prefix = s3::Prefix::parse(url)?;
             let dir = fetched.path().join(i.to_string());
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
             files.extend(
-                s3::fetch(&clients.s3, &prefix, &dir)
+                s3::fetch(&s3_client, &prefix, &dir)
                     .await
                     .map_err(|e| e.to_string())?,
             );

@@ -148,7 +148,7 @@ async fn live(config: &Config, table: Option<&str>) -> Result<(String, Mappings)
         pool: &state.pool,
         aws: &state.aws,
     };
-    let mappings = app::policies::live::read(reach, &table)
+    let (mappings, _) = app::policies::live::read(reach, &table)
         .await
         .map_err(|e| e.to_string())?;
     Ok((table, mappings))

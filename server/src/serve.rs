@@ -2,6 +2,7 @@
 //! until Ctrl-C or SIGTERM.
 
 use crate::config::Config;
+use app::audit::checkpoint::Checkpoints;
 use app::auth::sessions::SessionPolicy;
 use app::auth::tokens::{PoolSettings, Verifier};
 use app::state::{AppState, AuthState, AwsClients, CognitoPool, HostedUi};
@@ -23,6 +24,8 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -45,13 +48,24 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
         })?;
     let sdk = crate::aws::sdk_config(&config.aws).await;
     let auth = auth_state(config, &pool).await;
+    let aws = AwsClients::new(
+        &sdk,
+        Duration::from_secs(config.aws.probe_timeout_secs),
+        Duration::from_secs(config.aws.live_state_ttl_secs),
+        &config.aws.calls_per_second,
+    );
+    let checkpoints = config.audit_anchor()?.map(|(anchor, key)| {
+        let every = Duration::from_secs(config.audit.checkpoint_seconds.max(1));
+        std::sync::Arc::new(Checkpoints::new(anchor, key, aws.s3.clone(), every))
+    });
     Ok(AppState {
         leptos_options: leptos_options(config),
         pool,
-        aws: AwsClients::new(&sdk, Duration::from_secs(config.aws.probe_timeout_secs)),
+        aws,
         auth,
         overrides: config.overrides.clone(),
         geo: geo_db(config),
+        checkpoints,
     })
 }
 
@@ -157,7 +171,20 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .site_root(config.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
+        .hash_files(hashed_site())
         .build()
+}
+
+/// Whether `cargo leptos build` named the site's files by their content
+/// (`hash-files` in Cargo.toml): it then writes `hash.txt`, the hashes,
+/// beside the binary it built, and pages must link the hashed names.
+/// Leptos insists on the file once told the names are hashed, so a binary
+/// built otherwise (`cargo build`, the tests) links the plain names.
+fn hashed_site() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|hashes| hashes.is_file())
 }
 
 pub async fn run(config: Config) -> Result<(), StartError> {
@@ -180,6 +207,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             Err(error) => tracing::warn!(%error, "cannot settle interrupted applies"),
         }
     });
+    if let Some(checkpoints) = state.checkpoints.clone() {
+        tracing::info!(anchor = checkpoints.anchor.describe(), "audit checkpoints");
+        tokio::spawn(checkpoints.run(state.pool.clone()));
+    } else {
+        tracing::warn!(
+            "audit checkpoints are off (audit.key, audit.anchor): cutting the newest events off the trail would not be detected"
+        );
+    }
+    let last_checkpoint = state.checkpoints.clone().map(|c| (c, state.pool.clone()));
+    let state_calls = state.aws.budget.clone();
+    let pkg = config.site_root.join("pkg");
+    tokio::task::spawn_blocking(move || crate::http::assets::precompress(&pkg));
     let listener = tokio::net::TcpListener::bind(config.site_addr)
         .await
         .map_err(|source| StartError::Listen {
@@ -195,7 +234,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartError::Serve)?;
-    tracing::info!("stopped");
+    // The events of the last requests, covered before the process goes.
+    if let Some((checkpoints, pool)) = last_checkpoint
+        && let Err(problem) = checkpoints.write(&pool).await
+    {
+        tracing::warn!(%problem, "no audit checkpoint written at shutdown");
+    }
+    let calls = state_calls.calls();
+    tracing::info!(?calls, "stopped; AWS calls made, per service");
     Ok(())
 }
 

@@ -62,12 +62,12 @@ fn verify_cli(pool: &PgPool) -> (Option<i32>, String) {
 async fn an_intact_chain_verifies(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;
     assert_eq!(
-        audit::verify(&pool).await.unwrap(),
+        audit::verify(&pool, None).await.unwrap(),
         Ok(0),
         "an empty trail is intact"
     );
     record_events(&pool, 5).await;
-    assert_eq!(audit::verify(&pool).await.unwrap(), Ok(5));
+    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(5));
     let (code, text) = verify_cli(&pool);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("intact: 5 events"), "{text}");
@@ -86,7 +86,7 @@ async fn a_changed_event_is_named(_: PgPoolOptions, options: PgConnectOptions) {
         &format!(r#"UPDATE audit_events SET after = '{{"n":2,"groups":["gatehouse-admins"]}}' WHERE id = {third}"#),
     )
     .await;
-    let broken = audit::verify(&pool).await.unwrap().unwrap_err();
+    let broken = audit::verify(&pool, None).await.unwrap().unwrap_err();
     assert_eq!(broken.id, third);
     assert!(broken.reason.contains("changed"), "{}", broken.reason);
     let (code, text) = verify_cli(&pool);
@@ -107,7 +107,7 @@ async fn a_removed_event_is_named_by_its_successor(_: PgPoolOptions, options: Pg
         &format!("DELETE FROM audit_events WHERE id = {}", ids[1]),
     )
     .await;
-    let broken = audit::verify(&pool).await.unwrap().unwrap_err();
+    let broken = audit::verify(&pool, None).await.unwrap().unwrap_err();
     assert_eq!(broken.id, ids[2]);
     assert!(
         broken.reason.contains("removed or reordered"),
@@ -141,7 +141,7 @@ async fn swapped_events_are_caught(_: PgPoolOptions, options: PgConnectOptions) 
         ),
     )
     .await;
-    let broken = audit::verify(&pool).await.unwrap().unwrap_err();
+    let broken = audit::verify(&pool, None).await.unwrap().unwrap_err();
     assert_eq!(broken.id, ids[0]);
 }
 
@@ -169,7 +169,7 @@ async fn the_application_role_cannot_change_or_remove_events(
     let mut tx = conn.begin().await.unwrap();
     audit::record(&mut tx, event(9)).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(audit::verify(&pool).await.unwrap(), Ok(2));
+    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(2));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -202,7 +202,7 @@ async fn concurrent_writers_keep_one_chain(_: PgPoolOptions, options: PgConnectO
     for writer in writers {
         writer.await.unwrap();
     }
-    assert_eq!(audit::verify(&pool).await.unwrap(), Ok(24));
+    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(24));
     let distinct_prev: i64 =
         sqlx::query_scalar("SELECT count(DISTINCT prev_hash) FROM audit_events")
             .fetch_one(&pool)
@@ -387,5 +387,263 @@ async fn exports_hold_exactly_the_filtered_view(_: PgPoolOptions, options: PgCon
             .to_str()
             .unwrap()
             .starts_with("/sign-in?next=")
+    );
+}
+
+// ---- The head anchored outside the database -----------------------------
+
+use app::audit::checkpoint::{Anchor, AuditKey, Checkpoints};
+
+const KEY: &str = "a test key of at least thirty-two characters";
+
+fn key() -> AuditKey {
+    AuditKey::new(KEY).unwrap()
+}
+
+/// `gatehouse audit verify` with the anchor and key in the environment.
+fn verify_anchored(pool: &PgPool, anchor: &str, key: &str) -> (Option<i32>, String) {
+    let output = common::gatehouse()
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", common::database_url(pool))
+        .env("GATEHOUSE_AUDIT__ANCHOR", anchor)
+        .env("GATEHOUSE_AUDIT__KEY", key)
+        .env("AWS_ENDPOINT_URL", common::moto_endpoint())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cutting_the_newest_events_is_detected_against_the_checkpoint(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("checkpoint.json");
+    let anchor = file.to_str().unwrap().to_owned();
+    let aws = common::aws("us-east-1").await;
+    let checkpoints = Checkpoints::new(
+        Anchor::parse(&anchor).unwrap(),
+        key(),
+        aws.s3.clone(),
+        std::time::Duration::from_secs(60),
+    );
+    record_events(&pool, 6).await;
+    let written = checkpoints.write(&pool).await.unwrap().unwrap();
+    let newest: i64 = sqlx::query_scalar("SELECT max(id) FROM audit_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(written.sequence, newest);
+    // Nothing new: the checkpoint stays as it is.
+    assert_eq!(
+        checkpoints.write(&pool).await.unwrap(),
+        Some(written.clone())
+    );
+    record_events(&pool, 2).await; // not yet covered: fine to lose
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("audit chain intact: 8 events"), "{text}");
+    assert!(
+        text.contains(&format!("covers events up to {newest}")),
+        "{text}"
+    );
+
+    // Cut the last four events: the chain itself is still whole.
+    tamper(
+        &pool,
+        &format!("DELETE FROM audit_events WHERE id > {}", newest - 2),
+    )
+    .await;
+    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(4));
+    let broken = audit::verify(&pool, Some(&written))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.id, newest);
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the newest events were removed"), "{text}");
+
+    // A checkpoint signed with another key is refused as forged.
+    let (code, text) = verify_anchored(&pool, &anchor, "another key of at least thirty-two chars");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("not signed with audit.key"), "{text}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_trail_rewritten_whole_does_not_match_its_checkpoint(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let folder = tempfile::tempdir().unwrap();
+    let anchor = folder.path().join("c.json").to_str().unwrap().to_owned();
+    let aws = common::aws("us-east-1").await;
+    let checkpoints = Checkpoints::new(
+        Anchor::parse(&anchor).unwrap(),
+        key(),
+        aws.s3.clone(),
+        std::time::Duration::from_secs(60),
+    );
+    record_events(&pool, 3).await;
+    checkpoints.write(&pool).await.unwrap();
+    // Everything removed and as many events written again, hashes and all:
+    // a chain that verifies on its own.
+    tamper(&pool, "DELETE FROM audit_events").await;
+    record_events(&pool, 5).await;
+    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(5));
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("rewritten from the start"), "{text}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn checkpoints_go_to_an_s3_bucket_under_object_lock(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    let pool = common::pool(options).await;
+    let aws = common::aws("us-east-1").await;
+    let bucket = format!("audit-{}", uuid::Uuid::new_v4().simple());
+    aws.s3
+        .create_bucket()
+        .bucket(&bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    aws.s3
+        .put_object_lock_configuration()
+        .bucket(&bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(
+                            DefaultRetention::builder()
+                                .mode(ObjectLockRetentionMode::Compliance)
+                                .days(30)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let anchor = format!("s3://{bucket}/gatehouse/");
+    let checkpoints = std::sync::Arc::new(Checkpoints::new(
+        Anchor::parse(&anchor).unwrap(),
+        key(),
+        aws.s3.clone(),
+        std::time::Duration::from_millis(100),
+    ));
+    record_events(&pool, 2).await;
+    tokio::spawn(checkpoints.clone().run(pool.clone()));
+    // The writer runs: a checkpoint now, another once the head moves.
+    let covered = |c: &Checkpoints| match c.coverage() {
+        app::audit::Coverage::Covered { sequence, lock, .. } => Some((sequence, lock)),
+        _ => None,
+    };
+    let newest = || async {
+        sqlx::query_scalar::<_, i64>("SELECT max(id) FROM audit_events")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    for round in 0.. {
+        if covered(&checkpoints).is_some_and(|(s, _)| s == 2) {
+            break;
+        }
+        assert!(round < 100, "no checkpoint written");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    record_events(&pool, 3).await;
+    checkpoints.nudge();
+    let head = newest().await;
+    for round in 0.. {
+        if covered(&checkpoints).is_some_and(|(s, _)| s == head) {
+            break;
+        }
+        assert!(round < 100, "the moved head was not anchored");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, lock) = covered(&checkpoints).unwrap();
+    assert_eq!(
+        lock.as_deref(),
+        Some("Object Lock, compliance mode, 30 days")
+    );
+    // One object per checkpoint; the newest is listed first.
+    let listed = aws
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("gatehouse/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 2);
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("covers events up to {head}")),
+        "{text}"
+    );
+    tamper(
+        &pool,
+        &format!("DELETE FROM audit_events WHERE id = {head}"),
+    )
+    .await;
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(1), "{text}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_audit_page_says_how_far_the_anchor_reaches(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    record_events(&pool, 3).await;
+    let mut state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let (_, _, page) = fetch(&state, "/audit", &viewer).await;
+    assert!(
+        page.contains("Not anchored outside the database"),
+        "no anchor configured"
+    );
+
+    let folder = tempfile::tempdir().unwrap();
+    let anchor = folder.path().join("c.json").to_str().unwrap().to_owned();
+    let checkpoints = std::sync::Arc::new(Checkpoints::new(
+        Anchor::parse(&anchor).unwrap(),
+        key(),
+        state.aws.s3.clone(),
+        std::time::Duration::from_secs(60),
+    ));
+    let written = checkpoints.write(&pool).await.unwrap().unwrap();
+    state.checkpoints = Some(checkpoints);
+    record_events(&pool, 2).await;
+    let (_, _, page) = fetch(&state, "/audit", &viewer).await;
+    assert!(
+        page.contains(&format!(
+            "covers events up to {}; 2 newer events are not yet covered",
+            written.sequence
+        )),
+        "{}",
+        &page[page.len().saturating_sub(4000)..]
     );
 }

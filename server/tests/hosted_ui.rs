@@ -104,6 +104,7 @@ async fn hosted_ui(options: PgConnectOptions, region: &str) -> HostedUi {
         auth,
         overrides: Default::default(),
         geo: None,
+        checkpoints: None,
     };
     HostedUi { state, issued }
 }

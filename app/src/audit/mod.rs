@@ -10,12 +10,34 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 mod chain;
 #[cfg(feature = "ssr")]
+pub mod checkpoint;
+#[cfg(feature = "ssr")]
 mod store;
 
 #[cfg(feature = "ssr")]
 pub use chain::{GENESIS, canonical, chain_hash};
 #[cfg(feature = "ssr")]
-pub use store::{Broken, NewEvent, record, search, verify};
+pub use store::{Broken, NewEvent, export, record, search, verify};
+
+/// How far the latest checkpoint reaches, for the Audit page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Coverage {
+    /// No key or no anchor is configured.
+    NotAnchored,
+    /// Configured; nothing written yet (or the anchor cannot be reached).
+    Pending {
+        anchor: String,
+        problem: Option<String>,
+    },
+    Covered {
+        anchor: String,
+        sequence: i64,
+        at: DateTime<Utc>,
+        /// Object Lock, as the bucket has it.
+        lock: Option<String>,
+        problem: Option<String>,
+    },
+}
 
 /// How many events the audit page shows at a time.
 pub const PAGE_SIZE: i64 = 50;
@@ -158,6 +180,7 @@ pub struct Client {
 }
 
 /// An event as it was recorded.
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub id: i64,
@@ -173,6 +196,25 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl AuditEvent {
+    /// The fields, in the order of the struct and of a CSV export.
+    pub const COLUMNS: [&'static str; 13] = [
+        "id",
+        "occurred_at",
+        "actor_sub",
+        "actor_username",
+        "action",
+        "target",
+        "before",
+        "after",
+        "aws_request_id",
+        "client_ip",
+        "user_agent",
+        "prev_hash",
+        "hash",
+    ];
 }
 
 /// The audit page's filters; every field narrows the view. Also what the
@@ -260,6 +302,10 @@ pub struct AuditPage {
     /// 1-based.
     pub page: i64,
     pub pages: i64,
+    /// How far the latest checkpoint outside the database reaches.
+    pub coverage: Coverage,
+    /// Events newer than the latest checkpoint.
+    pub uncovered: i64,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Writing and verifying the chain in PostgreSQL.
 
 use super::chain::{GENESIS, canonical, chain_hash};
+use super::checkpoint::Checkpoint;
 use super::{Action, Actor, AuditEvent, AuditFilter, Client};
 use crate::error::AppError;
 use chrono::{DurationRound, TimeDelta, Utc};
@@ -127,15 +128,23 @@ impl std::fmt::Display for Broken {
     }
 }
 
-/// Walks the chain in order. `Ok(n)` when all `n` events are intact; else
-/// the first event that was changed, or whose predecessor was removed or
-/// reordered.
-pub async fn verify(pool: &PgPool) -> Result<Result<u64, Broken>, AppError> {
+/// Walks the chain in order, and holds it against `checkpoint` (the
+/// latest anchored outside the database) when there is one. `Ok(n)` when
+/// all `n` events are intact; else the first event that was changed, or
+/// whose predecessor was removed or reordered, or the events a checkpoint
+/// covered that are gone.
+pub async fn verify(
+    pool: &PgPool,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Result<u64, Broken>, AppError> {
     // Streamed: the trail can be far larger than memory.
     let mut events =
         sqlx::query_as!(AuditEvent, "SELECT * FROM audit_events ORDER BY id").fetch(pool);
     let mut expected_prev = GENESIS.to_owned();
     let mut count = 0u64;
+    let mut first = None;
+    let mut covered = None;
+    let mut last = None;
     while let Some(event) = events.try_next().await? {
         if event.prev_hash != expected_prev {
             return Ok(Err(Broken {
@@ -162,8 +171,22 @@ pub async fn verify(pool: &PgPool) -> Result<Result<u64, Broken>, AppError> {
                 reason: "its content was changed after it was recorded".into(),
             }));
         }
+        if first.is_none() {
+            first = Some((event.id, event.hash.clone()));
+        }
+        if checkpoint.is_some_and(|c| c.sequence == event.id) {
+            covered = Some((event.id, event.hash.clone()));
+        }
+        last = Some(event.id);
         expected_prev = event.hash;
         count += 1;
+    }
+    if let Some(checkpoint) = checkpoint {
+        let first = first.as_ref().map(|(id, hash)| (*id, hash.as_str()));
+        let covered = covered.as_ref().map(|(id, hash)| (*id, hash.as_str()));
+        if let Err(broken) = checkpoint.check(first, covered, last) {
+            return Ok(Err(broken));
+        }
     }
     Ok(Ok(count))
 }
@@ -180,6 +203,28 @@ fn contains_pattern(text: &Option<String>) -> Option<String> {
     })
 }
 
+/// The conditions of `filter`, over parameters `$1`..`$6` bound by
+/// [`bind_filter`]: one text for the page and its count and the export.
+const FILTER: &str = "
+     WHERE ($1::text IS NULL OR actor_username ILIKE $1 OR actor_sub = $2)
+       AND ($3::text IS NULL OR action = $3)
+       AND ($4::text IS NULL OR target ILIKE $4)
+       AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+       AND ($6::timestamptz IS NULL OR occurred_at < $6)";
+
+fn bind_filter<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    filter: &AuditFilter,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(contains_pattern(&filter.actor))
+        .bind(filter.actor.clone())
+        .bind(filter.action.clone())
+        .bind(contains_pattern(&filter.target))
+        .bind(filter.from)
+        .bind(filter.to)
+}
+
 /// The events matching `filter`, newest first, `limit` from `offset`, and
 /// how many match in all.
 pub async fn search(
@@ -188,46 +233,28 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<AuditEvent>, i64), AppError> {
-    let rows = sqlx::query!(
-        r#"
-        SELECT *, count(*) OVER () AS "total!" FROM audit_events
-         WHERE ($1::text IS NULL OR actor_username ILIKE $1 OR actor_sub = $2)
-           AND ($3::text IS NULL OR action = $3)
-           AND ($4::text IS NULL OR target ILIKE $4)
-           AND ($5::timestamptz IS NULL OR occurred_at >= $5)
-           AND ($6::timestamptz IS NULL OR occurred_at < $6)
-         ORDER BY id DESC
-         LIMIT $7 OFFSET $8
-        "#,
-        contains_pattern(&filter.actor),
-        filter.actor,
-        filter.action,
-        contains_pattern(&filter.target),
-        filter.from,
-        filter.to,
-        limit,
-        offset,
-    )
-    .fetch_all(pool)
-    .await?;
-    let total = rows.first().map_or(0, |r| r.total);
-    let events = rows
-        .into_iter()
-        .map(|r| AuditEvent {
-            id: r.id,
-            occurred_at: r.occurred_at,
-            actor_sub: r.actor_sub,
-            actor_username: r.actor_username,
-            action: r.action,
-            target: r.target,
-            before: r.before,
-            after: r.after,
-            aws_request_id: r.aws_request_id,
-            client_ip: r.client_ip,
-            user_agent: r.user_agent,
-            prev_hash: r.prev_hash,
-            hash: r.hash,
-        })
-        .collect();
+    let rows = format!("SELECT * FROM audit_events {FILTER} ORDER BY id DESC LIMIT $7 OFFSET $8");
+    let events = bind_filter(sqlx::query_as::<_, AuditEvent>(&rows), filter)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    let count = format!("SELECT count(*) FROM audit_events {FILTER}");
+    let (total,) = bind_filter(sqlx::query_as::<_, (i64,)>(&count), filter)
+        .fetch_one(pool)
+        .await?;
     Ok((events, total))
 }
+
+/// Every event matching `filter`, newest first, as the database sends
+/// them: for exports of any size in flat memory.
+pub fn export<'a>(
+    pool: &'a PgPool,
+    filter: &AuditFilter,
+) -> futures::stream::BoxStream<'a, Result<AuditEvent, sqlx::Error>> {
+    let sql: &'static str =
+        EXPORT_SQL.get_or_init(|| format!("SELECT * FROM audit_events {FILTER} ORDER BY id DESC"));
+    bind_filter(sqlx::query_as::<_, AuditEvent>(sql), filter).fetch(pool)
+}
+
+static EXPORT_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -158,6 +158,8 @@ pub async fn finish(
 ) -> Result<Outcome, ChangeError> {
     let pool = reach.pool;
     let service = change.kind.service();
+    // Written or perhaps written: pages read the target anew.
+    reach.aws.live.forget(change.kind, &change.base.target);
     match pushed {
         Ok(pushed) => record_applied(pool, change, &pushed.next_token, pushed.request_id, by).await,
         // Refused for the token: either someone else changed the target,
@@ -197,6 +199,7 @@ pub async fn settle(
     by: Option<&Applier>,
 ) -> Result<Outcome, ChangeError> {
     let pool = reach.pool;
+    reach.aws.live.forget(change.kind, &change.base.target);
     let live = read_live(reach, change).await?;
     match change.kind.landed(&change.base, &change.content, &live) {
         Landing::Applied => return record_applied(pool, change, &live.token, None, by).await,

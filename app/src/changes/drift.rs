@@ -71,14 +71,23 @@ pub async fn drift(reach: Reach<'_>, targets: &[ManagedTarget]) -> Result<Vec<Dr
                     scope: target.scope.clone(),
                     last_applied: None,
                     state: DriftState::NeverApplied,
+                    read: None,
                 };
             };
-            let state = match kind.read_live(reach, &target).await {
-                Ok(now) if kind.same(&now.content, &last.content) => DriftState::InSync,
-                Ok(now) => DriftState::Drifted(kind.diff(&last.content, &now.content)),
+            let shown = kind.read_shown(reach, &target).await;
+            let read = match &shown {
+                Ok(shown) if kind != Kind::Settings => Some(shown.freshness()),
+                _ => None,
+            };
+            let state = match shown {
+                Ok(now) if kind.same(&now.live.content, &last.content) => DriftState::InSync,
+                Ok(now) => DriftState::Drifted(kind.diff(&last.content, &now.live.content)),
                 Err(error) => {
                     tracing::warn!(target = %target.name, %error, "drift: live state not read");
-                    DriftState::Unreadable(format!("{} did not answer for it.", error.service))
+                    DriftState::Unreadable(match crate::aws_budget::throttled(&error.cause) {
+                        true => format!("{} is throttling this account's calls.", error.service),
+                        false => format!("{} did not answer for it.", error.service),
+                    })
                 }
             };
             Drift {
@@ -93,6 +102,7 @@ pub async fn drift(reach: Reach<'_>, targets: &[ManagedTarget]) -> Result<Vec<Dr
                     applied_at: last.applied_at,
                 }),
                 state,
+                read,
             }
         }
     });

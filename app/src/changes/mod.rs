@@ -26,6 +26,8 @@ pub mod drift;
 #[cfg(feature = "ssr")]
 pub mod evidence;
 #[cfg(feature = "ssr")]
+pub mod shown;
+#[cfg(feature = "ssr")]
 pub mod steps;
 #[cfg(feature = "ssr")]
 pub mod store;
@@ -427,6 +429,9 @@ pub struct Drift {
     /// The last change request applied to it.
     pub last_applied: Option<LastApplied>,
     pub state: DriftState,
+    /// How old the live state compared is ("read 4 s ago"), when it was
+    /// read from AWS.
+    pub read: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

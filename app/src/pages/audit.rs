@@ -1,7 +1,7 @@
 //! The audit page: the trail, filtered by actor, action, target and time,
 //! a page at a time, with CSV and JSON exports of exactly the filtered view.
 
-use crate::audit::{Action, AuditEvent, AuditFilter, AuditPage};
+use crate::audit::{Action, AuditEvent, AuditFilter, AuditPage, Coverage};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -16,11 +16,27 @@ pub async fn load_audit(filter: AuditFilter, page: i64) -> Result<AuditPage, App
     let page = page.max(1);
     let (events, total) =
         crate::audit::search(&state.pool, &filter, size, (page - 1) * size).await?;
+    let coverage = state
+        .checkpoints
+        .as_ref()
+        .map_or(Coverage::NotAnchored, |c| c.coverage());
+    let since = match &coverage {
+        Coverage::Covered { sequence, .. } => *sequence,
+        _ => 0,
+    };
+    let uncovered = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM audit_events WHERE id > $1"#,
+        since
+    )
+    .fetch_one(&state.pool)
+    .await?;
     Ok(AuditPage {
         events,
         total,
         page,
         pages: ((total + size - 1) / size).max(1),
+        coverage,
+        uncovered,
     })
 }
 
@@ -110,7 +126,9 @@ fn Trail(filter: AuditFilter, page: AuditPage) -> impl IntoView {
         format!("{} events match", page.total)
     };
     let summary = format!("{matches}; page {} of {}.", page.page, page.pages);
+    let anchoring = anchoring(&page.coverage, page.uncovered);
     view! {
+        <p class="note" data-testid="audit-anchor">{anchoring}</p>
         <div class="panel-head">
             <p role="status" data-testid="audit-summary">{summary}</p>
             <p class="exports">
@@ -139,6 +157,44 @@ fn Trail(filter: AuditFilter, page: AuditPage) -> impl IntoView {
             {(page.page > 1).then(|| view! { <a href=link(page.page - 1) rel="prev">"Newer"</a> })}
             {(page.page < page.pages).then(|| view! { <a href=link(page.page + 1) rel="next">"Older"</a> })}
         </nav>
+    }
+}
+
+/// How far the trail is anchored outside the database, in a sentence.
+fn anchoring(coverage: &Coverage, uncovered: i64) -> String {
+    let newer = match uncovered {
+        0 => "every event is covered".to_owned(),
+        1 => "1 newer event is not yet covered".to_owned(),
+        n => format!("{n} newer events are not yet covered"),
+    };
+    match coverage {
+        Coverage::NotAnchored => "Not anchored outside the database: cutting the newest events \
+             off the trail would go unnoticed (set audit.key and audit.anchor)."
+            .to_owned(),
+        Coverage::Pending { anchor, problem } => match problem {
+            Some(problem) => {
+                format!("Checkpoints go to {anchor}, but none could be written: {problem}")
+            }
+            None => format!("Checkpoints go to {anchor}; none written yet."),
+        },
+        Coverage::Covered {
+            anchor,
+            sequence,
+            at,
+            lock,
+            problem,
+        } => {
+            let lock = lock.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+            let problem = problem
+                .as_ref()
+                .map(|p| format!(" The last attempt failed: {p}"))
+                .unwrap_or_default();
+            format!(
+                "Anchored at {anchor}{lock}: the latest checkpoint ({} UTC) covers events up to \
+                 {sequence}; {newer}.{problem}",
+                at.format("%Y-%m-%d %H:%M:%S")
+            )
+        }
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn load_overview() -> Result<Overview, AppError> {
     };
     let (drift, thresholds) = tokio::join!(
         drift,
-        crate::traffic::health::current(&state.pool, &state.aws.wafv2)
+        crate::traffic::health::current(&state.pool, &state.aws)
     );
     Ok(Overview {
         health,
@@ -335,6 +335,7 @@ fn DriftView(drift: Vec<Drift>) -> impl IntoView {
                         l.applied_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
                     )}
                 });
+                let read = d.read.clone().map(|r| view! { <span class="muted age">{format!(" ({r})")}</span> });
                 let state = match d.state {
                     DriftState::InSync => view! { <span class="badge ok">"In sync"</span> }.into_any(),
                     DriftState::NeverApplied => view! { <span class="muted">"Nothing applied through Gatehouse yet."</span> }.into_any(),
@@ -349,7 +350,7 @@ fn DriftView(drift: Vec<Drift>) -> impl IntoView {
                         <strong>{match d.kind {
                             crate::changes::Kind::WebAclRules => format!("{} ({})", d.web_acl, d.scope),
                             _ => d.target.clone(),
-                        }}</strong>": " {state} {last}
+                        }}</strong>": " {state} {read} {last}
                     </li>
                 }
             }).collect_view()}

@@ -34,6 +34,8 @@ pub struct PoliciesView {
     pub tables: Vec<String>,
     pub table: String,
     pub live: Mappings,
+    /// How old `live` is ("read 4 s ago").
+    pub read: String,
     pub draft: Option<DraftMappings>,
     pub pending: Vec<Pending>,
     pub can_edit: bool,
@@ -66,10 +68,12 @@ pub async fn load_policies(table: Option<String>) -> Result<PoliciesView, AppErr
         }
         None => None,
     };
+    let (live, read) = live?;
     Ok(PoliciesView {
         tables,
         table,
-        live: live?,
+        live,
+        read,
         draft,
         pending: pending?
             .into_iter()
@@ -232,6 +236,7 @@ fn PoliciesBody(
         tables,
         table,
         live,
+        read,
         draft,
         pending,
         can_edit,
@@ -250,6 +255,7 @@ fn PoliciesBody(
         <PendingChanges pending heading="Your policy changes" />
         <section class="panel" aria-labelledby="live-heading">
             <h2 id="live-heading">{format!("Mappings in {table}")}</h2>
+            <p class="muted age" data-testid="read-age">{read}</p>
             <p class="muted">
                 "Whether API Gateway evaluates the Condition block of a policy an authorizer returns is not documented: "
                 "the simulator evaluates conditions with IAM's semantics and says when a decision turns on one. "

@@ -163,7 +163,12 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
                 client,
                 approver: user.has(kind.approver_role()),
             };
-            match apply::apply(reach, id, &by).await? {
+            let outcome = apply::apply(reach, id, &by).await;
+            // The apply's events are anchored now, not at the next round.
+            if let Some(checkpoints) = &state.checkpoints {
+                checkpoints.nudge();
+            }
+            match outcome? {
                 Outcome::Applied { .. } => said(match kind {
                     crate::changes::Kind::WebAclRules => "Applied: AWS WAF holds the new rules.",
                     crate::changes::Kind::Settings => {

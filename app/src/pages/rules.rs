@@ -51,6 +51,8 @@ pub struct RulesView {
     pub editor: Option<EditorStart>,
     /// The open drafts of this web ACL.
     pub drafts: Vec<DraftRow>,
+    /// How old the rules shown are ("read 4 s ago").
+    pub read: Option<String>,
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
@@ -64,8 +66,6 @@ pub async fn load_rules(
     use crate::rules::{drafts, live, summary, validate};
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
-    let waf = &state.aws.wafv2;
-    let aws_down = |e: live::LiveError| AppError::unavailable("AWS WAF", e);
     // The web ACLs Gatehouse manages (registered on the Settings page).
     let found: Vec<live::WebAclRef> = crate::targets::list(&state.pool)
         .await?
@@ -114,10 +114,26 @@ pub async fn load_rules(
             templates,
             editor: None,
             drafts: Vec::new(),
+            read: None,
         });
     };
     let choice = choice_of(&acl);
-    let live = live::rules_of(waf, acl).await.map_err(aws_down)?;
+    // As pages show it: from the live-state cache, with its age. A draft
+    // saved from the editor is based on a fresh read all the same.
+    let reach = crate::changes::kinds::Reach {
+        pool: &state.pool,
+        aws: &state.aws,
+    };
+    let target = crate::changes::kinds::TargetRef {
+        name: acl.name,
+        scope: acl.scope,
+        id: acl.id,
+    };
+    let shown = crate::changes::Kind::WebAclRules
+        .read_shown(reach, &target)
+        .await
+        .map_err(|e| AppError::unavailable(e.service, e.cause))?;
+    let live = crate::changes::kinds::web_acl_rules::rules_of(&shown.live);
     let mut entries = live.rules.clone();
     entries.sort_by_key(|r| r.priority().unwrap_or(i64::MAX));
     let rules = entries
@@ -193,6 +209,7 @@ pub async fn load_rules(
         templates,
         editor,
         drafts: open_drafts,
+        read: Some(shown.freshness()),
     })
 }
 
@@ -241,6 +258,7 @@ fn RulesBody(view: RulesView) -> impl IntoView {
         templates,
         editor,
         drafts,
+        read,
     } = view;
     let picker = view! {
         <form method="get" action="/rules" class="inline-form">
@@ -281,7 +299,10 @@ fn RulesBody(view: RulesView) -> impl IntoView {
         {picker}
         <section aria-labelledby="live-heading">
             <h2 id="live-heading">{format!("{} ({}): live rules", chosen.name, chosen.scope)}</h2>
-            <p data-testid="capacity">{capacity}</p>
+            <p data-testid="capacity">
+                {capacity}
+                {read.map(|r| view! { <span class="muted age" data-testid="read-age">{format!(" · {r}")}</span> })}
+            </p>
             <ol class="rules" data-testid="live-rules">
                 {rules
                     .into_iter()

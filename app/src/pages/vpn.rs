@@ -27,6 +27,8 @@ pub struct VpnView {
     pub set: String,
     pub live: VpnDoc,
     pub parts: PartNames,
+    /// How old `live` is ("read 4 s ago").
+    pub read: String,
     pub draft: Option<(String, VpnDoc)>,
     pub pending: Vec<Pending>,
     pub can_edit: bool,
@@ -41,7 +43,7 @@ pub async fn load_vpn(set: Option<String>) -> Result<VpnView, AppError> {
     let sets = crate::vpn::service::sets(&state.pool).await?;
     let name = crate::vpn::service::chosen(&state.pool, set.as_deref()).await?;
     let target = vpn_geofencing::target(&name);
-    let parts = crate::vpn::service::parts(&state, &name).await?;
+    let (parts, read) = crate::vpn::service::parts(&state, &name).await?;
     let open =
         drafts::open_draft(&state.pool, Kind::VpnGeofencing, &target, &user.username).await?;
     let draft = match open {
@@ -56,6 +58,7 @@ pub async fn load_vpn(set: Option<String>) -> Result<VpnView, AppError> {
         sets,
         set: name,
         live: parts.doc(),
+        read,
         parts: PartNames {
             geo_web_acl: parts.set.geo_web_acl.name.clone(),
             nat_ip_set: parts.set.nat_ip_set.name.clone(),
@@ -143,7 +146,7 @@ pub async fn test_vpn_ip(set: String, ip: String, draft: bool) -> Result<IpTest,
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let name = crate::vpn::service::chosen(&state.pool, Some(&set)).await?;
-    let parts = crate::vpn::service::parts(&state, &name).await?;
+    let (parts, _) = crate::vpn::service::parts(&state, &name).await?;
     let drafted = match draft {
         false => None,
         true => {
@@ -204,6 +207,7 @@ fn VpnBody(view: VpnView, save: ServerAction<SaveVpn>) -> impl IntoView {
         set,
         live,
         parts,
+        read,
         draft,
         pending,
         can_edit,
@@ -218,6 +222,7 @@ fn VpnBody(view: VpnView, save: ServerAction<SaveVpn>) -> impl IntoView {
         <PendingChanges pending heading="Your VPN changes" />
         <section class="panel" aria-labelledby="live-heading">
             <h2 id="live-heading">{format!("Set {set}, as it is in AWS")}</h2>
+            <p class="muted age" data-testid="read-age">{read}</p>
             <h3>"Allowed countries"</h3>
             <ul class="chips" data-testid="live-countries">
                 {live.countries.iter().map(|c| view! { <li>{named(c)}</li> }).collect_view()}

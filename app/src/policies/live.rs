@@ -38,11 +38,15 @@ pub async fn table(pool: &PgPool, asked: Option<&str>) -> Result<String, AppErro
     }
 }
 
-/// The mappings of `table` as they are now.
-pub async fn read(reach: Reach<'_>, table: &str) -> Result<Mappings, AppError> {
-    let live = Kind::PolicyMappings
-        .read_live(reach, &policy_mappings::target(table))
+/// The mappings of `table` as pages show them (the live-state cache), and
+/// how old they are ("read 4 s ago").
+pub async fn read(reach: Reach<'_>, table: &str) -> Result<(Mappings, String), AppError> {
+    let shown = Kind::PolicyMappings
+        .read_shown(reach, &policy_mappings::target(table))
         .await
         .map_err(ChangeError::from)?;
-    Ok(policy_mappings::mappings(&live.content))
+    Ok((
+        policy_mappings::mappings(&shown.live.content),
+        shown.freshness(),
+    ))
 }

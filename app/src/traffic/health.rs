@@ -303,16 +303,16 @@ mod compute {
     /// as the settings say.
     pub async fn current(
         pool: &PgPool,
-        wafv2: &aws_sdk_wafv2::Client,
+        aws: &crate::state::AwsClients,
     ) -> Result<ThresholdReport, AppError> {
         let doc = crate::settings::store::current(pool).await?;
-        report(pool, wafv2, doc.threshold_health.unwrap_or_default()).await
+        report(pool, aws, doc.threshold_health.unwrap_or_default()).await
     }
 
     /// The health of every rate-based rule of every managed web ACL.
     pub async fn report(
         pool: &PgPool,
-        wafv2: &aws_sdk_wafv2::Client,
+        aws: &crate::state::AwsClients,
         settings: HealthSettings,
     ) -> Result<ThresholdReport, AppError> {
         let doc = crate::settings::store::current(pool).await?;
@@ -322,8 +322,18 @@ mod compute {
         let mut unread = Vec::new();
         for target in doc.of(crate::targets::TargetKind::WebAcl) {
             let scope = target.scope.clone().unwrap_or_else(|| "REGIONAL".into());
-            let live = match crate::rules::live::rules(wafv2, &scope, &target.name).await {
-                Ok(live) => live,
+            // As the dashboard shows it: from the live-state cache.
+            let reach = crate::changes::kinds::Reach { pool, aws };
+            let web_acl = crate::changes::kinds::TargetRef {
+                name: target.name.clone(),
+                scope: scope.clone(),
+                id: target.aws_id.clone(),
+            };
+            let shown = crate::changes::Kind::WebAclRules
+                .read_shown(reach, &web_acl)
+                .await;
+            let live = match shown {
+                Ok(shown) => crate::changes::kinds::web_acl_rules::rules_of(&shown.live),
                 Err(error) => {
                     tracing::warn!(%error, web_acl = %target.name, "threshold health: cannot read");
                     unread.push(format!(

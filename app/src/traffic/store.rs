@@ -80,6 +80,55 @@ fn without_outliers(sorted: &[u64], mut left_out: LeftOut) -> (&[u64], LeftOut) 
     (kept, left_out)
 }
 
+/// Answers kept, at most: the Traffic page's recent views and the
+/// dashboard's per-rule analyses.
+const ANSWERS_KEPT: usize = 32;
+
+/// What identifies an answer: the database, what was imported into it
+/// (the number of segments and the newest file: an import or a removal
+/// changes them), and the question.
+#[derive(PartialEq)]
+struct AnswerKey {
+    database: String,
+    imported: (i64, i64),
+    question: String,
+}
+
+static ANSWERS: std::sync::LazyLock<crate::fresh::Keyed<AnswerKey, Option<Answer>>> =
+    std::sync::LazyLock::new(|| crate::fresh::Keyed::new(ANSWERS_KEPT));
+
+/// [`compute`]'s answer, kept until the imports change: the counts change
+/// only on import, so a page viewed again, or by someone else, is not
+/// counted again. The same question asked at once is counted once, the
+/// others waiting for its answer. The cost of a view is one small query.
+pub async fn answer(
+    pool: &PgPool,
+    analysis: &Analysis,
+    detail: Detail,
+    healthy: Option<&Healthy>,
+) -> Result<Answer, sqlx::Error> {
+    let imported = sqlx::query!(
+        r#"SELECT current_database() AS "database!",
+                  (SELECT count(*) FROM traffic_segments) AS "segments!",
+                  (SELECT coalesce(max(id), 0) FROM log_files) AS "newest!""#
+    )
+    .fetch_one(pool)
+    .await?;
+    let question = serde_json::json!([analysis, detail == Detail::Top, healthy]).to_string();
+    let entry = ANSWERS.entry(AnswerKey {
+        database: imported.database,
+        imported: (imported.segments, imported.newest),
+        question,
+    });
+    let mut entry = entry.lock().await;
+    if let Some(answer) = &*entry {
+        return Ok(answer.clone());
+    }
+    let answer = compute(pool, analysis, detail, healthy).await?;
+    *entry = Some(answer.clone());
+    Ok(answer)
+}
+
 /// Runs `analysis` over everything imported: reads the segments that
 /// overlap its time range — only their per-IP buckets when those answer it
 /// — and counts them on a thread of their own as they arrive, so reading
@@ -87,7 +136,7 @@ fn without_outliers(sorted: &[u64], mut left_out: LeftOut) -> (&[u64], LeftOut) 
 ///
 /// With a `healthy` basis, the same rows are also counted as the basis
 /// keeps them, for the recommendation's peaks.
-pub async fn answer(
+pub async fn compute(
     pool: &PgPool,
     analysis: &Analysis,
     detail: Detail,

@@ -36,17 +36,19 @@ pub async fn chosen(pool: &PgPool, asked: Option<&str>) -> Result<String, AppErr
     }
 }
 
-/// The set's parts as they are now.
-pub async fn parts(state: &AppState, name: &str) -> Result<Parts, AppError> {
+/// The set's parts as pages show them (the live-state cache), and how old
+/// they are ("read 4 s ago").
+pub async fn parts(state: &AppState, name: &str) -> Result<(Parts, String), AppError> {
     let reach = Reach {
         pool: &state.pool,
         aws: &state.aws,
     };
-    let live = Kind::VpnGeofencing
-        .read_live(reach, &vpn_geofencing::target(name))
+    let shown = Kind::VpnGeofencing
+        .read_shown(reach, &vpn_geofencing::target(name))
         .await
         .map_err(ChangeError::from)?;
-    Parts::read_json(&live.resource).ok_or(AppError::Internal)
+    let parts = Parts::read_json(&shown.live.resource).ok_or(AppError::Internal)?;
+    Ok((parts, shown.freshness()))
 }
 
 /// Tests `ip` against the set's parts, with `doc`'s countries and NAT

@@ -239,3 +239,62 @@ pub async fn import_sample_logs(
     let _ = std::fs::remove_dir_all(&dir);
     Ok(summary)
 }
+
+/// A change request waiting for review, so that the Reviews page shows one
+/// from the start: the demo's editor halving the first rate limit of the
+/// `shop` web ACL, submitted. Made once; a later run leaves the change
+/// requests there as they are.
+pub async fn sample_change(
+    pool: &PgPool,
+    aws: &AwsClients,
+    required_approvals: i32,
+) -> Result<(), String> {
+    use app::rules::model::{RuleEntry, Statement};
+    let any: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM change_requests"#)
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    if any > 0 {
+        return Ok(());
+    }
+    let live = app::rules::live::rules(&aws.wafv2, "REGIONAL", waf::SHOP_WEB_ACL)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut rules = live.rules.clone();
+    let halved = rules.iter_mut().find_map(|entry| match entry {
+        RuleEntry::Rule(rule) => match &mut rule.statement {
+            Statement::RateBased(rate) => {
+                rate.limit = (rate.limit / 2).max(10);
+                Some(rule.name.clone())
+            }
+            _ => None,
+        },
+        RuleEntry::Verbatim { .. } => None,
+    });
+    let Some(rule) = halved else {
+        return Ok(());
+    };
+    let editor = app::audit::Actor {
+        sub: None,
+        username: Some("editor".into()),
+    };
+    let client = app::audit::Client {
+        ip: None,
+        user_agent: Some("gatehouse demo".into()),
+    };
+    let title = format!("Halve the limit of {rule}");
+    let id =
+        app::rules::drafts::create(pool, &live, &title, &rules, editor.clone(), client.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+    app::changes::steps::submit(
+        pool,
+        id,
+        &live.lock_token,
+        required_approvals,
+        editor,
+        client,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}

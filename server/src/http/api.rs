@@ -65,6 +65,27 @@ pub async fn me(
     }
 }
 
+/// `GET /api/v1/aws/calls` (admins): the AWS calls this console process
+/// has made since it started, per service, counted at the client (retries
+/// included): `{"wafv2": 12, "dynamodb": 3, …}`.
+pub async fn aws_calls(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = api_user_with(&state, &caller, &headers, Role::Admin).await {
+        return response;
+    }
+    let calls: serde_json::Map<String, serde_json::Value> = state
+        .aws
+        .budget
+        .calls()
+        .into_iter()
+        .map(|(service, n)| (service.to_owned(), n.into()))
+        .collect();
+    Json(calls).into_response()
+}
+
 /// The caller, who must hold `role`: 403 (and no detail) otherwise.
 async fn api_user_with(
     state: &AppState,
@@ -255,7 +276,7 @@ async fn live_mappings(
         pool: &state.pool,
         aws: &state.aws,
     };
-    let mappings = app::policies::live::read(reach, &table).await?;
+    let (mappings, _) = app::policies::live::read(reach, &table).await?;
     Ok((table, mappings))
 }
 
@@ -273,7 +294,7 @@ pub async fn vpn_countries(
     }
     let shown = async {
         let name = app::vpn::service::chosen(&state.pool, param(&query, "set")).await?;
-        let parts = app::vpn::service::parts(&state, &name).await?;
+        let (parts, _) = app::vpn::service::parts(&state, &name).await?;
         Ok::<_, AppError>(app::vpn::service::show_json(&name, &parts))
     };
     answer(shown.await)
@@ -293,7 +314,7 @@ pub async fn vpn_test(
     let get = |key: &str| param(&query, key);
     let tested = async {
         let name = app::vpn::service::chosen(&state.pool, get("set")).await?;
-        let parts = app::vpn::service::parts(&state, &name).await?;
+        let (parts, _) = app::vpn::service::parts(&state, &name).await?;
         let found = app::vpn::service::test_ip(&state, &parts, None, get("ip").unwrap_or(""))?;
         Ok::<_, AppError>(app::vpn::service::test_json(&found))
     };

@@ -8,10 +8,12 @@ use app::roles::Role;
 use app::state::AppState;
 use axum::{
     Extension,
+    body::{Body, Bytes},
     extract::{Query, State},
     http::header,
     response::{IntoResponse, Response},
 };
+use futures::{SinkExt, TryStreamExt};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy)]
@@ -20,21 +22,21 @@ pub enum Format {
     Json,
 }
 
-async fn filtered(
-    state: &AppState,
-    caller: &Caller,
-    query: &HashMap<String, String>,
-) -> Result<Vec<AuditEvent>, AppError> {
+/// The filter the query asks for, if the caller may read the trail.
+fn allowed(caller: &Caller, query: &HashMap<String, String>) -> Result<AuditFilter, AppError> {
     match caller.user() {
         Some(user) if user.has(Role::Viewer) => {}
         Some(_) => return Err(AppError::Forbidden),
         None => return Err(AppError::Unauthorized),
     }
-    let filter =
-        AuditFilter::from_query(|key| query.get(key).cloned()).map_err(AppError::BadRequest)?;
-    let (events, _) = app::audit::search(&state.pool, &filter, i64::MAX, 0).await?;
-    Ok(events)
+    AuditFilter::from_query(|key| query.get(key).cloned()).map_err(AppError::BadRequest)
 }
+
+/// Bytes gathered before a piece of the file is handed to the connection.
+const PIECE: usize = 64 * 1024;
+/// Pieces waiting for a slow reader before the database is read further:
+/// what bounds the memory an export takes, whatever its size.
+const PIECES_AHEAD: usize = 4;
 
 pub async fn export(
     format: Format,
@@ -42,20 +44,16 @@ pub async fn export(
     Extension(caller): Extension<Caller>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let events = match filtered(&state, &caller, &query).await {
-        Ok(events) => events,
+    let filter = match allowed(&caller, &query) {
+        Ok(filter) => filter,
         Err(err) => return err.into_response(),
     };
+    let (pieces, body) = futures::channel::mpsc::channel(PIECES_AHEAD);
+    tokio::spawn(write_pieces(state.pool.clone(), filter, format, pieces));
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let (body, content_type, extension) = match format {
-        Format::Json => match serde_json::to_vec_pretty(&events) {
-            Ok(body) => (body, "application/json", "json"),
-            Err(err) => return AppError::internal("audit export", err).into_response(),
-        },
-        Format::Csv => match to_csv(&events) {
-            Ok(body) => (body, "text/csv; charset=utf-8", "csv"),
-            Err(err) => return AppError::internal("audit export", err).into_response(),
-        },
+    let (content_type, extension) = match format {
+        Format::Json => ("application/json", "json"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
     (
         [
@@ -65,17 +63,107 @@ pub async fn export(
                 format!("attachment; filename=\"gatehouse-audit-{stamp}.{extension}\""),
             ),
         ],
-        body,
+        Body::from_stream(body),
     )
         .into_response()
 }
 
-fn to_csv(events: &[AuditEvent]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for event in events {
-        writer.serialize(event)?;
+type Piece = Result<Bytes, std::io::Error>;
+
+/// Reads the matching events from the database and sends them on as the
+/// file, a piece at a time; stops when the reader goes away. A failure
+/// part-way ends the body with an error, so the download is seen to be
+/// cut short rather than taken for the whole trail.
+async fn write_pieces(
+    pool: sqlx::PgPool,
+    filter: AuditFilter,
+    format: Format,
+    mut pieces: futures::channel::mpsc::Sender<Piece>,
+) {
+    let mut events = app::audit::export(&pool, &filter);
+    let mut file = Pieces::new(format);
+    loop {
+        let next = match events.try_next().await {
+            Ok(next) => next,
+            Err(err) => {
+                tracing::warn!(%err, "audit export cut short");
+                let _ = pieces
+                    .send(Err(std::io::Error::other(
+                        "the audit trail could not be read",
+                    )))
+                    .await;
+                return;
+            }
+        };
+        let done = next.is_none();
+        if let Err(err) = file.add(next.as_ref()) {
+            tracing::warn!(%err, "audit export cut short");
+            let _ = pieces.send(Err(std::io::Error::other(err))).await;
+            return;
+        }
+        if (done || file.buffer.len() >= PIECE) && pieces.send(Ok(file.take())).await.is_err() {
+            return; // the reader went away
+        }
+        if done {
+            return;
+        }
     }
-    writer
-        .into_inner()
-        .map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The file being written: CSV with a header row, or a JSON array, one
+/// event a line.
+struct Pieces {
+    format: Format,
+    buffer: Vec<u8>,
+    started: bool,
+}
+
+impl Pieces {
+    fn new(format: Format) -> Self {
+        Pieces {
+            format,
+            buffer: Vec::with_capacity(PIECE * 2),
+            started: false,
+        }
+    }
+
+    /// Adds `event`, or ends the file on `None`.
+    fn add(&mut self, event: Option<&AuditEvent>) -> Result<(), String> {
+        match (self.format, event) {
+            (Format::Csv, Some(event)) => {
+                let mut writer = csv::WriterBuilder::new()
+                    .has_headers(!self.started)
+                    .from_writer(&mut self.buffer);
+                writer.serialize(event).map_err(|e| e.to_string())?;
+                writer.flush().map_err(|e| e.to_string())?;
+            }
+            (Format::Csv, None) if !self.started => {
+                // The header alone: an empty view is still a CSV file.
+                let mut writer = csv::Writer::from_writer(&mut self.buffer);
+                writer
+                    .write_record(AuditEvent::COLUMNS)
+                    .and_then(|()| writer.flush().map_err(csv::Error::from))
+                    .map_err(|e| e.to_string())?;
+            }
+            (Format::Csv, None) => {}
+            (Format::Json, Some(event)) => {
+                self.buffer
+                    .extend_from_slice(if self.started { b",\n" } else { b"[\n" });
+                serde_json::to_writer(&mut self.buffer, event).map_err(|e| e.to_string())?;
+            }
+            (Format::Json, None) => {
+                self.buffer
+                    .extend_from_slice(if self.started { b"\n]\n" } else { b"[]\n" });
+            }
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    fn take(&mut self) -> Bytes {
+        Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(PIECE * 2),
+        ))
+    }
 }

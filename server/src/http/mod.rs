@@ -2,6 +2,7 @@
 //! `/healthz`, and the middleware every response passes through.
 
 mod api;
+pub mod assets;
 mod audit_export;
 pub mod auth;
 mod security_headers;
@@ -26,9 +27,16 @@ use tower_http::{
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos_options.clone();
+    let pkg = std::path::Path::new(leptos_options.site_root.as_ref())
+        .join(leptos_options.site_pkg_dir.as_ref());
     Router::new()
+        .nest_service(
+            "/pkg",
+            axum::routing::any(move |request| assets::serve(pkg.clone(), request)),
+        )
         .route("/healthz", get(healthz))
         .route("/api/v1/me", get(api::me))
+        .route("/api/v1/aws/calls", get(api::aws_calls))
         .route("/api/v1/web-acls", get(api::web_acls))
         .route("/api/v1/changes", get(api::changes))
         .route("/api/v1/policies", get(api::policies))

@@ -36,9 +36,19 @@ pub async fn aws_at(endpoint: &str, region: &str, probe_timeout: Duration) -> Aw
         region: Some(region.to_owned()),
         endpoint_url: Some(endpoint.to_owned()),
         probe_timeout_secs: probe_timeout.as_secs(),
+        live_state_ttl_secs: 0,
+        calls_per_second: Default::default(),
     })
     .await;
-    AwsClients::new(&sdk, probe_timeout)
+    // Read afresh on every view, and unpaced: tests change AWS behind the
+    // console's back and look at once (the cache and the budget have tests
+    // of their own).
+    AwsClients::new(
+        &sdk,
+        probe_timeout,
+        Duration::ZERO,
+        &app::aws_budget::Rates::unpaced(),
+    )
 }
 
 pub fn config() -> Config {
@@ -65,6 +75,7 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
         auth,
         overrides: config.overrides.clone(),
         geo: gatehouse::serve::geo_db(&config),
+        checkpoints: None,
     }
 }
 

@@ -134,7 +134,7 @@ pub fn landed_items(
 
 /// Why reading a live state failed: which service, and the cause for the
 /// log.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{service}: {cause}")]
 pub struct ReadError {
     pub service: &'static str,
@@ -150,6 +150,17 @@ impl Kind {
             Kind::PolicyMappings => policy_mappings::read_live(reach, target).await,
             Kind::VpnGeofencing => vpn_geofencing::read_live(reach, target).await,
         }
+    }
+
+    /// The state of `target` as pages show it: through the live-state
+    /// cache every request shares, with its age (`changes::shown`). Never
+    /// the base of anything written.
+    pub async fn read_shown(
+        self,
+        reach: Reach<'_>,
+        target: &TargetRef,
+    ) -> Result<super::shown::Shown, ReadError> {
+        reach.aws.live.read(self, reach, target).await
     }
 
     /// Writes `content` over `base`, with `base`'s token as the optimistic

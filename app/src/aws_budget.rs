@@ -1,0 +1,313 @@
+//! The AWS call budget: every call Gatehouse makes to an AWS service waits
+//! for its turn under a per-service rate, set below the service's API
+//! quota, so that however many people use the console, Gatehouse itself
+//! never throttles the account (AWS WAF allows one write a second per
+//! account and Region for each Create, Put and Update action, and its
+//! reads are throttled too). Each call is counted, per service, at the
+//! client: the figure the load benchmark prints.
+//!
+//! It sits in the SDK's HTTP client, so it sees every attempt, retries
+//! included; the SDK's adaptive retry mode slows down further when AWS
+//! answers with throttling all the same.
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Calls per second each service is allowed, per console process; 0 for
+/// no limit (tests against the emulator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rates {
+    /// AWS WAF reads (`Get…`, `List…`, `Check…`).
+    pub wafv2: f64,
+    /// AWS WAF writes (`Create…`, `Update…`, `Put…`, `Delete…`): the
+    /// documented quota is 1 a second per account and Region, per action.
+    pub wafv2_writes: f64,
+    pub dynamodb: f64,
+    /// Cognito (sign-in), IAM, Organizations, S3, Athena.
+    pub other: f64,
+}
+
+impl Rates {
+    /// No limit on any service.
+    pub fn unpaced() -> Self {
+        Rates {
+            wafv2: 0.0,
+            wafv2_writes: 0.0,
+            dynamodb: 0.0,
+            other: 0.0,
+        }
+    }
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            wafv2: 4.0,
+            wafv2_writes: 0.9,
+            dynamodb: 20.0,
+            other: 10.0,
+        }
+    }
+}
+
+/// A rate: calls are spaced `interval` apart on average, with bursts of up
+/// to `burst` calls at once after a quiet spell (the generic cell rate
+/// algorithm: only the time the next call may go is kept).
+struct Pace {
+    /// Zero: not paced.
+    interval: Duration,
+    burst: u32,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pace {
+    /// `per_second` 0 (or not a positive number): calls are not paced.
+    fn new(per_second: f64) -> Self {
+        let paced = per_second.is_finite() && per_second > 0.0;
+        Pace {
+            interval: match paced {
+                true => Duration::from_secs_f64(1.0 / per_second),
+                false => Duration::ZERO,
+            },
+            burst: per_second.ceil().clamp(1.0, 100.0) as u32,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// Waits for this call's turn.
+    async fn turn(&self) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let go = {
+            // The time the next call would go at the steady rate; a call
+            // may go up to `burst - 1` intervals before it.
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let due = next.map_or(now, |n| n.max(now));
+            *next = Some(due + self.interval);
+            due.checked_sub(self.interval * (self.burst - 1))
+                .map_or(now, |go| go.max(now))
+        };
+        tokio::time::sleep_until(go).await;
+    }
+}
+
+/// The services counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Wafv2,
+    Dynamodb,
+    Cognito,
+    S3,
+    Iam,
+    Organizations,
+}
+
+impl Service {
+    pub const ALL: [Service; 6] = [
+        Service::Wafv2,
+        Service::Dynamodb,
+        Service::Cognito,
+        Service::S3,
+        Service::Iam,
+        Service::Organizations,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Wafv2 => "wafv2",
+            Service::Dynamodb => "dynamodb",
+            Service::Cognito => "cognito-idp",
+            Service::S3 => "s3",
+            Service::Iam => "iam",
+            Service::Organizations => "organizations",
+        }
+    }
+}
+
+/// The budget of one console process: a pace per service (two for AWS
+/// WAF: reads and writes) and a count of calls per service.
+pub struct Budget {
+    wafv2: Pace,
+    wafv2_writes: Pace,
+    dynamodb: Pace,
+    other: Pace,
+    calls: [AtomicU64; Service::ALL.len()],
+}
+
+impl Budget {
+    pub fn new(rates: &Rates) -> Arc<Self> {
+        Arc::new(Budget {
+            wafv2: Pace::new(rates.wafv2),
+            wafv2_writes: Pace::new(rates.wafv2_writes),
+            dynamodb: Pace::new(rates.dynamodb),
+            other: Pace::new(rates.other),
+            calls: Default::default(),
+        })
+    }
+
+    /// Calls made so far, per service.
+    pub fn calls(&self) -> Vec<(&'static str, u64)> {
+        Service::ALL
+            .iter()
+            .map(|s| (s.as_str(), self.calls[*s as usize].load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The SDK's HTTP client `inner`, with `service`'s calls counted and
+    /// paced.
+    pub fn client(self: &Arc<Self>, service: Service, inner: SharedHttpClient) -> SharedHttpClient {
+        SharedHttpClient::new(Budgeted {
+            budget: self.clone(),
+            service,
+            inner,
+        })
+    }
+
+    async fn turn(&self, service: Service, request: &HttpRequest) {
+        self.calls[service as usize].fetch_add(1, Ordering::Relaxed);
+        let pace = match service {
+            Service::Wafv2 if is_write(request) => &self.wafv2_writes,
+            Service::Wafv2 => &self.wafv2,
+            Service::Dynamodb => &self.dynamodb,
+            _ => &self.other,
+        };
+        pace.turn().await;
+    }
+}
+
+/// Whether a JSON-protocol call (AWS WAF's) writes: its action, in the
+/// `X-Amz-Target` header, begins with a verb that changes something.
+fn is_write(request: &HttpRequest) -> bool {
+    let action = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|target| target.rsplit('.').next())
+        .unwrap_or_default();
+    [
+        "Create",
+        "Update",
+        "Put",
+        "Delete",
+        "Associate",
+        "Disassociate",
+    ]
+    .iter()
+    .any(|verb| action.starts_with(verb))
+}
+
+#[derive(Clone)]
+struct Budgeted {
+    budget: Arc<Budget>,
+    service: Service,
+    inner: SharedHttpClient,
+}
+
+impl std::fmt::Debug for Budgeted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budgeted")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient for Budgeted {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(BudgetedConnector {
+            budget: self.budget.clone(),
+            service: self.service,
+            inner: self.inner.http_connector(settings, components),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct BudgetedConnector {
+    budget: Arc<Budget>,
+    service: Service,
+    inner: SharedHttpConnector,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget").finish_non_exhaustive()
+    }
+}
+
+impl HttpConnector for BudgetedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (budget, service, inner) = (self.budget.clone(), self.service, self.inner.clone());
+        HttpConnectorFuture::new(async move {
+            budget.turn(service, &request).await;
+            inner.call(request).await
+        })
+    }
+}
+
+/// Whether AWS's words say the call was throttled.
+pub fn throttled(cause: &str) -> bool {
+    [
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequests",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceeded",
+        "SlowDown",
+        "Rate exceeded",
+    ]
+    .iter()
+    .any(|sign| cause.contains(sign))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four a second with a burst of four: eight calls at once, the first
+    /// four at once and the next four a quarter of a second apart.
+    #[tokio::test(start_paused = true)]
+    async fn calls_wait_for_their_turn() {
+        let pace = Arc::new(Pace::new(4.0));
+        tokio::time::sleep(Duration::from_secs(5)).await; // a quiet spell
+        let start = Instant::now();
+        let mut turns = Vec::new();
+        for _ in 0..8 {
+            let pace = pace.clone();
+            turns.push(tokio::spawn(async move {
+                pace.turn().await;
+                start.elapsed()
+            }));
+        }
+        let mut waited = Vec::new();
+        for turn in turns {
+            waited.push(turn.await.unwrap_or_default());
+        }
+        waited.sort();
+        assert_eq!(waited[..4], [Duration::ZERO; 4]);
+        assert_eq!(waited[7], Duration::from_secs(1));
+        assert_eq!(waited[4], Duration::from_millis(250));
+    }
+
+    #[test]
+    fn throttling_is_recognised_in_aws_words() {
+        assert!(throttled("ThrottlingException: Rate exceeded"));
+        assert!(throttled("service error: TooManyRequestsException"));
+        assert!(!throttled("WAFNonexistentItemException"));
+    }
+}
