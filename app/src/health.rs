@@ -39,7 +39,7 @@ pub struct HealthReport {
 }
 
 #[cfg(feature = "ssr")]
-pub use probe::check;
+pub use probe::{DatabaseProbe, check};
 
 #[cfg(feature = "ssr")]
 mod probe {
@@ -51,6 +51,39 @@ mod probe {
 
     const DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
 
+    /// The database check: on one connection of its own (a pool busy with
+    /// pages is not a database down, and must not look like one to a load
+    /// balancer), and at most once a second however many checks ask — the
+    /// others share its answer.
+    pub struct DatabaseProbe {
+        pool: PgPool,
+        last: crate::fresh::Fresh<Probe>,
+    }
+
+    impl DatabaseProbe {
+        /// Connects to the database of `pool` when first asked.
+        pub fn new(pool: &PgPool) -> Self {
+            DatabaseProbe {
+                pool: sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(DATABASE_TIMEOUT)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+                last: crate::fresh::Fresh::new(Duration::from_secs(1)),
+            }
+        }
+
+        /// Closes its connection: the check then reports the database down.
+        pub async fn close(&self) {
+            self.pool.close().await;
+        }
+
+        async fn check(&self) -> Probe {
+            let (mut probe, age) = self.last.get(|| probe_database(&self.pool)).await;
+            probe.age_secs = age.as_secs();
+            probe
+        }
+    }
+
     /// Probes PostgreSQL and AWS at the same time.
     pub async fn check(state: &AppState) -> HealthReport {
         let aws = async {
@@ -58,7 +91,7 @@ mod probe {
             probe.age_secs = age.as_secs();
             probe
         };
-        let (database, aws) = tokio::join!(probe_database(&state.pool), aws);
+        let (database, aws) = tokio::join!(state.health_db.check(), aws);
         let status = if database.ok && aws.ok {
             Status::Ok
         } else {

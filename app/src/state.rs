@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
+    /// The health probe's database check, on a connection of its own.
+    pub health_db: std::sync::Arc<crate::health::DatabaseProbe>,
     pub aws: AwsClients,
     pub auth: AuthState,
     /// Settings the configuration file or the environment fix: they win
@@ -133,6 +135,11 @@ impl AwsClients {
                 .build(),
         )
     }
+}
+
+/// The health probe's database check on the database of `pool`.
+pub fn health_db(pool: &PgPool) -> std::sync::Arc<crate::health::DatabaseProbe> {
+    std::sync::Arc::new(crate::health::DatabaseProbe::new(pool))
 }
 
 /// The shared state from inside a server function.

@@ -60,6 +60,7 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
     });
     Ok(AppState {
         leptos_options: leptos_options(config),
+        health_db: app::state::health_db(&pool),
         pool,
         aws,
         auth,

@@ -463,3 +463,81 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
         "so is the flood"
     );
 }
+
+/// An answer is kept until an import changes the counts: asked again, it
+/// is not counted again (the segments, damaged behind its back, are not
+/// read); after an import, it is.
+#[sqlx::test(migrations = "../migrations")]
+async fn answers_are_kept_until_an_import(_: PgPoolOptions, options: PgConnectOptions) {
+    use app::traffic::query::{Analysis, KeyBy, UriMatch};
+    use app::traffic::store::{self, Detail};
+    let pool = common::pool(options).await;
+    let import_hours = |start_hour: u32| {
+        let pool = pool.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let scenario = Scenario {
+                start: Utc.with_ymd_and_hms(2026, 11, 22, start_hour, 0, 0).unwrap(),
+                hours: 1,
+                scale: 0.05,
+                seed: u64::from(start_hour),
+                web_acl_arn: gatehouse::traffic::generate::WEB_ACL_ARN.into(),
+            };
+            let files = write_logs(dir.path(), &scenario).unwrap().files;
+            let patterns: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            import::import(
+                &pool,
+                import::expand(&patterns).unwrap(),
+                Source::Cli,
+                Actor {
+                    sub: None,
+                    username: Some("test".into()),
+                },
+                Client::default(),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    import_hours(1).await;
+    let analysis = Analysis {
+        from: Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap(),
+        to: Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap(),
+        window: 300,
+        by: KeyBy::Ip,
+        uri: Some("/".into()),
+        uri_match: UriMatch::Prefix,
+        method: None,
+        country: None,
+        web_acl: None,
+        label: None,
+        sliding: false,
+        limit: 10,
+    };
+    let first = store::answer(&pool, &analysis, Detail::Everything, None)
+        .await
+        .unwrap();
+    assert!(!first.top.is_empty());
+    // Damaged where an analysis reads: a count would fail now.
+    sqlx::query("UPDATE traffic_segments SET data = '\\x00'::bytea, by_ip = '\\x00'::bytea")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        store::compute(&pool, &analysis, Detail::Everything, None)
+            .await
+            .is_err()
+    );
+    let again = store::answer(&pool, &analysis, Detail::Everything, None)
+        .await
+        .unwrap();
+    assert_eq!(again.top, first.top, "kept, not counted again");
+    // An import changes what there is: counted again (and the damage seen).
+    import_hours(5).await;
+    assert!(
+        store::answer(&pool, &analysis, Detail::Everything, None)
+            .await
+            .is_err(),
+        "counted again after the import"
+    );
+}

@@ -99,6 +99,7 @@ async fn hosted_ui(options: PgConnectOptions, region: &str) -> HostedUi {
     let auth = gatehouse::serve::auth_state(&config, &pool).await;
     let state = AppState {
         leptos_options: gatehouse::serve::leptos_options(&config),
+        health_db: app::state::health_db(&pool),
         pool,
         aws,
         auth,

@@ -77,6 +77,7 @@ async fn healthz_is_503_when_the_database_is_gone(_: PgPoolOptions, options: PgC
     let pool = common::pool(options).await;
     let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
     pool.close().await;
+    state.health_db.close().await;
     let reply = get_as(state, "/healthz", "").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let report: Value = serde_json::from_str(&reply.body).unwrap();
@@ -488,4 +489,56 @@ async fn built_assets_and_health_checks_cost_no_session_lookup(
     // A page does look it up, and ends it.
     let page = get_as(state, "/", &cookie).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
+}
+
+/// The bundle: sent compressed to a browser that takes gzip, kept for a
+/// year when its name carries its hash, checked again otherwise.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_bundle_is_compressed_and_cached_by_its_hash(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let mut state = common::state(pool, common::aws("us-east-1").await).await;
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let wasm = vec![7u8; 200_000];
+    std::fs::write(pkg.join("gatehouse.0f1e2d3c4b5a69788796a5b4c3d2e1f0.wasm"), &wasm).unwrap();
+    std::fs::write(pkg.join("gatehouse.css"), "body { color: black; }\n".repeat(100)).unwrap();
+    gatehouse::http::assets::precompress(&pkg);
+    let mut config = common::config();
+    config.site_root = site.path().to_owned();
+    state.leptos_options = gatehouse::serve::leptos_options(&config);
+
+    let hashed = "/pkg/gatehouse.0f1e2d3c4b5a69788796a5b4c3d2e1f0.wasm";
+    let request = |path: &str, encoding: &str| {
+        Request::get(path)
+            .header(header::ACCEPT_ENCODING, encoding)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let reply = send(state.clone(), request(hashed, "gzip, deflate")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(
+        reply.headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/wasm");
+    let sent: usize = reply.headers[header::CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sent < wasm.len() / 100, "{sent} bytes sent for {}", wasm.len());
+
+    // Without gzip, the file as it is; a plain name is checked each time.
+    let plain = send(state.clone(), request("/pkg/gatehouse.css", "identity")).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert!(!plain.headers.contains_key(header::CONTENT_ENCODING));
+    assert_eq!(plain.headers[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(plain.body.len(), 2300);
+    let missing = send(state, request("/pkg/nothing.js", "gzip")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

@@ -82,7 +82,11 @@ fn without_outliers(sorted: &[u64], mut left_out: LeftOut) -> (&[u64], LeftOut) 
 
 /// Answers kept, at most: the Traffic page's recent views and the
 /// dashboard's per-rule analyses.
-const ANSWERS_KEPT: usize = 32;
+const ANSWERS_KEPT: usize = 8;
+
+/// An answer with more windows than this (16 bytes each) is not kept: a
+/// month of a busy site's keys would hold hundreds of megabytes.
+const WINDOWS_KEPT: usize = 1_000_000;
 
 /// What identifies an answer: the database, what was imported into it
 /// (the number of segments and the newest file: an import or a removal
@@ -125,7 +129,10 @@ pub async fn answer(
         return Ok(answer.clone());
     }
     let answer = compute(pool, analysis, detail, healthy).await?;
-    *entry = Some(answer.clone());
+    let windows: usize = answer.series.iter().map(|s| s.windows.len()).sum();
+    if windows <= WINDOWS_KEPT {
+        *entry = Some(answer.clone());
+    }
     Ok(answer)
 }
 

@@ -70,6 +70,7 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
     let auth = gatehouse::serve::auth_state(&config, &pool).await;
     AppState {
         leptos_options: gatehouse::serve::leptos_options(&config),
+        health_db: app::state::health_db(&pool),
         pool,
         aws,
         auth,
