@@ -93,18 +93,20 @@ impl AwsClients {
         let budget = Budget::new(rates);
         // Each service's configuration: the shared one, its calls counted
         // and paced in the HTTP client.
+        // The configuration's HTTP client, else the one the SDK would add
+        // by default (rustls on aws-lc), built here to be wrapped.
+        let inner = sdk.http_client().unwrap_or_else(|| {
+            use aws_smithy_http_client::tls;
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        });
         let with = |service: Service| {
-            let mut paced = sdk.to_builder();
-            match sdk.http_client() {
-                Some(inner) => {
-                    paced.set_http_client(Some(budget.client(service, inner)));
-                }
-                None => tracing::warn!(
-                    service = service.as_str(),
-                    "no HTTP client in the AWS configuration: calls are not paced"
-                ),
-            }
-            paced.build()
+            sdk.to_builder()
+                .http_client(budget.client(service, inner.clone()))
+                .build()
         };
         Self {
             wafv2: aws_sdk_wafv2::Client::new(&with(Service::Wafv2)),

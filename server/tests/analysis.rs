@@ -477,7 +477,9 @@ async fn answers_are_kept_until_an_import(_: PgPoolOptions, options: PgConnectOp
         async move {
             let dir = tempfile::tempdir().unwrap();
             let scenario = Scenario {
-                start: Utc.with_ymd_and_hms(2026, 11, 22, start_hour, 0, 0).unwrap(),
+                start: Utc
+                    .with_ymd_and_hms(2026, 11, 22, start_hour, 0, 0)
+                    .unwrap(),
                 hours: 1,
                 scale: 0.05,
                 seed: u64::from(start_hour),

@@ -68,7 +68,10 @@ async fn page_views_do_not_become_aws_calls(_: PgPoolOptions, options: PgConnect
         );
     }
     let dashboard = waf_calls(&state.aws) - before;
-    assert!(dashboard <= 2, "{dashboard} WAF calls for 20 dashboard views");
+    assert!(
+        dashboard <= 2,
+        "{dashboard} WAF calls for 20 dashboard views"
+    );
     // Forgotten after Gatehouse writes the target: read again.
     let shop = app::changes::kinds::TargetRef {
         name: "shop".into(),
@@ -80,7 +83,10 @@ async fn page_views_do_not_become_aws_calls(_: PgPoolOptions, options: PgConnect
             .aws_id
             .clone(),
     };
-    state.aws.live.forget(app::changes::Kind::WebAclRules, &shop);
+    state
+        .aws
+        .live
+        .forget(app::changes::Kind::WebAclRules, &shop);
     let before = waf_calls(&state.aws);
     common::get_as(&state, "/rules", &viewer).await;
     assert_eq!(waf_calls(&state.aws) - before, 1, "read anew");

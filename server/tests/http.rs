@@ -504,8 +504,16 @@ async fn the_bundle_is_compressed_and_cached_by_its_hash(
     let pkg = site.path().join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
     let wasm = vec![7u8; 200_000];
-    std::fs::write(pkg.join("gatehouse.0f1e2d3c4b5a69788796a5b4c3d2e1f0.wasm"), &wasm).unwrap();
-    std::fs::write(pkg.join("gatehouse.css"), "body { color: black; }\n".repeat(100)).unwrap();
+    std::fs::write(
+        pkg.join("gatehouse.0f1e2d3c4b5a69788796a5b4c3d2e1f0.wasm"),
+        &wasm,
+    )
+    .unwrap();
+    std::fs::write(
+        pkg.join("gatehouse.css"),
+        "body { color: black; }\n".repeat(100),
+    )
+    .unwrap();
     gatehouse::http::assets::precompress(&pkg);
     let mut config = common::config();
     config.site_root = site.path().to_owned();
@@ -531,7 +539,11 @@ async fn the_bundle_is_compressed_and_cached_by_its_hash(
         .unwrap()
         .parse()
         .unwrap();
-    assert!(sent < wasm.len() / 100, "{sent} bytes sent for {}", wasm.len());
+    assert!(
+        sent < wasm.len() / 100,
+        "{sent} bytes sent for {}",
+        wasm.len()
+    );
 
     // Without gzip, the file as it is; a plain name is checked each time.
     let plain = send(state.clone(), request("/pkg/gatehouse.css", "identity")).await;

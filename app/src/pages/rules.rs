@@ -299,10 +299,8 @@ fn RulesBody(view: RulesView) -> impl IntoView {
         {picker}
         <section aria-labelledby="live-heading">
             <h2 id="live-heading">{format!("{} ({}): live rules", chosen.name, chosen.scope)}</h2>
-            <p data-testid="capacity">
-                {capacity}
-                {read.map(|r| view! { <span class="muted age" data-testid="read-age">{format!(" · {r}")}</span> })}
-            </p>
+            <p data-testid="capacity">{capacity}</p>
+            {read.map(|r| view! { <p class="muted age" data-testid="read-age">{r}</p> })}
             <ol class="rules" data-testid="live-rules">
                 {rules
                     .into_iter()
