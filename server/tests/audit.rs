@@ -45,9 +45,15 @@ async fn tamper(pool: &PgPool, sql: &str) {
 }
 
 fn verify_cli(pool: &PgPool) -> (Option<i32>, String) {
+    verify_cli_with(pool, &[])
+}
+
+/// `gatehouse audit verify` with `env` added to its environment.
+fn verify_cli_with(pool: &PgPool, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let output = common::gatehouse()
         .args(["audit", "verify"])
         .env("DATABASE_URL", common::database_url(pool))
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = format!(
@@ -402,20 +408,15 @@ fn key() -> AuditKey {
 
 /// `gatehouse audit verify` with the anchor and key in the environment.
 fn verify_anchored(pool: &PgPool, anchor: &str, key: &str) -> (Option<i32>, String) {
-    let output = common::gatehouse()
-        .args(["audit", "verify"])
-        .env("DATABASE_URL", common::database_url(pool))
-        .env("GATEHOUSE_AUDIT__ANCHOR", anchor)
-        .env("GATEHOUSE_AUDIT__KEY", key)
-        .env("AWS_ENDPOINT_URL", common::moto_endpoint())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
+    let endpoint = common::moto_endpoint();
+    verify_cli_with(
+        pool,
+        &[
+            ("GATEHOUSE_AUDIT__ANCHOR", anchor),
+            ("GATEHOUSE_AUDIT__KEY", key),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ],
+    )
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -5,7 +5,6 @@
 mod common;
 
 use app::aws_budget::Rates;
-use app::roles::Role;
 use app::state::AwsClients;
 use gatehouse::config::AwsConfig;
 use http::StatusCode;
@@ -37,12 +36,7 @@ fn waf_calls(aws: &AwsClients) -> u64 {
 async fn page_views_do_not_become_aws_calls(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;
     let aws = clients("ap-south-1", Duration::from_secs(60), &Rates::unpaced()).await;
-    let resources = gatehouse::demo::provision(&aws).await.unwrap();
-    gatehouse::demo::register(&pool, &aws, &resources)
-        .await
-        .unwrap();
-    let state = common::state(pool, aws).await;
-    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let (state, viewer, resources) = common::demo_viewer(pool, aws).await;
 
     let before = waf_calls(&state.aws);
     let first = common::get_as(&state, "/rules", &viewer).await;

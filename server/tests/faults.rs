@@ -289,12 +289,7 @@ async fn with_aws_stopped_pages_show_the_last_known_state(
     let pool = common::pool(options).await;
     let mut moto = Moto::start().await;
     let aws = common::aws_at(&moto.endpoint, "us-east-1", Duration::from_secs(2)).await;
-    let resources = gatehouse::demo::provision(&aws).await.unwrap();
-    gatehouse::demo::register(&pool, &aws, &resources)
-        .await
-        .unwrap();
-    let state = common::state(pool, aws).await;
-    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let (state, viewer, _) = common::demo_viewer(pool, aws).await;
     let rules = common::get_as(&state, "/rules", &viewer).await;
     assert_eq!(rules.status, StatusCode::OK);
     assert!(rules.body.contains("read just now"), "read from AWS");

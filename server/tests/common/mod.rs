@@ -80,6 +80,21 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
     }
 }
 
+/// The demo provisioned into `aws` and registered, and the server's state
+/// with a viewer's session cookie.
+pub async fn demo_viewer(
+    pool: PgPool,
+    aws: AwsClients,
+) -> (AppState, String, Vec<gatehouse::demo::Resource>) {
+    let resources = gatehouse::demo::provision(&aws).await.unwrap();
+    gatehouse::demo::register(&pool, &aws, &resources)
+        .await
+        .unwrap();
+    let state = state(pool, aws).await;
+    let viewer = session_cookie(&state, Role::Viewer).await;
+    (state, viewer, resources)
+}
+
 /// A session for a user holding `role`, stored as a sign-in would store it;
 /// returns the `Cookie` header that presents it.
 pub async fn session_cookie(state: &AppState, role: Role) -> String {
