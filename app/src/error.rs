@@ -91,7 +91,20 @@ mod server {
                 sqlx::Error::Database(db) if db.is_unique_violation() => {
                     AppError::Conflict("That already exists.".into())
                 }
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed => AppError::unavailable("PostgreSQL", err),
+                // Connection exceptions (08) and operator intervention (57:
+                // the server shutting down or starting up): a restart, not a
+                // fault of the request.
+                sqlx::Error::Database(ref db)
+                    if db
+                        .code()
+                        .is_some_and(|code| code.starts_with("08") || code.starts_with("57")) =>
+                {
                     AppError::unavailable("PostgreSQL", err)
                 }
                 other => AppError::internal("database", other),
