@@ -61,13 +61,14 @@ run() {
   [ "$conns" -gt 1 ] || threads=1
   out=$(wrk -t"$threads" -c"$conns" -d"${SECS}s" --latency --timeout 30s \
     -H "Cookie: $COOKIE" "$URL$page")
-  local p50 p99 rps total failed
+  local p50 p99 rps total failed socket
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
   p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
   total=$(awk '/requests in/ { print $1 }' <<<"$out")
   failed=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
-  failed=$((${failed:-0} + $(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out" || echo 0)))
+  socket=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
+  failed=$((${failed:-0} + ${socket:-0}))
   echo "$(ms "$p50") $(ms "$p99") $rps ${failed} $total"
 }
 
