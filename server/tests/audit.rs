@@ -406,6 +406,11 @@ fn key() -> AuditKey {
     AuditKey::new(KEY).unwrap()
 }
 
+/// A writer of checkpoints to `anchor`, signed with [`KEY`], every `every`.
+fn checkpoints(anchor: &str, s3: &aws_sdk_s3::Client, every: std::time::Duration) -> Checkpoints {
+    Checkpoints::new(Anchor::parse(anchor).unwrap(), key(), s3.clone(), every)
+}
+
 /// `gatehouse audit verify` with the anchor and key in the environment.
 fn verify_anchored(pool: &PgPool, anchor: &str, key: &str) -> (Option<i32>, String) {
     let endpoint = common::moto_endpoint();
@@ -429,12 +434,7 @@ async fn cutting_the_newest_events_is_detected_against_the_checkpoint(
     let file = folder.path().join("checkpoint.json");
     let anchor = file.to_str().unwrap().to_owned();
     let aws = common::aws("us-east-1").await;
-    let checkpoints = Checkpoints::new(
-        Anchor::parse(&anchor).unwrap(),
-        key(),
-        aws.s3.clone(),
-        std::time::Duration::from_secs(60),
-    );
+    let checkpoints = checkpoints(&anchor, &aws.s3, std::time::Duration::from_secs(60));
     record_events(&pool, 6).await;
     let written = checkpoints.write(&pool).await.unwrap().unwrap();
     let newest: i64 = sqlx::query_scalar("SELECT max(id) FROM audit_events")
@@ -487,12 +487,7 @@ async fn a_trail_rewritten_whole_does_not_match_its_checkpoint(
     let folder = tempfile::tempdir().unwrap();
     let anchor = folder.path().join("c.json").to_str().unwrap().to_owned();
     let aws = common::aws("us-east-1").await;
-    let checkpoints = Checkpoints::new(
-        Anchor::parse(&anchor).unwrap(),
-        key(),
-        aws.s3.clone(),
-        std::time::Duration::from_secs(60),
-    );
+    let checkpoints = checkpoints(&anchor, &aws.s3, std::time::Duration::from_secs(60));
     record_events(&pool, 3).await;
     checkpoints.write(&pool).await.unwrap();
     // Everything removed and as many events written again, hashes and all:
@@ -546,10 +541,9 @@ async fn checkpoints_go_to_an_s3_bucket_under_object_lock(
         .await
         .unwrap();
     let anchor = format!("s3://{bucket}/gatehouse/");
-    let checkpoints = std::sync::Arc::new(Checkpoints::new(
-        Anchor::parse(&anchor).unwrap(),
-        key(),
-        aws.s3.clone(),
+    let checkpoints = std::sync::Arc::new(checkpoints(
+        &anchor,
+        &aws.s3,
         std::time::Duration::from_millis(100),
     ));
     record_events(&pool, 2).await;
@@ -629,10 +623,9 @@ async fn the_audit_page_says_how_far_the_anchor_reaches(
 
     let folder = tempfile::tempdir().unwrap();
     let anchor = folder.path().join("c.json").to_str().unwrap().to_owned();
-    let checkpoints = std::sync::Arc::new(Checkpoints::new(
-        Anchor::parse(&anchor).unwrap(),
-        key(),
-        state.aws.s3.clone(),
+    let checkpoints = std::sync::Arc::new(checkpoints(
+        &anchor,
+        &state.aws.s3,
         std::time::Duration::from_secs(60),
     ));
     let written = checkpoints.write(&pool).await.unwrap().unwrap();

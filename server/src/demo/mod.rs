@@ -132,6 +132,14 @@ pub async fn register(
     Ok(())
 }
 
+/// Where the demo's own steps come from, as the audit trail names it.
+fn demo_client() -> app::audit::Client {
+    app::audit::Client {
+        ip: None,
+        user_agent: Some("gatehouse demo".into()),
+    }
+}
+
 /// The machine's operator, as the audit trail names them.
 pub fn operator(command: &str) -> app::audit::Actor {
     let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
@@ -229,10 +237,7 @@ pub async fn import_sample_logs(
         sub: None,
         username: Some("demo".into()),
     };
-    let client = app::audit::Client {
-        ip: None,
-        user_agent: Some("gatehouse demo".into()),
-    };
+    let client = demo_client();
     let summary = import::import(pool, files, import::Source::Demo, actor, client)
         .await
         .map_err(|e| e.to_string())?;
@@ -278,10 +283,7 @@ pub async fn sample_change(
         sub: None,
         username: Some("editor".into()),
     };
-    let client = app::audit::Client {
-        ip: None,
-        user_agent: Some("gatehouse demo".into()),
-    };
+    let client = demo_client();
     let title = format!("Halve the limit of {rule}");
     let id =
         app::rules::drafts::create(pool, &live, &title, &rules, editor.clone(), client.clone())
