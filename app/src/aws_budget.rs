@@ -172,12 +172,33 @@ impl Budget {
         SharedHttpClient::new(Budgeted {
             budget: self.clone(),
             service,
+            paced: true,
             inner,
         })
     }
 
-    async fn turn(&self, service: Service, request: &HttpRequest) {
+    /// The same, with the calls counted but not paced: for the health
+    /// probe, which its own cache holds to one call every few seconds, and
+    /// which must not queue behind page reads and time out as if AWS were
+    /// down.
+    pub fn unpaced_client(
+        self: &Arc<Self>,
+        service: Service,
+        inner: SharedHttpClient,
+    ) -> SharedHttpClient {
+        SharedHttpClient::new(Budgeted {
+            budget: self.clone(),
+            service,
+            paced: false,
+            inner,
+        })
+    }
+
+    async fn turn(&self, service: Service, paced: bool, request: &HttpRequest) {
         self.calls[service as usize].fetch_add(1, Ordering::Relaxed);
+        if !paced {
+            return;
+        }
         let pace = match service {
             Service::Wafv2 if is_write(request) => &self.wafv2_writes,
             Service::Wafv2 => &self.wafv2,
@@ -212,6 +233,7 @@ fn is_write(request: &HttpRequest) -> bool {
 struct Budgeted {
     budget: Arc<Budget>,
     service: Service,
+    paced: bool,
     inner: SharedHttpClient,
 }
 
@@ -232,6 +254,7 @@ impl HttpClient for Budgeted {
         SharedHttpConnector::new(BudgetedConnector {
             budget: self.budget.clone(),
             service: self.service,
+            paced: self.paced,
             inner: self.inner.http_connector(settings, components),
         })
     }
@@ -241,6 +264,7 @@ impl HttpClient for Budgeted {
 struct BudgetedConnector {
     budget: Arc<Budget>,
     service: Service,
+    paced: bool,
     inner: SharedHttpConnector,
 }
 
@@ -252,9 +276,10 @@ impl std::fmt::Debug for Budget {
 
 impl HttpConnector for BudgetedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (budget, service, inner) = (self.budget.clone(), self.service, self.inner.clone());
+        let (budget, service, paced) = (self.budget.clone(), self.service, self.paced);
+        let inner = self.inner.clone();
         HttpConnectorFuture::new(async move {
-            budget.turn(service, &request).await;
+            budget.turn(service, paced, &request).await;
             inner.call(request).await
         })
     }

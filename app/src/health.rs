@@ -133,7 +133,7 @@ mod probe {
     async fn probe_aws(aws: &AwsClients) -> Probe {
         let started = Instant::now();
         let request = aws
-            .wafv2
+            .probe_wafv2
             .list_web_acls()
             .scope(Scope::Regional)
             .limit(1)

@@ -71,8 +71,15 @@ pub struct AwsClients {
     pub region: String,
     /// How long a health probe may wait for AWS before calling it down.
     pub probe_timeout: Duration,
+    /// AWS WAF for the health probe alone: counted, not paced.
+    pub probe_wafv2: aws_sdk_wafv2::Client,
     /// The health probe's last answer, shared by every health check.
     pub probe: std::sync::Arc<crate::fresh::Fresh<crate::health::Probe>>,
+    /// Every web ACL (both scopes), as the API lists them, shared by every
+    /// request for the live-state time to live.
+    pub web_acls: std::sync::Arc<
+        crate::fresh::Fresh<Result<Vec<crate::rules::live::WebAclRef>, crate::rules::live::LiveError>>,
+    >,
     /// The live state pages show, shared by every request.
     pub live: std::sync::Arc<crate::changes::shown::LiveCache>,
     /// Every call's turn and count, per service.
@@ -108,8 +115,13 @@ impl AwsClients {
                 .http_client(budget.client(service, inner.clone()))
                 .build()
         };
+        let unpaced = sdk
+            .to_builder()
+            .http_client(budget.unpaced_client(Service::Wafv2, inner.clone()))
+            .build();
         Self {
             wafv2: aws_sdk_wafv2::Client::new(&with(Service::Wafv2)),
+            probe_wafv2: aws_sdk_wafv2::Client::new(&unpaced),
             dynamodb: aws_sdk_dynamodb::Client::new(&with(Service::Dynamodb)),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&with(Service::Cognito)),
             iam: aws_sdk_iam::Client::new(&with(Service::Iam)),
@@ -123,6 +135,7 @@ impl AwsClients {
             probe: std::sync::Arc::new(crate::fresh::Fresh::new(Duration::from_secs(
                 crate::health::AWS_PROBE_SECONDS,
             ))),
+            web_acls: std::sync::Arc::new(crate::fresh::Fresh::new(live_ttl)),
             live: std::sync::Arc::new(crate::changes::shown::LiveCache::new(live_ttl)),
             budget,
         }

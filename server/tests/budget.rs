@@ -66,6 +66,21 @@ async fn page_views_do_not_become_aws_calls(_: PgPoolOptions, options: PgConnect
         dashboard <= 2,
         "{dashboard} WAF calls for 20 dashboard views"
     );
+    // The API: the web ACLs listed once (both scopes), and a web ACL's
+    // rules from the same cache as the Rate rules page's.
+    let before = waf_calls(&state.aws);
+    for _ in 0..20 {
+        let listed = common::get_as(&state, "/api/v1/web-acls", &viewer).await;
+        assert_eq!(listed.status, StatusCode::OK);
+        assert!(listed.body.contains("\"shop\""), "{}", listed.body);
+        let rules = common::get_as(&state, "/api/v1/web-acls/regional/shop/rules", &viewer).await;
+        assert_eq!(rules.status, StatusCode::OK, "{}", rules.body);
+        assert!(rules.body.contains("\"age_secs\""), "{}", rules.body);
+    }
+    let api = waf_calls(&state.aws) - before;
+    assert!(api <= 2, "{api} WAF calls for 40 API requests");
+    let missing = common::get_as(&state, "/api/v1/web-acls/regional/nope/rules", &viewer).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
     // Forgotten after Gatehouse writes the target: read again.
     let shop = app::changes::kinds::TargetRef {
         name: "shop".into(),
@@ -115,4 +130,45 @@ async fn calls_wait_for_their_turn_and_are_counted() {
         aws.dynamodb.list_tables().send().await.unwrap();
     }
     assert!(start.elapsed() < Duration::from_millis(900));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_health_probe_does_not_queue_behind_page_reads(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    // One AWS WAF read every two seconds: four reads queued take six.
+    let rates = Rates {
+        wafv2: 0.5,
+        ..Rates::unpaced()
+    };
+    let aws = clients("eu-north-1", Duration::ZERO, &rates).await;
+    let state = common::state(pool, aws).await;
+    let queued: Vec<_> = (0..4)
+        .map(|_| {
+            let wafv2 = state.aws.wafv2.clone();
+            tokio::spawn(async move {
+                wafv2
+                    .list_web_acls()
+                    .scope(aws_sdk_wafv2::types::Scope::Regional)
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let start = Instant::now();
+    let health = common::get_as(&state, "/healthz", "").await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.body);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "the probe waited {:?}",
+        start.elapsed()
+    );
+    for read in queued {
+        read.await.unwrap().unwrap();
+    }
+    // Counted all the same.
+    assert_eq!(waf_calls(&state.aws), 5);
 }

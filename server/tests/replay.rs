@@ -291,4 +291,22 @@ async fn replay_and_threshold_health_read_the_imported_traffic(
         out.contains("UriBasedRule") && out.contains("→ tight"),
         "{out}"
     );
+
+    // The comparison is kept: a review page viewed again, or by another
+    // reviewer, does not replay the day again — until the imports change.
+    let replayed = common::get_as(&state, &path, &author).await;
+    assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+    sqlx::query("UPDATE traffic_segments SET data = '\\x00'::bytea, by_ip = '\\x00'::bytea")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let kept = common::get_as(&state, &path, &author).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    assert_eq!(kept.body, replayed.body);
+    sqlx::query("DELETE FROM traffic_segments WHERE ctid IN (SELECT ctid FROM traffic_segments LIMIT 1)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let again = common::get_as(&state, &path, &author).await;
+    assert_ne!(again.status, StatusCode::OK, "replayed anew, over the damage");
 }

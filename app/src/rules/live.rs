@@ -44,7 +44,7 @@ pub struct LiveRules {
     pub web_acl_json: Value,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LiveError {
     #[error("scope {0:?} is not REGIONAL or CLOUDFRONT")]
     Scope(String),
@@ -106,6 +106,15 @@ pub async fn all_web_acls(client: &Client) -> Result<Vec<WebAclRef>, LiveError> 
         Err(error) => tracing::debug!(%error, "no CloudFront web ACLs listed"),
     }
     Ok(all)
+}
+
+/// [`all_web_acls`] as pages and the API show them: read through a list
+/// every request shares, at most once per live-state time to live, and
+/// how long ago it was read.
+pub async fn all_web_acls_shown(
+    aws: &crate::state::AwsClients,
+) -> (Result<Vec<WebAclRef>, LiveError>, std::time::Duration) {
+    aws.web_acls.get(|| all_web_acls(&aws.wafv2)).await
 }
 
 /// The rules of the web ACL named `name`, exactly as AWS holds them.

@@ -202,8 +202,21 @@ pub async fn replay_live(
     Ok(reports.remove(0).shortened(TOP_KEYS))
 }
 
+/// Comparisons kept, at most: the change requests under review.
+const COMPARISONS_KEPT: usize = 16;
+
+/// How long a comparison is kept at most although nothing was imported:
+/// the IP sets its rules reference are read live.
+const COMPARISON_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+static COMPARISONS: std::sync::LazyLock<store::Kept<Comparison>> = std::sync::LazyLock::new(|| {
+    store::Kept::new(COMPARISONS_KEPT, Some(COMPARISON_MAX_AGE))
+});
+
 /// A web ACL rules change request: the rules it is based on and its own,
-/// replayed over the same traffic, side by side.
+/// replayed over the same traffic, side by side. Kept for the same rules,
+/// range and imports (a minute at most), so a review page viewed again,
+/// or by every reviewer, does not replay the day again.
 pub async fn replay_change(
     sources: Sources<'_>,
     change: &Change,
@@ -214,6 +227,33 @@ pub async fn replay_change(
             "Only a change to a web ACL's rules can be replayed against traffic.".into(),
         ));
     }
+    let base = &change.base;
+    // Without a client the IP sets are not known: another answer.
+    let knows_ip_sets = sources.wafv2.is_some();
+    let question = serde_json::json!([
+        base.token,
+        base.content,
+        base.resource,
+        change.content,
+        range,
+        knows_ip_sets
+    ])
+    .to_string();
+    COMPARISONS
+        .get(
+            sources.pool,
+            question,
+            || compare(sources, change, range),
+            |_| true,
+        )
+        .await
+}
+
+async fn compare(
+    sources: Sources<'_>,
+    change: &Change,
+    range: Range,
+) -> Result<Comparison, AppError> {
     let base = web_acl_rules::rules_of(&change.base);
     let draft = web_acl_rules::rules(&change.content);
     let web_acl = match base.web_acl.arn.is_empty() {

@@ -88,52 +88,96 @@ const ANSWERS_KEPT: usize = 8;
 /// month of a busy site's keys would hold hundreds of megabytes.
 const WINDOWS_KEPT: usize = 1_000_000;
 
-/// What identifies an answer: the database, what was imported into it
-/// (the number of segments and the newest file: an import or a removal
-/// changes them), and the question.
-#[derive(PartialEq)]
-struct AnswerKey {
+/// What was imported into a database: the number of stored segments and
+/// the newest file. An import or a removal changes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
     database: String,
-    imported: (i64, i64),
-    question: String,
+    segments: i64,
+    newest: i64,
 }
 
-static ANSWERS: std::sync::LazyLock<crate::fresh::Keyed<AnswerKey, Option<Answer>>> =
-    std::sync::LazyLock::new(|| crate::fresh::Keyed::new(ANSWERS_KEPT));
+impl Imported {
+    pub async fn now(pool: &PgPool) -> Result<Imported, sqlx::Error> {
+        let row = sqlx::query!(
+            r#"SELECT current_database() AS "database!",
+                      (SELECT count(*) FROM traffic_segments) AS "segments!",
+                      (SELECT coalesce(max(id), 0) FROM log_files) AS "newest!""#
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(Imported {
+            database: row.database,
+            segments: row.segments,
+            newest: row.newest,
+        })
+    }
+}
+
+/// Answers worked out from the imported traffic, kept until the imports
+/// change (and, with a `max_age`, no longer than that): a page viewed
+/// again, or by someone else, is not worked out again. The same question
+/// asked at once is worked out once, the others waiting for its answer.
+pub struct Kept<V> {
+    max_age: Option<std::time::Duration>,
+    entries: crate::fresh::Keyed<(Imported, String), Option<(tokio::time::Instant, V)>>,
+}
+
+impl<V: Clone> Kept<V> {
+    pub fn new(capacity: usize, max_age: Option<std::time::Duration>) -> Self {
+        Kept {
+            max_age,
+            entries: crate::fresh::Keyed::new(capacity),
+        }
+    }
+
+    /// The answer to `question` over what `pool` holds, worked out by
+    /// `work` unless kept; kept only when `keep` says it is small enough.
+    pub async fn get<E, Fut>(
+        &self,
+        pool: &PgPool,
+        question: String,
+        work: impl FnOnce() -> Fut,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> Result<V, E>
+    where
+        E: From<sqlx::Error>,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let imported = Imported::now(pool).await?;
+        let entry = self.entries.entry((imported, question));
+        let mut entry = entry.lock().await;
+        if let Some((at, value)) = &*entry
+            && self.max_age.is_none_or(|max| at.elapsed() < max)
+        {
+            return Ok(value.clone());
+        }
+        let value = work().await?;
+        *entry = keep(&value).then(|| (tokio::time::Instant::now(), value.clone()));
+        Ok(value)
+    }
+}
+
+static ANSWERS: std::sync::LazyLock<Kept<Answer>> =
+    std::sync::LazyLock::new(|| Kept::new(ANSWERS_KEPT, None));
 
 /// [`compute`]'s answer, kept until the imports change: the counts change
-/// only on import, so a page viewed again, or by someone else, is not
-/// counted again. The same question asked at once is counted once, the
-/// others waiting for its answer. The cost of a view is one small query.
+/// only on import. The cost of a view is one small query.
 pub async fn answer(
     pool: &PgPool,
     analysis: &Analysis,
     detail: Detail,
     healthy: Option<&Healthy>,
 ) -> Result<Answer, sqlx::Error> {
-    let imported = sqlx::query!(
-        r#"SELECT current_database() AS "database!",
-                  (SELECT count(*) FROM traffic_segments) AS "segments!",
-                  (SELECT coalesce(max(id), 0) FROM log_files) AS "newest!""#
-    )
-    .fetch_one(pool)
-    .await?;
     let question = serde_json::json!([analysis, detail == Detail::Top, healthy]).to_string();
-    let entry = ANSWERS.entry(AnswerKey {
-        database: imported.database,
-        imported: (imported.segments, imported.newest),
-        question,
-    });
-    let mut entry = entry.lock().await;
-    if let Some(answer) = &*entry {
-        return Ok(answer.clone());
-    }
-    let answer = compute(pool, analysis, detail, healthy).await?;
-    let windows: usize = answer.series.iter().map(|s| s.windows.len()).sum();
-    if windows <= WINDOWS_KEPT {
-        *entry = Some(answer.clone());
-    }
-    Ok(answer)
+    ANSWERS
+        .get(
+            pool,
+            question,
+            || compute(pool, analysis, detail, healthy),
+            |answer| answer.series.iter().map(|s| s.windows.len()).sum::<usize>() <= WINDOWS_KEPT,
+        )
+        .await
 }
 
 /// Runs `analysis` over everything imported: reads the segments that
