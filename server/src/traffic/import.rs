@@ -1,8 +1,7 @@
 //! Importing WAF log files into PostgreSQL.
 //!
 //! Each file is read once, on a blocking thread, line by line (gzip or
-//! plain, told apart by content; a gzip file of one member inflated whole
-//! when it is small, see [`super::inflate`]), and its records are counted per second and
+//! plain, told apart by content), and its records are counted per second and
 //! per (client IP, URI, method, country) — and per forwarded-IP header — in
 //! a map that is written out as a packed segment whenever it grows past
 //! [`FLUSH_ROWS`] entries, so memory stays flat whatever the file's size.
@@ -367,17 +366,12 @@ fn sha256_of(path: &Path) -> io::Result<[u8; 32]> {
 pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<FileStats> {
     let mut raw = BufReader::with_capacity(1 << 17, std::fs::File::open(&file.path)?);
     let gzipped = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    let whole = match gzipped {
-        true => super::inflate::whole(&file.path)?,
-        false => None,
-    };
-    let mut lines: Box<dyn BufRead> = match (whole.as_deref(), gzipped) {
-        (Some(whole), _) => Box::new(whole),
-        (None, true) => Box::new(BufReader::with_capacity(
+    let mut lines: Box<dyn BufRead> = match gzipped {
+        true => Box::new(BufReader::with_capacity(
             1 << 17,
             flate2::bufread::MultiGzDecoder::new(raw),
         )),
-        (None, false) => Box::new(raw),
+        false => Box::new(raw),
     };
     let mut stats = FileStats {
         name: file.name.clone(),

@@ -3,7 +3,6 @@
 
 pub mod generate;
 pub mod import;
-mod inflate;
 pub mod record;
 pub mod report;
 pub mod s3;
