@@ -78,7 +78,9 @@ pub struct AwsClients {
     /// Every web ACL (both scopes), as the API lists them, shared by every
     /// request for the live-state time to live.
     pub web_acls: std::sync::Arc<
-        crate::fresh::Fresh<Result<Vec<crate::rules::live::WebAclRef>, crate::rules::live::LiveError>>,
+        crate::fresh::Fresh<
+            Result<Vec<crate::rules::live::WebAclRef>, crate::rules::live::LiveError>,
+        >,
     >,
     /// The live state pages show, shared by every request.
     pub live: std::sync::Arc<crate::changes::shown::LiveCache>,

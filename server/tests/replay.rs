@@ -303,10 +303,16 @@ async fn replay_and_threshold_health_read_the_imported_traffic(
     let kept = common::get_as(&state, &path, &author).await;
     assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     assert_eq!(kept.body, replayed.body);
-    sqlx::query("DELETE FROM traffic_segments WHERE ctid IN (SELECT ctid FROM traffic_segments LIMIT 1)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "DELETE FROM traffic_segments WHERE ctid IN (SELECT ctid FROM traffic_segments LIMIT 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let again = common::get_as(&state, &path, &author).await;
-    assert_ne!(again.status, StatusCode::OK, "replayed anew, over the damage");
+    assert_ne!(
+        again.status,
+        StatusCode::OK,
+        "replayed anew, over the damage"
+    );
 }

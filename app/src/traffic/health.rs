@@ -309,8 +309,50 @@ mod compute {
         report(pool, aws, doc.threshold_health.unwrap_or_default()).await
     }
 
-    /// The health of every rate-based rule of every managed web ACL.
+    /// Reports kept: one per settings, in practice.
+    const REPORTS_KEPT: usize = 4;
+
+    /// How long a report is kept at most: which rules were changed lately
+    /// depends on the day, and the live rules are read anew meanwhile.
+    const REPORT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+    static REPORTS: std::sync::LazyLock<store::Kept<ThresholdReport>> =
+        std::sync::LazyLock::new(|| store::Kept::new(REPORTS_KEPT, Some(REPORT_MAX_AGE)));
+
+    /// The health of every rate-based rule of every managed web ACL: kept
+    /// for the same settings, managed web ACLs and live rules (by their lock
+    /// tokens) until the imports change — the dashboard shows it on every
+    /// view, and working it out reads a peak per key of every rule.
     pub async fn report(
+        pool: &PgPool,
+        aws: &crate::state::AwsClients,
+        settings: HealthSettings,
+    ) -> Result<ThresholdReport, AppError> {
+        let doc = crate::settings::store::current(pool).await?;
+        let mut read = Vec::new();
+        for target in doc.of(crate::targets::TargetKind::WebAcl) {
+            let web_acl = crate::changes::kinds::TargetRef {
+                name: target.name.clone(),
+                scope: target.scope.clone().unwrap_or_else(|| "REGIONAL".into()),
+                id: target.aws_id.clone(),
+            };
+            let shown = crate::changes::Kind::WebAclRules
+                .read_shown(crate::changes::kinds::Reach { pool, aws }, &web_acl)
+                .await;
+            read.push((
+                web_acl.scope,
+                web_acl.name,
+                web_acl.id,
+                shown.ok().map(|s| s.live.token),
+            ));
+        }
+        let question = serde_json::json!([settings, read]).to_string();
+        REPORTS
+            .get(pool, question, || work_out(pool, aws, settings), |_| true)
+            .await
+    }
+
+    async fn work_out(
         pool: &PgPool,
         aws: &crate::state::AwsClients,
         settings: HealthSettings,

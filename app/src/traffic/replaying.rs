@@ -209,9 +209,8 @@ const COMPARISONS_KEPT: usize = 16;
 /// the IP sets its rules reference are read live.
 const COMPARISON_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
-static COMPARISONS: std::sync::LazyLock<store::Kept<Comparison>> = std::sync::LazyLock::new(|| {
-    store::Kept::new(COMPARISONS_KEPT, Some(COMPARISON_MAX_AGE))
-});
+static COMPARISONS: std::sync::LazyLock<store::Kept<Comparison>> =
+    std::sync::LazyLock::new(|| store::Kept::new(COMPARISONS_KEPT, Some(COMPARISON_MAX_AGE)));
 
 /// A web ACL rules change request: the rules it is based on and its own,
 /// replayed over the same traffic, side by side. Kept for the same rules,

@@ -184,7 +184,10 @@ pub async fn web_acl_rules(
         pool: &state.pool,
         aws: &state.aws,
     };
-    match app::changes::Kind::WebAclRules.read_shown(reach, &target).await {
+    match app::changes::Kind::WebAclRules
+        .read_shown(reach, &target)
+        .await
+    {
         Ok(shown) => {
             let live = app::changes::kinds::web_acl_rules::rules_of(&shown.live);
             Json(serde_json::json!({
