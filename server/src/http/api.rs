@@ -152,8 +152,10 @@ pub async fn web_acls(
 }
 
 /// `GET /api/v1/web-acls/{scope}/{name}/rules`: the live rules as AWS's
-/// JSON (as the console's JSON editor shows them), with the lock token and
-/// how old the read is (`age_secs`: both come from the live-state cache).
+/// JSON (as the console's JSON editor shows them), with the lock token:
+/// read from AWS on every request, since a script asks for them to see
+/// exactly what AWS holds (after an apply, say) — unlike the web ACL list,
+/// which the live-state cache answers.
 pub async fn web_acl_rules(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -163,42 +165,14 @@ pub async fn web_acl_rules(
     if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
         return response;
     }
-    let scope = match live::scope(&scope) {
-        Ok(scope) => scope.as_str().to_owned(),
-        Err(error) => return live_error(error),
-    };
-    let found = match live::all_web_acls_shown(&state.aws).await {
-        (Ok(all), _) => all.into_iter().find(|a| a.name == name && a.scope == scope),
-        (Err(error), _) => return live_error(error),
-    };
-    let Some(web_acl) = found else {
-        return live_error(LiveError::NotFound(name, scope));
-    };
-    // From the live-state cache, as the Rate rules page shows them.
-    let target = app::changes::kinds::TargetRef {
-        name: web_acl.name,
-        scope: web_acl.scope,
-        id: web_acl.id,
-    };
-    let reach = app::changes::kinds::Reach {
-        pool: &state.pool,
-        aws: &state.aws,
-    };
-    match app::changes::Kind::WebAclRules
-        .read_shown(reach, &target)
-        .await
-    {
-        Ok(shown) => {
-            let live = app::changes::kinds::web_acl_rules::rules_of(&shown.live);
-            Json(serde_json::json!({
-                "web_acl": live.web_acl,
-                "lock_token": live.lock_token,
-                "rules": app::rules::model::rules_json(&live.rules),
-                "age_secs": shown.age.as_secs(),
-            }))
-            .into_response()
-        }
-        Err(error) => AppError::unavailable(error.service, error.cause).into_response(),
+    match live::rules(&state.aws.wafv2, &scope, &name).await {
+        Ok(live) => Json(serde_json::json!({
+            "web_acl": live.web_acl,
+            "lock_token": live.lock_token,
+            "rules": app::rules::model::rules_json(&live.rules),
+        }))
+        .into_response(),
+        Err(error) => live_error(error),
     }
 }
 
