@@ -100,8 +100,6 @@ impl AwsClients {
     ) -> Self {
         use crate::aws_budget::{Budget, Service};
         let budget = Budget::new(rates);
-        // Each service's configuration: the shared one, its calls counted
-        // and paced in the HTTP client.
         // The configuration's HTTP client, else the one the SDK would add
         // by default (rustls on aws-lc), built here to be wrapped.
         let inner = sdk.http_client().unwrap_or_else(|| {
@@ -112,18 +110,15 @@ impl AwsClients {
                 ))
                 .build_https()
         });
-        let with = |service: Service| {
-            sdk.to_builder()
-                .http_client(budget.client(service, inner.clone()))
-                .build()
-        };
-        let unpaced = sdk
-            .to_builder()
-            .http_client(budget.unpaced_client(Service::Wafv2, inner.clone()))
-            .build();
+        // Each service's configuration: the shared one, its calls counted
+        // (and, but for the health probe's, paced) in the HTTP client.
+        let with_client = |client| sdk.to_builder().http_client(client).build();
+        let with = |service: Service| with_client(budget.client(service, inner.clone()));
         Self {
             wafv2: aws_sdk_wafv2::Client::new(&with(Service::Wafv2)),
-            probe_wafv2: aws_sdk_wafv2::Client::new(&unpaced),
+            probe_wafv2: aws_sdk_wafv2::Client::new(&with_client(
+                budget.unpaced_client(Service::Wafv2, inner.clone()),
+            )),
             dynamodb: aws_sdk_dynamodb::Client::new(&with(Service::Dynamodb)),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&with(Service::Cognito)),
             iam: aws_sdk_iam::Client::new(&with(Service::Iam)),

@@ -74,6 +74,16 @@ impl Cluster {
         }
     }
 
+    /// `initdb` or `pg_ctl` on this cluster's data directory, quiet.
+    fn tool(&self, program: &str) -> Command {
+        let mut command = self.as_owner(program);
+        command
+            .arg("-D")
+            .arg(&self.data)
+            .stdout(std::process::Stdio::null());
+        command
+    }
+
     fn new() -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL's binaries under /usr/lib/postgresql")
@@ -99,11 +109,8 @@ impl Cluster {
             _dir: dir,
         };
         let status = cluster
-            .as_owner("initdb")
-            .arg("-D")
-            .arg(&cluster.data)
+            .tool("initdb")
             .args(["-U", "postgres", "--auth=trust"])
-            .stdout(std::process::Stdio::null())
             .status()
             .unwrap();
         assert!(status.success(), "initdb");
@@ -112,14 +119,7 @@ impl Cluster {
     }
 
     fn pg_ctl(&self, args: &[&str]) {
-        let status = self
-            .as_owner("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
+        let status = self.tool("pg_ctl").args(args).status().unwrap();
         assert!(status.success(), "pg_ctl {args:?}");
     }
 
@@ -141,11 +141,8 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self
-            .as_owner("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
+            .tool("pg_ctl")
             .args(["-m", "immediate", "stop"])
-            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
     }

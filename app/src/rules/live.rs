@@ -108,13 +108,12 @@ pub async fn all_web_acls(client: &Client) -> Result<Vec<WebAclRef>, LiveError> 
     Ok(all)
 }
 
-/// [`all_web_acls`] as pages and the API show them: read through a list
-/// every request shares, at most once per live-state time to live, and
-/// how long ago it was read.
-pub async fn all_web_acls_shown(
+/// [`all_web_acls`] as the API lists them: read through a list every
+/// request shares, at most once per live-state time to live.
+pub async fn all_web_acls_shared(
     aws: &crate::state::AwsClients,
-) -> (Result<Vec<WebAclRef>, LiveError>, std::time::Duration) {
-    aws.web_acls.get(|| all_web_acls(&aws.wafv2)).await
+) -> Result<Vec<WebAclRef>, LiveError> {
+    aws.web_acls.get(|| all_web_acls(&aws.wafv2)).await.0
 }
 
 /// The rules of the web ACL named `name`, exactly as AWS holds them.

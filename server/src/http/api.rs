@@ -145,9 +145,9 @@ pub async fn web_acls(
     if let Err(response) = api_user_with(&state, &caller, &headers, Role::Viewer).await {
         return response;
     }
-    match live::all_web_acls_shown(&state.aws).await {
-        (Ok(all), _) => Json(all).into_response(),
-        (Err(error), _) => live_error(error),
+    match live::all_web_acls_shared(&state.aws).await {
+        Ok(all) => Json(all).into_response(),
+        Err(error) => live_error(error),
     }
 }
 
