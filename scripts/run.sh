@@ -18,8 +18,8 @@ ensure_moto
 ensure_ip_database
 start_moto "${MOTO_PORT:-5055}"
 
-step "Building the console (cargo leptos build)"
-cargo leptos build
+step "Building the console (cargo leptos build --split)"
+cargo leptos build --split
 
 export LEPTOS_SITE_ROOT=$ROOT/target/site
 export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000}

@@ -47,8 +47,8 @@ step "Rust tests (unit; integration against PostgreSQL and moto)"
 # (.config/nextest.toml).
 cargo nextest run -p app -p gatehouse 2>&1 | tee "$LOGS/cargo-test.log"
 
-step "Building the console (cargo leptos build)"
-cargo leptos build
+step "Building the console (cargo leptos build --split)"
+cargo leptos build --split
 
 step "end2end in Chromium"
 curl -sf -X POST "$AWS_ENDPOINT_URL/moto-api/reset" >/dev/null

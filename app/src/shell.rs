@@ -10,9 +10,10 @@ use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
+    Lazy, LazyRoute,
     components::{A, Route, Router, Routes},
     hooks::use_location,
-    path,
+    lazy_route, path,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -67,6 +68,45 @@ fn guarded<V: IntoView + 'static>(page: fn() -> V) -> impl IntoView {
     }
 }
 
+/// Declares routes whose page code the browser loads when the page is first
+/// opened: `cargo leptos build --split` puts each `view` in a WASM file of
+/// its own (with the code only it uses), so a first visit downloads the
+/// shell and one page, not the whole console. On the server the page renders
+/// as any other, and the rendered page names the files to preload.
+///
+/// The pages load their own data (their resources are created when they
+/// render); a first visit gets that data with the server-rendered page.
+macro_rules! lazy_pages {
+    ($($route:ident => $view:expr;)*) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                ($view)().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    SignInPage => SignIn;
+    NewPasswordPage => NewPassword;
+    DashboardPage => || guarded(Dashboard);
+    TrafficPage => || guarded(Traffic);
+    RulesPage => || guarded(Rules);
+    PoliciesPage => || guarded(Policies);
+    VpnCountriesPage => || guarded(VpnCountries);
+    ReviewsPage => || guarded(Reviews);
+    ReviewPage => || guarded(Review);
+    AuditPage => || guarded(Audit);
+    SettingsPage => || guarded(Settings);
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -87,17 +127,17 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <ErrorBoundary fallback=|errors| view! { <ErrorPage errors /> }>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/sign-in") view=SignIn />
-                    <Route path=path!("/sign-in/new-password") view=NewPassword />
-                    <Route path=path!("/") view=|| guarded(Dashboard) />
-                    <Route path=path!("/traffic") view=|| guarded(Traffic) />
-                    <Route path=path!("/rules") view=|| guarded(Rules) />
-                    <Route path=path!("/policies") view=|| guarded(Policies) />
-                    <Route path=path!("/vpn-countries") view=|| guarded(VpnCountries) />
-                    <Route path=path!("/reviews") view=|| guarded(Reviews) />
-                    <Route path=path!("/reviews/:id") view=|| guarded(Review) />
-                    <Route path=path!("/audit") view=|| guarded(Audit) />
-                    <Route path=path!("/settings") view=|| guarded(Settings) />
+                    <Route path=path!("/sign-in") view={Lazy::<SignInPage>::new()} />
+                    <Route path=path!("/sign-in/new-password") view={Lazy::<NewPasswordPage>::new()} />
+                    <Route path=path!("/") view={Lazy::<DashboardPage>::new()} />
+                    <Route path=path!("/traffic") view={Lazy::<TrafficPage>::new()} />
+                    <Route path=path!("/rules") view={Lazy::<RulesPage>::new()} />
+                    <Route path=path!("/policies") view={Lazy::<PoliciesPage>::new()} />
+                    <Route path=path!("/vpn-countries") view={Lazy::<VpnCountriesPage>::new()} />
+                    <Route path=path!("/reviews") view={Lazy::<ReviewsPage>::new()} />
+                    <Route path=path!("/reviews/:id") view={Lazy::<ReviewPage>::new()} />
+                    <Route path=path!("/audit") view={Lazy::<AuditPage>::new()} />
+                    <Route path=path!("/settings") view={Lazy::<SettingsPage>::new()} />
                 </Routes>
                 </ErrorBoundary>
             </Layout>

@@ -89,3 +89,24 @@ test("an unknown path shows the not-found page with status 404", async ({ page }
   await page.getByRole("link", { name: "Go to the dashboard" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
 });
+
+test("a page's code is loaded when the page is first opened, not with the first visit", async ({ page }) => {
+  const wasm: string[] = [];
+  page.on("response", (response) => {
+    const { pathname } = new URL(response.url());
+    if (pathname.startsWith("/pkg/") && pathname.endsWith(".wasm")) wasm.push(pathname);
+  });
+  await signIn(page, "admin", "/reviews");
+  await hydrated(page);
+  const firstVisit = new Set(wasm);
+  // The shell's module and the Reviews page's own file at least.
+  expect(firstVisit.size).toBeGreaterThanOrEqual(2);
+
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "Audit", exact: true }).click();
+  // Rendered in the browser (no page load): its code arrived.
+  await expect(page.getByRole("heading", { level: 1, name: "Audit" })).toBeVisible();
+  await expect(page.getByRole("table")).toBeVisible();
+  const opened = wasm.filter((file) => !firstVisit.has(file));
+  expect(opened, "opening Audit fetched the Audit page's own code").not.toHaveLength(0);
+});

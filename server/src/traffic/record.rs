@@ -23,6 +23,8 @@ pub struct Record {
     pub country: Option<String>,
     pub method: String,
     pub uri: String,
+    /// The headers whose value begins with an IP address (`X-Forwarded-For`
+    /// and the like), as (name, value): the only headers the counts use.
     pub headers: Vec<(String, String)>,
 }
 
@@ -80,7 +82,8 @@ pub struct RecordView<'a> {
 }
 
 impl<'a> RecordView<'a> {
-    /// Headers as (name, value), in the order WAF logged them.
+    /// The headers whose value begins with an IP address, as (name, value),
+    /// in the order WAF logged them (see [`AddressHeaders`]).
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.headers
             .iter()
@@ -120,7 +123,7 @@ struct HttpRequest<'a> {
     #[serde(borrow)]
     country: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    headers: Vec<Header<'a>>,
+    headers: AddressHeaders<'a>,
     #[serde(borrow)]
     uri: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -139,6 +142,43 @@ struct Header<'a> {
     name: Cow<'a, str>,
     #[serde(default, borrow)]
     value: Cow<'a, str>,
+}
+
+/// `httpRequest.headers`, keeping only the headers whose value begins with
+/// an IP address: the counts use no others (they key forwarded-IP rules).
+/// Host, user agent, cookies and the rest of a request's dozen or so
+/// headers are read past without being kept, so a record costs no
+/// allocation for them.
+#[derive(Default)]
+struct AddressHeaders<'a>(Vec<Header<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for AddressHeaders<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(reader: D) -> Result<Self, D::Error> {
+        struct Keep<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Keep<'a> {
+            type Value = AddressHeaders<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of headers")
+            }
+
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut headers: S,
+            ) -> Result<Self::Value, S::Error> {
+                let mut kept = Vec::new();
+                while let Some(header) = headers.next_element::<Header<'a>>()? {
+                    if first_address(&header.value).is_some() {
+                        kept.push(header);
+                    }
+                }
+                Ok(AddressHeaders(kept))
+            }
+        }
+
+        reader.deserialize_seq(Keep(std::marker::PhantomData))
+    }
 }
 
 /// Reads one line of a WAF log file and hands the record to `use_record`.
@@ -160,7 +200,7 @@ pub fn read_line<R>(
             let headers = inner
                 .http_request
                 .as_ref()
-                .map_or(&[][..], |r| &r.headers[..]);
+                .map_or(&[][..], |r| &r.headers.0[..]);
             Ok(use_record(view_of(&inner, headers)?))
         }
         (true, None) => Err(LineError::NotWafRecord(
@@ -170,7 +210,7 @@ pub fn read_line<R>(
             let headers = outer
                 .http_request
                 .as_ref()
-                .map_or(&[][..], |r| &r.headers[..]);
+                .map_or(&[][..], |r| &r.headers.0[..]);
             Ok(use_record(view_of(&outer, headers)?))
         }
     }
@@ -259,6 +299,22 @@ mod tests {
         })
         .to_string();
         assert_eq!(parse_line(&line), parse_line(RECORD));
+    }
+
+    #[test]
+    fn only_headers_that_begin_with_an_address_are_kept() {
+        let record = parse_line(RECORD).unwrap();
+        assert_eq!(
+            record.headers,
+            [("x-forwarded-for".into(), " 198.51.100.7, 10.0.0.1".into())]
+        );
+        assert!(
+            matches!(
+                parse_line(&RECORD.replace(r#""value":"shop.example""#, r#""value":7"#)),
+                Err(LineError::Json(_))
+            ),
+            "a header read past is still read strictly"
+        );
     }
 
     #[test]

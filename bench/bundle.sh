@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The bundle a first visit downloads, page by page: the release site built
+# as a deployment builds it (`cargo leptos build --release --split
+# --precompress`, wasm-opt 116), served with the demo, each page opened in
+# Debian's Chromium with an empty cache (bench/bundle.mjs). Prints each
+# page's files and gzipped bytes beside the whole bundle, and the ratio.
+#
+#   bench/bundle.sh
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+trap cleanup EXIT
+
+ensure_rust_tools
+ensure_postgres
+ensure_moto
+ensure_chromium
+ensure_end2end_deps
+if ! wasm-opt --version 2>/dev/null | grep -q "version 116"; then
+  step "Installing wasm-opt (binaryen 116, about 10 minutes, once)"
+  cargo install wasm-opt --locked
+fi
+step "Building the release site (cargo leptos build --release --split --precompress)"
+(cd "$ROOT" && cargo leptos build --release --split --precompress >&2)
+BIN=$TARGET_DIR/release/gatehouse
+
+export DATABASE_URL
+DATABASE_URL=$(database_url gatehouse_bundle fresh)
+start_moto "${MOTO_PORT:-5063}"
+export LEPTOS_SITE_ADDR=127.0.0.1:${BUNDLE_PORT:-3063}
+export LEPTOS_SITE_ROOT=$ROOT/target/site
+URL=http://$LEPTOS_SITE_ADDR
+step "Provisioning the demo"
+"$BIN" demo >/dev/null
+RUST_LOG=warn "$BIN" serve &
+STARTED_PIDS+=($!)
+wait_http "$URL/healthz" || die "the console did not come up"
+
+review=$(curl -sf -H "Cookie: $(demo_cookie "$URL" admin)" "$URL/api/v1/changes" |
+  python3 -c 'import json,sys; c=json.load(sys.stdin); print(c[0]["id"] if c else "")')
+[ -n "$review" ] || die "the demo has no change request to review"
+
+step "Opening each page with an empty cache"
+node "$ROOT/bench/bundle.mjs" "$URL" "$LEPTOS_SITE_ROOT/pkg" \
+  /sign-in / /traffic /rules /policies /vpn-countries /reviews "/reviews/$review" /audit /settings
