@@ -49,8 +49,10 @@ for (const path of paths) {
   if (path !== "/sign-in") await context.addCookies(cookies);
   const page = await context.newPage();
   const fetched = new Set();
+  const logged = [];
+  page.on("console", (message) => logged.push(message.text()));
   page.on("pageerror", (err) => {
-    throw new Error(`${path}: page error: ${err.message}`);
+    throw new Error(`${path}: page error: ${err.message}\n${logged.join("\n")}`);
   });
   page.on("response", (response) => {
     const { pathname } = new URL(response.url());

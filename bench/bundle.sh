@@ -21,24 +21,8 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version 116"; then
 fi
 step "Building the release site (cargo leptos build --release --split --precompress)"
 (cd "$ROOT" && cargo leptos build --release --split --precompress >&2)
-BIN=$TARGET_DIR/release/gatehouse
-
-export DATABASE_URL
-DATABASE_URL=$(database_url gatehouse_bundle fresh)
-start_moto "${MOTO_PORT:-5063}"
-export LEPTOS_SITE_ADDR=127.0.0.1:${BUNDLE_PORT:-3063}
-export LEPTOS_SITE_ROOT=$ROOT/target/site
-URL=http://$LEPTOS_SITE_ADDR
-step "Provisioning the demo"
-"$BIN" demo >/dev/null
-RUST_LOG=warn "$BIN" serve &
-STARTED_PIDS+=($!)
-wait_http "$URL/healthz" || die "the console did not come up"
-
-review=$(curl -sf -H "Cookie: $(demo_cookie "$URL" admin)" "$URL/api/v1/changes" |
-  python3 -c 'import json,sys; c=json.load(sys.stdin); print(c[0]["id"] if c else "")')
-[ -n "$review" ] || die "the demo has no change request to review"
+serve_release_demo gatehouse_bundle "${BUNDLE_PORT:-3063}" "${MOTO_PORT:-5063}"
 
 step "Opening each page with an empty cache"
 node "$ROOT/bench/bundle.mjs" "$URL" "$LEPTOS_SITE_ROOT/pkg" \
-  /sign-in / /traffic /rules /policies /vpn-countries /reviews "/reviews/$review" /audit /settings
+  /sign-in / /traffic /rules /policies /vpn-countries /reviews "/reviews/$REVIEW" /audit /settings

@@ -19,28 +19,10 @@ ensure_moto
 command -v wrk >/dev/null || apt_install wrk
 step "Building gatehouse (release)"
 cargo build --release -p gatehouse >&2
-BIN=$TARGET_DIR/release/gatehouse
-
-export DATABASE_URL
-DATABASE_URL=$(database_url gatehouse_load fresh)
-start_moto "${MOTO_PORT:-5061}"
-export LEPTOS_SITE_ADDR=127.0.0.1:${LOAD_PORT:-3061}
 # The pages' HTML is what is measured; the bundle they load is not fetched.
-export LEPTOS_SITE_ROOT=$ROOT/target/site
-URL=http://$LEPTOS_SITE_ADDR
-step "Provisioning the demo"
-"$BIN" demo >/dev/null
-RUST_LOG=warn "$BIN" serve &
-STARTED_PIDS+=($!)
-wait_http "$URL/healthz" || die "the console did not come up"
+serve_release_demo gatehouse_load "${LOAD_PORT:-3061}" "${MOTO_PORT:-5061}"
 
-COOKIE=$(demo_cookie "$URL" admin)
-
-review=$(curl -sf -H "Cookie: $COOKIE" "$URL/api/v1/changes" |
-  python3 -c 'import json,sys; c=json.load(sys.stdin); print(c[0]["id"] if c else "")')
-[ -n "$review" ] || die "the demo has no change request to review"
-
-PAGES=(/ /traffic /rules /reviews "/reviews/$review" /audit /policies /api/v1/web-acls /healthz)
+PAGES=(/ /traffic /rules /reviews "/reviews/$REVIEW" /audit /policies /api/v1/web-acls /healthz)
 
 calls() {
   curl -sf -H "Cookie: $COOKIE" "$URL/api/v1/aws/calls" |
@@ -82,7 +64,7 @@ for page in "${PAGES[@]}"; do
   read -r p50 p99 rps failed total < <(run 200 "$page")
   after=$(calls)
   label=$page
-  [ "$page" = "/reviews/$review" ] && label=/reviews/{id}
+  [ "$page" = "/reviews/$REVIEW" ] && label=/reviews/{id}
   printf '%-22s %8s ms | %7s ms %7s ms %9s | %7s %9s %9s\n' "$label" "$one_p50" "$p50" "$p99" "$rps" \
     "$((one_failed + failed))" "$((one_total + total))" "$((after - before))"
 done

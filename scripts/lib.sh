@@ -243,6 +243,27 @@ demo_cookie() {
 
 # For bench/: the release build, and a generated day of logs at scale $1
 # (kept under $GATEHOUSE_HOME for the next run); sets BENCH_DATA.
+# The benchmarks' console: the release build serving the demo, provisioned
+# into database $1, on 127.0.0.1:$2 with a moto of its own on port $3,
+# logging at `warn`. Sets URL, COOKIE (the demo admin's session) and REVIEW
+# (a change request of the demo's).
+serve_release_demo() {
+  local bin=$TARGET_DIR/release/gatehouse
+  export DATABASE_URL LEPTOS_SITE_ADDR=127.0.0.1:$2 LEPTOS_SITE_ROOT=$ROOT/target/site
+  DATABASE_URL=$(database_url "$1" fresh)
+  start_moto "$3"
+  URL=http://$LEPTOS_SITE_ADDR
+  step "Provisioning the demo"
+  "$bin" demo >/dev/null
+  RUST_LOG=warn "$bin" serve &
+  STARTED_PIDS+=($!)
+  wait_http "$URL/healthz" || die "the console did not come up"
+  COOKIE=$(demo_cookie "$URL" admin)
+  REVIEW=$(curl -sf -H "Cookie: $COOKIE" "$URL/api/v1/changes" |
+    python3 -c 'import json,sys; c=json.load(sys.stdin); print(c[0]["id"] if c else "")')
+  [ -n "$REVIEW" ] || die "the demo has no change request to review"
+}
+
 bench_prepare() {
   local scale=$1
   ensure_postgres
