@@ -241,8 +241,6 @@ demo_cookie() {
   echo "$cookie"
 }
 
-# For bench/: the release build, and a generated day of logs at scale $1
-# (kept under $GATEHOUSE_HOME for the next run); sets BENCH_DATA.
 # The benchmarks' console: the release build serving the demo, provisioned
 # into database $1, on 127.0.0.1:$2 with a moto of its own on port $3,
 # logging at `warn`. Sets URL, COOKIE (the demo admin's session) and REVIEW
@@ -264,6 +262,8 @@ serve_release_demo() {
   [ -n "$REVIEW" ] || die "the demo has no change request to review"
 }
 
+# For bench/: the release build, and a generated day of logs at scale $1
+# (kept under $GATEHOUSE_HOME for the next run); sets BENCH_DATA.
 bench_prepare() {
   local scale=$1
   ensure_postgres
