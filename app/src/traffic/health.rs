@@ -249,7 +249,7 @@ impl ThresholdReport {
 }
 
 #[cfg(feature = "ssr")]
-pub use compute::{current, report};
+pub use compute::current;
 
 #[cfg(feature = "ssr")]
 mod compute {
@@ -299,16 +299,6 @@ mod compute {
         Ok(names)
     }
 
-    /// The health of every rate-based rule of every managed web ACL, judged
-    /// as the settings say.
-    pub async fn current(
-        pool: &PgPool,
-        aws: &crate::state::AwsClients,
-    ) -> Result<ThresholdReport, AppError> {
-        let doc = crate::settings::store::current(pool).await?;
-        report(pool, aws, doc.threshold_health.unwrap_or_default()).await
-    }
-
     /// Reports kept: one per settings, in practice.
     const REPORTS_KEPT: usize = 4;
 
@@ -319,73 +309,76 @@ mod compute {
     static REPORTS: std::sync::LazyLock<store::Kept<ThresholdReport>> =
         std::sync::LazyLock::new(|| store::Kept::new(REPORTS_KEPT, Some(REPORT_MAX_AGE)));
 
-    /// The health of every rate-based rule of every managed web ACL: kept
-    /// for the same settings, managed web ACLs and live rules (by their lock
-    /// tokens) until the imports change — the dashboard shows it on every
-    /// view, and working it out reads a peak per key of every rule.
-    pub async fn report(
+    /// A managed web ACL and its live rules, as the dashboard shows them
+    /// (from the live-state cache), or why they could not be read.
+    type WebAclRead = (
+        crate::changes::kinds::TargetRef,
+        Result<crate::rules::live::LiveRules, String>,
+    );
+
+    /// The health of every rate-based rule of every managed web ACL, judged
+    /// as the settings say: kept for the same settings, managed web ACLs and
+    /// live rules (by their lock tokens) until the imports change — the
+    /// dashboard shows it on every view, and working it out reads a peak per
+    /// key of every rule.
+    pub async fn current(
         pool: &PgPool,
         aws: &crate::state::AwsClients,
-        settings: HealthSettings,
     ) -> Result<ThresholdReport, AppError> {
         let doc = crate::settings::store::current(pool).await?;
-        let mut read = Vec::new();
+        let settings = doc.threshold_health.unwrap_or_default();
+        let mut web_acls: Vec<WebAclRead> = Vec::new();
         for target in doc.of(crate::targets::TargetKind::WebAcl) {
             let web_acl = crate::changes::kinds::TargetRef {
                 name: target.name.clone(),
                 scope: target.scope.clone().unwrap_or_else(|| "REGIONAL".into()),
                 id: target.aws_id.clone(),
             };
-            let shown = crate::changes::Kind::WebAclRules
+            let live = crate::changes::Kind::WebAclRules
                 .read_shown(crate::changes::kinds::Reach { pool, aws }, &web_acl)
-                .await;
-            read.push((
-                web_acl.scope,
-                web_acl.name,
-                web_acl.id,
-                shown.ok().map(|s| s.live.token),
-            ));
+                .await
+                .map(|shown| crate::changes::kinds::web_acl_rules::rules_of(&shown.live))
+                .map_err(|error| error.to_string());
+            web_acls.push((web_acl, live));
         }
+        let read: Vec<_> = web_acls
+            .iter()
+            .map(|(web_acl, live)| {
+                let token = live.as_ref().ok().map(|live| &live.lock_token);
+                (&web_acl.scope, &web_acl.name, &web_acl.id, token)
+            })
+            .collect();
         let question = serde_json::json!([settings, read]).to_string();
         REPORTS
-            .get(pool, question, || work_out(pool, aws, settings), |_| true)
+            .get(
+                pool,
+                question,
+                || work_out(pool, settings, &web_acls),
+                |_| true,
+            )
             .await
     }
 
     async fn work_out(
         pool: &PgPool,
-        aws: &crate::state::AwsClients,
         settings: HealthSettings,
+        web_acls: &[WebAclRead],
     ) -> Result<ThresholdReport, AppError> {
-        let doc = crate::settings::store::current(pool).await?;
         let (_, to) = store::default_range(pool, Utc::now()).await?;
         let from = to - Duration::days(i64::from(settings.days));
         let mut rules = Vec::new();
         let mut unread = Vec::new();
-        for target in doc.of(crate::targets::TargetKind::WebAcl) {
-            let scope = target.scope.clone().unwrap_or_else(|| "REGIONAL".into());
-            // As the dashboard shows it: from the live-state cache.
-            let reach = crate::changes::kinds::Reach { pool, aws };
-            let web_acl = crate::changes::kinds::TargetRef {
-                name: target.name.clone(),
-                scope: scope.clone(),
-                id: target.aws_id.clone(),
-            };
-            let shown = crate::changes::Kind::WebAclRules
-                .read_shown(reach, &web_acl)
-                .await;
-            let live = match shown {
-                Ok(shown) => crate::changes::kinds::web_acl_rules::rules_of(&shown.live),
+        for (web_acl, live) in web_acls {
+            let (scope, name) = (&web_acl.scope, &web_acl.name);
+            let live = match live {
+                Ok(live) => live,
                 Err(error) => {
-                    tracing::warn!(%error, web_acl = %target.name, "threshold health: cannot read");
-                    unread.push(format!(
-                        "{scope}/{}: AWS WAF could not be read",
-                        target.name
-                    ));
+                    tracing::warn!(%error, web_acl = %name, "threshold health: cannot read");
+                    unread.push(format!("{scope}/{name}: AWS WAF could not be read"));
                     continue;
                 }
             };
-            let changed = reviewed(pool, &scope, &target.name, settings.unreviewed_days).await?;
+            let changed = reviewed(pool, scope, name, settings.unreviewed_days).await?;
             let base = Analysis {
                 from,
                 to,
@@ -410,7 +403,7 @@ mod compute {
                 let limit = u64::try_from(rate.limit).unwrap_or(0);
                 let window = rate.evaluation_window_sec.unwrap_or(300);
                 let mut health = RuleHealth {
-                    web_acl: target.name.clone(),
+                    web_acl: name.clone(),
                     scope: scope.clone(),
                     rule: rule.name.clone(),
                     limit,
