@@ -7,6 +7,10 @@ GATEHOUSE_HOME=${GATEHOUSE_HOME:-$HOME/.local/share/gatehouse}
 CARGO_LEPTOS_VERSION=0.3.10
 SQLX_CLI_VERSION=0.8.6
 MOTO_SPEC='moto[server]>=5.2,<6'
+# The Athena SQL check (scripts/athena_duckdb.py): sqlglot's transpiling
+# changes between releases, so its version is pinned; DuckDB's Python
+# functions need numpy.
+SQL_CHECK_SPECS=('sqlglot==30.30.0' 'duckdb>=1.1,<3' 'numpy>=1.26')
 # The IP-to-country database of "Test an IP" (CC BY 4.0, NRO), from npm.
 IP_DB_PACKAGE=@ip-location-db/geo-whois-asn-country-mmdb
 IP_DB_VERSION=2.3.2026061719
@@ -139,6 +143,18 @@ ensure_moto() {
     python3 -m venv "$GATEHOUSE_HOME/venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$GATEHOUSE_HOME/venv"; }
     "$GATEHOUSE_HOME/venv/bin/pip" install -q --disable-pip-version-check "$MOTO_SPEC"
   fi
+}
+
+# sqlglot and DuckDB in the emulator's virtualenv, for the test suite's
+# check that Athena SQL means what the imported engine computes.
+ensure_sql_check() {
+  ensure_moto
+  SQL_CHECK_PYTHON=$GATEHOUSE_HOME/venv/bin/python
+  if ! "$SQL_CHECK_PYTHON" -c 'import sqlglot, duckdb, numpy; assert sqlglot.__version__ == "30.30.0"' 2>/dev/null; then
+    step "Installing sqlglot and DuckDB into $GATEHOUSE_HOME/venv (the Athena SQL check)"
+    "$GATEHOUSE_HOME/venv/bin/pip" install -q --disable-pip-version-check "${SQL_CHECK_SPECS[@]}"
+  fi
+  export SQL_CHECK_PYTHON
 }
 
 # Starts moto on port $1 and points the AWS SDK at it with dummy credentials.

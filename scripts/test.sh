@@ -21,6 +21,7 @@ ensure_nextest
 ensure_sqlx_cli
 ensure_postgres
 ensure_moto
+ensure_sql_check
 ensure_chromium
 ensure_end2end_deps
 ensure_ip_database

@@ -113,16 +113,20 @@ pub enum Service {
     S3,
     Iam,
     Organizations,
+    Athena,
+    Glue,
 }
 
 impl Service {
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 8] = [
         Service::Wafv2,
         Service::Dynamodb,
         Service::Cognito,
         Service::S3,
         Service::Iam,
         Service::Organizations,
+        Service::Athena,
+        Service::Glue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +137,8 @@ impl Service {
             Service::S3 => "s3",
             Service::Iam => "iam",
             Service::Organizations => "organizations",
+            Service::Athena => "athena",
+            Service::Glue => "glue",
         }
     }
 }

@@ -67,6 +67,9 @@ pub struct AwsClients {
     pub iam: aws_sdk_iam::Client,
     /// The VPN geofencing set's SCP, where one is configured.
     pub organizations: aws_sdk_organizations::Client,
+    /// Analyses over WAF logs in S3, and the table they read.
+    pub athena: aws_sdk_athena::Client,
+    pub glue: aws_sdk_glue::Client,
     /// The region the clients talk to, for display and for ARNs.
     pub region: String,
     /// How long a health probe may wait for AWS before calling it down.
@@ -124,6 +127,8 @@ impl AwsClients {
             iam: aws_sdk_iam::Client::new(&with(Service::Iam)),
             organizations: aws_sdk_organizations::Client::new(&with(Service::Organizations)),
             s3: Self::s3_client(&with(Service::S3)),
+            athena: aws_sdk_athena::Client::new(&with(Service::Athena)),
+            glue: aws_sdk_glue::Client::new(&with(Service::Glue)),
             region: sdk
                 .region()
                 .map(|r| r.as_ref().to_owned())
@@ -135,6 +140,35 @@ impl AwsClients {
             web_acls: std::sync::Arc::new(crate::fresh::Fresh::new(live_ttl)),
             live: std::sync::Arc::new(crate::changes::shown::LiveCache::new(live_ttl)),
             budget,
+        }
+    }
+
+    /// Athena in `region` (a log source's Region), through the same
+    /// budget, credentials and endpoint.
+    pub fn athena_in(&self, region: &str) -> aws_sdk_athena::Client {
+        match region.is_empty() || region == self.region {
+            true => self.athena.clone(),
+            false => aws_sdk_athena::Client::from_conf(
+                self.athena
+                    .config()
+                    .to_builder()
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .build(),
+            ),
+        }
+    }
+
+    /// Glue in `region`, as [`Self::athena_in`].
+    pub fn glue_in(&self, region: &str) -> aws_sdk_glue::Client {
+        match region.is_empty() || region == self.region {
+            true => self.glue.clone(),
+            false => aws_sdk_glue::Client::from_conf(
+                self.glue
+                    .config()
+                    .to_builder()
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .build(),
+            ),
         }
     }
 

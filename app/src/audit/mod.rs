@@ -69,10 +69,13 @@ pub enum Action {
     ChangeApplyFailed,
     ChangeApplySettled,
     SettingsChanged,
+    AthenaRunStarted,
+    AthenaRunFinished,
+    AthenaRunCancelled,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 27] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::SignOut,
@@ -97,6 +100,9 @@ impl Action {
         Action::ChangeApplyFailed,
         Action::ChangeApplySettled,
         Action::SettingsChanged,
+        Action::AthenaRunStarted,
+        Action::AthenaRunFinished,
+        Action::AthenaRunCancelled,
     ];
 
     /// What the audit page calls it.
@@ -126,6 +132,9 @@ impl Action {
             Action::ChangeApplyFailed => "Apply failed",
             Action::ChangeApplySettled => "Interrupted apply settled",
             Action::SettingsChanged => "Settings changed by the operator",
+            Action::AthenaRunStarted => "Athena analysis started",
+            Action::AthenaRunFinished => "Athena analysis ended",
+            Action::AthenaRunCancelled => "Athena analysis cancelled",
         }
     }
 
@@ -161,6 +170,9 @@ impl Action {
             Action::ChangeApplyFailed => "changes.apply_failed",
             Action::ChangeApplySettled => "changes.apply_settled",
             Action::SettingsChanged => "settings.changed",
+            Action::AthenaRunStarted => "traffic.athena_started",
+            Action::AthenaRunFinished => "traffic.athena_finished",
+            Action::AthenaRunCancelled => "traffic.athena_cancelled",
         }
     }
 }

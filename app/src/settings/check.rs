@@ -290,6 +290,80 @@ pub async fn log_source(pool: &sqlx::PgPool, aws: &AwsClients, name: &str) -> Aw
     })
 }
 
+/// An Athena log source: the workgroup exists and is enabled, and the
+/// table is in the Glue Data Catalog with the partition columns named and
+/// the columns the analyses read.
+pub async fn athena_source(
+    aws: &AwsClients,
+    source: &crate::traffic::source::AthenaSource,
+) -> AwsResult<Target> {
+    source
+        .table
+        .validate()
+        .map_err(|e| CheckFailed::new("Gatehouse", e))?;
+    let athena = aws.athena_in(&source.region);
+    let glue = aws.glue_in(&source.region);
+    let workgroup = athena
+        .get_work_group()
+        .work_group(&source.workgroup)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("athena:GetWorkGroup", e))?;
+    let state = workgroup.work_group().and_then(|w| w.state());
+    if state == Some(&aws_sdk_athena::types::WorkGroupState::Disabled) {
+        return Err(CheckFailed::new(
+            "athena:GetWorkGroup",
+            format!("workgroup {} is disabled", source.workgroup),
+        ));
+    }
+    let table = glue
+        .get_table()
+        .database_name(&source.table.database)
+        .name(&source.table.table)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("glue:GetTable", e))?
+        .table
+        .ok_or_else(|| CheckFailed::new("glue:GetTable", "no table in the answer"))?;
+    let partitions: Vec<&str> = table.partition_keys().iter().map(|c| c.name()).collect();
+    let mut wanted = vec![source.table.date_column.as_str()];
+    wanted.extend(
+        source
+            .table
+            .region
+            .as_ref()
+            .map(|(column, _)| column.as_str()),
+    );
+    if let Some(missing) = wanted.iter().find(|w| !partitions.contains(w)) {
+        return Err(CheckFailed::new(
+            "glue:GetTable",
+            format!("the table has no partition column {missing:?} (it has {partitions:?})"),
+        ));
+    }
+    let columns: Vec<&str> = table
+        .storage_descriptor()
+        .map(|s| s.columns().iter().map(|c| c.name()).collect())
+        .unwrap_or_default();
+    if let Some(missing) = ["timestamp", "webaclid", "action", "labels", "httprequest"]
+        .iter()
+        .find(|c| !columns.contains(c))
+    {
+        return Err(CheckFailed::new(
+            "glue:GetTable",
+            format!("the table has no column {missing:?}: is it a WAF log table?"),
+        ));
+    }
+    Ok(Target {
+        kind: TargetKind::LogSource,
+        scope: None,
+        name: source.name.clone(),
+        aws_id: format!("{}.{}", source.table.database, source.table.table),
+        arn: None,
+        region: source.region.clone(),
+        detail: source.detail(),
+    })
+}
+
 /// Checks a registered target again, as it is about to be (re)applied.
 pub async fn recheck(pool: &sqlx::PgPool, aws: &AwsClients, target: &Target) -> AwsResult<Target> {
     match target.kind {
@@ -321,7 +395,13 @@ pub async fn recheck(pool: &sqlx::PgPool, aws: &AwsClients, target: &Target) -> 
             )
             .await
         }
-        TargetKind::LogSource => log_source(pool, aws, &target.name).await,
+        TargetKind::LogSource => match crate::traffic::source::LogSource::of(target) {
+            Some(Ok(crate::traffic::source::LogSource::Athena(source))) => {
+                athena_source(aws, &source).await
+            }
+            Some(Err(problem)) => Err(CheckFailed::new("Gatehouse", problem)),
+            _ => log_source(pool, aws, &target.name).await,
+        },
         other => Err(CheckFailed::new(
             "Gatehouse",
             format!("{} is not managed on the Settings page", other.label()),

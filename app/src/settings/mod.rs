@@ -71,7 +71,16 @@ impl Target {
                     part("policy")
                 )
             }
-            TargetKind::LogSource => "WAF logs imported into PostgreSQL".to_owned(),
+            TargetKind::LogSource => match self.detail.get("type").and_then(Value::as_str) {
+                Some("athena") => format!(
+                    "Athena table {}.{} (workgroup {} in {})",
+                    self.detail["database"].as_str().unwrap_or("?"),
+                    self.detail["table"].as_str().unwrap_or("?"),
+                    self.detail["workgroup"].as_str().unwrap_or("?"),
+                    self.region
+                ),
+                _ => "WAF logs imported into PostgreSQL".to_owned(),
+            },
             _ if arn.is_empty() => format!("{} in {}", self.aws_id, self.region),
             _ => arn,
         }

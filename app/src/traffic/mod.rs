@@ -8,15 +8,24 @@ pub mod health;
 pub mod healthy;
 pub mod query;
 pub mod replay;
+pub mod runs;
 pub mod segment;
 pub mod tally;
 pub mod threshold;
 pub mod windows;
 
 #[cfg(feature = "ssr")]
+pub mod athena;
+#[cfg(feature = "ssr")]
+pub mod athena_run;
+#[cfg(feature = "ssr")]
+pub mod athena_table;
+#[cfg(feature = "ssr")]
 pub mod charts;
 #[cfg(feature = "ssr")]
 pub mod replaying;
+#[cfg(feature = "ssr")]
+pub mod source;
 #[cfg(feature = "ssr")]
 pub mod store;
 

@@ -1,0 +1,192 @@
+//! Where an analysis reads WAF logs from (SPEC §2, §8): a log source is
+//! either the logs **imported** into PostgreSQL, or an **Athena** table
+//! over the logs in S3. Sources are registered like every other target
+//! (`TargetKind::LogSource`, a settings change approved by a second
+//! admin); the Traffic page and `gatehouse traffic … --source NAME` choose
+//! one, and the choice is part of the analysis's link.
+
+use super::athena::LogTable;
+use crate::targets::{ManagedTarget, TargetKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The source an analysis reads when none is named.
+pub const IMPORTED: &str = "imported";
+
+/// An Athena log source as registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AthenaSource {
+    /// The registered name (`athena-demo`).
+    pub name: String,
+    /// The Region Athena runs in.
+    pub region: String,
+    pub workgroup: String,
+    /// `s3://…/` for query results, unless the workgroup enforces its own.
+    pub output_location: Option<String>,
+    pub table: LogTable,
+    /// The web ACLs whose logs the table holds, and their account.
+    pub web_acls: Vec<String>,
+    pub account: Option<String>,
+}
+
+/// A registered source, as the analyses use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogSource {
+    Imported { name: String },
+    Athena(Box<AthenaSource>),
+}
+
+impl LogSource {
+    pub fn name(&self) -> &str {
+        match self {
+            LogSource::Imported { name } => name,
+            LogSource::Athena(source) => &source.name,
+        }
+    }
+
+    /// Reads a registered target; `None` for other kinds of target.
+    pub fn of(target: &ManagedTarget) -> Option<Result<LogSource, String>> {
+        (target.kind == TargetKind::LogSource).then(|| Self::read(target))
+    }
+
+    fn read(target: &ManagedTarget) -> Result<LogSource, String> {
+        let detail = &target.detail;
+        let text = |key: &str| detail.get(key).and_then(Value::as_str).map(str::to_owned);
+        match text("type").as_deref() {
+            None | Some("imported") => Ok(LogSource::Imported {
+                name: target.name.clone(),
+            }),
+            Some("athena") => {
+                let needed = |key: &str| {
+                    text(key).ok_or_else(|| format!("log source {}: no {key}", target.name))
+                };
+                let region = match (text("region_column"), text("region_value")) {
+                    (Some(column), Some(value)) => Some((column, value)),
+                    _ => None,
+                };
+                let source = AthenaSource {
+                    name: target.name.clone(),
+                    region: target.region.clone(),
+                    workgroup: needed("workgroup")?,
+                    output_location: text("output_location"),
+                    table: LogTable {
+                        database: needed("database")?,
+                        table: needed("table")?,
+                        date_column: text("date_column").unwrap_or_else(|| "date".into()),
+                        region,
+                    },
+                    web_acls: detail
+                        .get("web_acls")
+                        .and_then(Value::as_array)
+                        .map(|all| {
+                            all.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    account: text("account"),
+                };
+                source
+                    .table
+                    .validate()
+                    .map(|()| LogSource::Athena(Box::new(source)))
+            }
+            Some(other) => Err(format!(
+                "log source {}: unknown type {other:?}",
+                target.name
+            )),
+        }
+    }
+}
+
+impl AthenaSource {
+    /// What a target's `detail` holds for it.
+    pub fn detail(&self) -> Value {
+        json!({
+            "type": "athena",
+            "workgroup": self.workgroup,
+            "output_location": self.output_location,
+            "database": self.table.database,
+            "table": self.table.table,
+            "date_column": self.table.date_column,
+            "region_column": self.table.region.as_ref().map(|(column, _)| column),
+            "region_value": self.table.region.as_ref().map(|(_, value)| value),
+            "web_acls": self.web_acls,
+            "account": self.account,
+        })
+    }
+
+    /// In a line, for the Settings page and the diff.
+    pub fn summary(&self) -> String {
+        let partition = match &self.table.region {
+            Some((_, value)) => format!(", region partition {value}"),
+            None => String::new(),
+        };
+        format!(
+            "Athena table {}.{} (workgroup {} in {}{partition})",
+            self.table.database, self.table.table, self.workgroup, self.region
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(detail: Value) -> ManagedTarget {
+        ManagedTarget {
+            kind: TargetKind::LogSource,
+            scope: None,
+            name: "athena-demo".into(),
+            aws_id: "athena-demo".into(),
+            arn: None,
+            region: "us-east-1".into(),
+            detail,
+        }
+    }
+
+    #[test]
+    fn an_athena_source_reads_back_from_what_it_stores() {
+        let source = AthenaSource {
+            name: "athena-demo".into(),
+            region: "us-east-1".into(),
+            workgroup: "primary".into(),
+            output_location: Some("s3://results/".into()),
+            table: LogTable {
+                database: "waf".into(),
+                table: "waf_logs".into(),
+                date_column: "date".into(),
+                region: Some(("region".into(), "us-east-1".into())),
+            },
+            web_acls: vec!["shop".into()],
+            account: Some("123456789012".into()),
+        };
+        let read = LogSource::of(&target(source.detail())).unwrap().unwrap();
+        assert_eq!(read, LogSource::Athena(Box::new(source)));
+        assert_eq!(
+            LogSource::of(&target(json!({"type": "imported"}))),
+            Some(Ok(LogSource::Imported {
+                name: "athena-demo".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn a_stored_source_with_a_bad_name_is_refused() {
+        let bad = json!({"type": "athena", "workgroup": "primary", "database": "waf", "table": "x\"; DROP"});
+        assert!(
+            LogSource::of(&target(bad))
+                .unwrap()
+                .unwrap_err()
+                .contains("Glue name")
+        );
+        let missing = json!({"type": "athena", "database": "waf", "table": "t"});
+        assert!(
+            LogSource::of(&target(missing))
+                .unwrap()
+                .unwrap_err()
+                .contains("workgroup")
+        );
+    }
+}
