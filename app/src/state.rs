@@ -72,6 +72,8 @@ pub struct AwsClients {
     pub glue: aws_sdk_glue::Client,
     /// The region the clients talk to, for display and for ARNs.
     pub region: String,
+    /// The clients talk to an emulator (`AWS_ENDPOINT_URL`), not AWS.
+    pub emulated: bool,
     /// How long a health probe may wait for AWS before calling it down.
     pub probe_timeout: Duration,
     /// AWS WAF for the health probe alone: counted, not paced.
@@ -129,6 +131,7 @@ impl AwsClients {
             s3: Self::s3_client(&with(Service::S3)),
             athena: aws_sdk_athena::Client::new(&with(Service::Athena)),
             glue: aws_sdk_glue::Client::new(&with(Service::Glue)),
+            emulated: sdk.endpoint_url().is_some(),
             region: sdk
                 .region()
                 .map(|r| r.as_ref().to_owned())

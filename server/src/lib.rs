@@ -3,6 +3,7 @@
 //! `main.rs` only parses arguments and calls in here, so that integration
 //! tests drive exactly what the binary runs.
 
+pub mod athena_cli;
 pub mod aws;
 pub mod config;
 pub mod countries_cli;

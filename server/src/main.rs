@@ -223,6 +223,10 @@ struct AnalysisArgs {
     /// Rows of the top list.
     #[arg(long, default_value_t = 100)]
     limit: usize,
+    /// The registered log source to read (`imported`, or an Athena source such as
+    /// athena-demo: the analysis runs there, or its kept result is read).
+    #[arg(long, default_value = "imported")]
+    source: String,
 }
 
 impl AnalysisArgs {
@@ -509,9 +513,13 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
         .find(|r| r.name == demo::waf::SHOP_WEB_ACL)
         .and_then(|r| r.arn.as_deref())
         .ok_or("the demo provisioned no shop web ACL")?;
-    let logs = demo::import_sample_logs(&state.pool, chrono::Utc::now(), shop)
+    let now = chrono::Utc::now();
+    let logs = demo::import_sample_logs(&state.pool, &state.aws, now, shop)
         .await
         .map_err(|e| format!("cannot import the sample WAF logs: {e}"))?;
+    demo::register_athena(&state.pool, &state.aws, now)
+        .await
+        .map_err(|e| format!("cannot register the Athena log source: {e}"))?;
     eprintln!(
         "sample WAF logs: {} records imported, {} already there",
         logs.records, logs.duplicates_skipped
@@ -629,23 +637,39 @@ async fn traffic(config: &Config, command: TrafficCommand) -> Result<(), String>
         ),
     };
     let analysis = args.analysis()?;
-    let pool = gatehouse::db::connect(&config.database_url, 2)
-        .await
-        .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    let detail = match recommend {
-        None => Detail::Top,
-        Some(_) => Detail::Everything,
+    let (answer, replayed) = match args.source.as_str() {
+        app::traffic::runs::IMPORTED => {
+            let pool = gatehouse::db::connect(&config.database_url, 2)
+                .await
+                .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+            let detail = match recommend {
+                None => Detail::Top,
+                Some(_) => Detail::Everything,
+            };
+            let answer = app::traffic::store::answer(&pool, &analysis, detail, healthy.as_ref())
+                .await
+                .map_err(|e| format!("cannot read the imported logs: {e}"))?;
+            (answer, None)
+        }
+        source => {
+            let limit = |answer: &app::traffic::store::Answer| {
+                recommend.map(|(basis, buffer, what_if)| {
+                    answer.recommendation(basis, buffer, what_if).what_if.limit
+                })
+            };
+            gatehouse::athena_cli::answer(config, source, &analysis, healthy.as_ref(), limit)
+                .await?
+        }
     };
-    let answer = app::traffic::store::answer(&pool, &analysis, detail, healthy.as_ref())
-        .await
-        .map_err(|e| format!("cannot read the imported logs: {e}"))?;
     let text = match recommend {
         None => report::top(&answer.top, format)?,
-        Some((basis, buffer, what_if)) => report::recommendation(
-            &analysis,
-            &answer.recommendation(basis, buffer, what_if),
-            format,
-        )?,
+        Some((basis, buffer, what_if)) => {
+            let mut recommendation = answer.recommendation(basis, buffer, what_if);
+            if let Some(replayed) = replayed {
+                recommendation.what_if = replayed;
+            }
+            report::recommendation(&analysis, &recommendation, format)?
+        }
     };
     print!("{text}");
     if !text.ends_with('\n') {

@@ -10,11 +10,10 @@ use crate::error::AppError;
 use crate::pages::traffic::analyse;
 use crate::policies::mapping::{Call, read_context, read_endpoints};
 use crate::policies::matrix::{changed, matrix};
-use sqlx::PgPool;
 
 /// Runs the analysis a Traffic page link names and freezes what it found.
 pub async fn traffic_analysis(
-    pool: &PgPool,
+    state: &crate::state::AppState,
     link: &str,
     attached_by: &str,
 ) -> Result<Evidence, AppError> {
@@ -27,11 +26,15 @@ pub async fn traffic_analysis(
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    let view = analyse(pool, &pairs).await?;
+    let view = analyse(state, &pairs).await?;
     let analysis = view
         .analysis
         .map_err(|why| AppError::BadRequest(format!("That analysis cannot be run: {why}")))?;
-    let result = view.result.ok_or(AppError::Internal)?;
+    let result = view.result.ok_or_else(|| {
+        AppError::BadRequest(
+            "That analysis has no answer yet: run it on Athena from the Traffic page first.".into(),
+        )
+    })?;
     let peaks = &result.recommendation.peaks;
     let top = match result.top.first() {
         Some(row) => format!(
@@ -71,7 +74,7 @@ pub async fn traffic_analysis(
 /// Evidence a link names: a Traffic page analysis, or for a policy change
 /// the decision matrix of a Policies page link (its endpoints and call).
 pub async fn from_link(
-    pool: &PgPool,
+    state: &crate::state::AppState,
     change: &Change,
     link: &str,
     attached_by: &str,
@@ -80,7 +83,7 @@ pub async fn from_link(
         Some(query) if change.kind == Kind::PolicyMappings => {
             decision_matrix(change, query, attached_by)
         }
-        _ => traffic_analysis(pool, link, attached_by).await,
+        _ => traffic_analysis(state, link, attached_by).await,
     }
 }
 

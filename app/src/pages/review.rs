@@ -131,7 +131,7 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
         }
         Step::Attach => {
             let change = store::get(pool, id).await?;
-            let found = evidence::from_link(pool, &change, &text, &user.username).await?;
+            let found = evidence::from_link(&state, &change, &text, &user.username).await?;
             steps::attach(pool, id, found, actor, client).await?;
             said("Evidence attached.")
         }

@@ -6,6 +6,7 @@
 use crate::error::AppError;
 use crate::traffic::healthy::{Healthy, LeftOut};
 use crate::traffic::query::{Analysis, KeyBy, UNKNOWN_WEB_ACL, UriMatch, WINDOWS, rfc3339};
+use crate::traffic::runs::{AthenaStatus, RunState};
 use crate::traffic::threshold::{Basis, DEFAULT_BUFFER_PERCENT};
 use crate::traffic::windows::TopRow;
 use crate::traffic::{ImportRow, Recommendation};
@@ -44,7 +45,7 @@ impl Panel {
 }
 
 /// Everything the page shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrafficView {
     pub imports: Vec<ImportRow>,
     /// The analysis asked (defaults filled in), or why it cannot be answered.
@@ -58,6 +59,11 @@ pub struct TrafficView {
     pub propose_to: Vec<String>,
     /// The managed web ACLs' names, to choose the traffic of one.
     pub web_acls: Vec<String>,
+    /// The log source the analysis reads, and those registered.
+    pub source: String,
+    pub sources: Vec<String>,
+    /// An Athena source's runs.
+    pub athena: Option<AthenaStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +106,7 @@ fn panel_of(get: &impl Fn(&str) -> Option<String>) -> Result<Panel, String> {
 pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
-    let mut view = traffic_view(&state.pool, &query).await?;
+    let mut view = traffic_view(&state, &query).await?;
     let managed = managed_web_acls(&state.pool).await?;
     view.web_acls = managed
         .iter()
@@ -128,13 +134,21 @@ async fn managed_web_acls(pool: &sqlx::PgPool) -> Result<Vec<String>, AppError> 
 /// form's fields).
 #[cfg(feature = "ssr")]
 pub async fn traffic_view(
-    pool: &sqlx::PgPool,
+    state: &crate::state::AppState,
     query: &[(String, String)],
 ) -> Result<TrafficView, AppError> {
-    let (imports, analysed) = tokio::try_join!(
-        async { Ok(crate::traffic::store::imports(pool, 20).await?) },
-        analyse(pool, query)
+    let (imports, analysed, sources) = tokio::try_join!(
+        async { Ok(crate::traffic::store::imports(&state.pool, 20).await?) },
+        analyse(state, query),
+        crate::traffic::athena_view::sources(state),
     )?;
+    let mut names: Vec<String> = vec![crate::traffic::runs::IMPORTED.to_owned()];
+    names.extend(
+        sources
+            .iter()
+            .map(|s| s.name().to_owned())
+            .filter(|n| n != crate::traffic::runs::IMPORTED),
+    );
     Ok(TrafficView {
         imports,
         analysis: analysed.analysis,
@@ -143,6 +157,9 @@ pub async fn traffic_view(
         result: analysed.result,
         propose_to: Vec::new(),
         web_acls: Vec::new(),
+        source: analysed.source,
+        sources: names,
+        athena: analysed.athena,
     })
 }
 
@@ -153,18 +170,26 @@ pub struct Analysed {
     pub form: Analysis,
     pub panel: Panel,
     pub result: Option<AnalysisResult>,
+    pub source: String,
+    pub athena: Option<AthenaStatus>,
 }
 
 /// Answers the analysis in `query` (a link's query string, or the form's
 /// fields).
 #[cfg(feature = "ssr")]
 pub async fn analyse(
-    pool: &sqlx::PgPool,
+    state: &crate::state::AppState,
     query: &[(String, String)],
 ) -> Result<Analysed, AppError> {
-    use crate::traffic::{charts, store};
+    use crate::traffic::{athena_view, charts, store};
+    let pool = &state.pool;
     let default_range = store::default_range(pool, chrono::Utc::now()).await?;
     let find = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let source = find("source")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| crate::traffic::runs::IMPORTED.to_owned());
+    let athena_source = athena_view::athena_source(state, &source).await?;
     // The form names the key in two fields (kind, and the header for a
     // forwarded IP); links name it in one.
     let by = find("by").or_else(|| {
@@ -186,12 +211,55 @@ pub async fn analyse(
                 analysis: Err(problem),
                 panel: panel_of(&|_| None).map_err(AppError::BadRequest)?,
                 result: None,
+                source,
+                athena: None,
             });
         }
     };
     let healthy = Some(&panel.healthy).filter(|h| h.leaves_out_anything());
-    let answer = store::answer(pool, &analysis, store::Detail::Everything, healthy).await?;
-    let recommendation = answer.recommendation(panel.basis, panel.buffer_percent, panel.what_if);
+    let (answer, athena, what_if) = match &athena_source {
+        None => (
+            store::answer(pool, &analysis, store::Detail::Everything, healthy).await?,
+            None,
+            None,
+        ),
+        Some(on) => {
+            let caller = crate::auth::caller::caller();
+            let actor =
+                caller
+                    .user()
+                    .map(crate::auth::sign_in::actor)
+                    .unwrap_or(crate::audit::Actor {
+                        sub: None,
+                        username: None,
+                    });
+            let limit = |answer: &store::Answer| {
+                let r = answer.recommendation(panel.basis, panel.buffer_percent, panel.what_if);
+                r.what_if.limit
+            };
+            let (status, answered) =
+                athena_view::view(state, on, &analysis, healthy, limit, &actor, &caller.client)
+                    .await?;
+            match answered {
+                None => {
+                    return Ok(Analysed {
+                        form: analysis.clone(),
+                        analysis: Ok(analysis),
+                        panel,
+                        result: None,
+                        source,
+                        athena: Some(status),
+                    });
+                }
+                Some((answer, what_if)) => (answer, Some(status), what_if),
+            }
+        }
+    };
+    let mut recommendation =
+        answer.recommendation(panel.basis, panel.buffer_percent, panel.what_if);
+    if let Some(replayed) = what_if {
+        recommendation.what_if = replayed;
+    }
     let line = recommendation.what_if.limit;
     let charts = [
         charts::top_bars(&answer.top, line),
@@ -213,6 +281,8 @@ pub async fn analyse(
             recommendation,
             charts,
         }),
+        source,
+        athena,
     })
 }
 
@@ -286,6 +356,7 @@ pub fn Traffic() -> impl IntoView {
                 "bad_labels",
                 "exclude",
                 "outliers",
+                "source",
             ];
             keys.iter()
                 .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v)))
@@ -303,7 +374,13 @@ pub fn Traffic() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <TrafficBody view /> }.into_any(),
+                    Ok(view) => {
+                        // While Athena works, look again shortly.
+                        if view.athena.as_ref().is_some_and(AthenaStatus::in_flight) {
+                            set_timeout(move || data.refetch(), std::time::Duration::from_millis(1500));
+                        }
+                        view! { <TrafficBody view refresh=Callback::new(move |()| data.refetch()) /> }.into_any()
+                    }
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
@@ -312,7 +389,7 @@ pub fn Traffic() -> impl IntoView {
 }
 
 #[component]
-fn TrafficBody(view: TrafficView) -> impl IntoView {
+fn TrafficBody(view: TrafficView, refresh: Callback<()>) -> impl IntoView {
     let TrafficView {
         imports,
         analysis,
@@ -321,15 +398,134 @@ fn TrafficBody(view: TrafficView) -> impl IntoView {
         result,
         propose_to,
         web_acls,
+        source,
+        sources,
+        athena,
     } = view;
     let problem = analysis.as_ref().err().cloned();
     let shown = analysis.ok();
+    let mut link_query = shown.as_ref().map(|a| {
+        let mut q = a.to_query();
+        for pair in panel.to_query() {
+            q += &format!("&{pair}");
+        }
+        q
+    });
+    if source != crate::traffic::runs::IMPORTED
+        && let Some(q) = &mut link_query
+    {
+        *q += &format!("&source={}", crate::url::encode(&source));
+    }
+    let what_if_done = athena.as_ref().is_none_or(|a| {
+        a.what_if
+            .as_ref()
+            .is_some_and(|r| r.state == RunState::Succeeded)
+    });
     view! {
         <Upload />
         <Imports imports />
-        <AnalysisForm a=form panel=panel.clone() web_acls />
+        <AnalysisForm a=form panel=panel.clone() web_acls source=source.clone() sources />
         {problem.map(|p| view! { <p class="error" role="alert">{p}</p> })}
-        {shown.zip(result).map(|(analysis, result)| view! { <Results analysis panel result propose_to /> })}
+        {athena.zip(link_query.clone()).map(|(status, query)| view! { <AthenaRuns status query refresh /> })}
+        {shown.zip(result).zip(link_query).map(|((analysis, result), query)| view! {
+            <Results analysis query result propose_to what_if_done />
+        })}
+    }
+}
+
+/// Runs the analysis of `query` on its Athena source; `again` runs it
+/// even when a run is kept. Any signed-in person may: viewers run analyses.
+#[server]
+pub async fn run_on_athena(query: String, again: bool) -> Result<(), AppError> {
+    use crate::traffic::athena_view;
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let find = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let source = find("source").unwrap_or_default();
+    let on = athena_view::athena_source(&state, &source)
+        .await?
+        .ok_or_else(|| AppError::BadRequest(format!("{source:?} is not an Athena log source.")))?;
+    let default_range =
+        crate::traffic::store::default_range(&state.pool, chrono::Utc::now()).await?;
+    let analysis = Analysis::from_query(find, default_range).map_err(AppError::BadRequest)?;
+    let panel = panel_of(&find).map_err(AppError::BadRequest)?;
+    let healthy = Some(&panel.healthy).filter(|h| h.leaves_out_anything());
+    let actor = crate::auth::sign_in::actor(&user);
+    let client = crate::auth::caller::caller().client;
+    athena_view::run(&state, &on, &analysis, healthy, again, &actor, &client).await?;
+    Ok(())
+}
+
+/// Stops a run on Athena that is still going.
+#[server]
+pub async fn cancel_on_athena(run: i64) -> Result<(), AppError> {
+    let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let actor = crate::auth::sign_in::actor(&user);
+    let client = crate::auth::caller::caller().client;
+    crate::traffic::athena_view::cancel(&state, run, &actor, &client).await?;
+    Ok(())
+}
+
+/// An Athena source's runs: where each is, what it scanned and cost, and
+/// the buttons to run, run again or cancel.
+#[component]
+fn AthenaRuns(status: AthenaStatus, query: String, refresh: Callback<()>) -> impl IntoView {
+    let run = ServerAction::<RunOnAthena>::new();
+    let cancel = ServerAction::<CancelOnAthena>::new();
+    Effect::new(move |_| {
+        if run.value().get().is_some() || cancel.value().get().is_some() {
+            refresh.run(());
+        }
+    });
+    let again_query = query.clone();
+    let price = status.price_per_tb;
+    let line = |what: &'static str, r: &crate::traffic::runs::Run| {
+        let scanned = r.bytes_scanned as f64 / 1e6;
+        let cost = r.cost(price);
+        let state = r.state.as_str();
+        let reason = r.reason.clone();
+        let id = r.id;
+        let going = !r.state.is_final();
+        view! {
+            <li data-testid=format!("athena-{what}")>
+                <strong>{what}</strong>": "
+                <span data-testid="athena-state">{state}</span>
+                {format!(" · {scanned:.1} MB scanned · ${cost:.4} at ${price}/TB · {:.1} s · started by {}",
+                    r.execution_ms as f64 / 1000.0, r.started_by)}
+                {reason.map(|why| view! { <p class="error" role="alert">{why}</p> })}
+                {going.then(|| view! {
+                    <button type="button" on:click=move |_| { cancel.dispatch(CancelOnAthena { run: id }); }>"Cancel"</button>
+                })}
+            </li>
+        }
+    };
+    let counts = status.counts.as_ref().map(|r| line("analysis", r));
+    let what_if = status.what_if.as_ref().map(|r| line("what-if", r));
+    let ran = status.counts.is_some();
+    view! {
+        <section class="panel" aria-labelledby="athena-heading" data-testid="athena">
+            <h2 id="athena-heading">{format!("Amazon Athena: {}", status.source)}</h2>
+            {status.emulator.then(|| view! {
+                <p class="notice" role="note">
+                    "This console talks to an AWS emulator: its Athena runs no SQL, so analyses come back empty. "
+                    "On AWS, the same statements scan the chosen days of your WAF logs."
+                </p>
+            })}
+            {(!ran).then(|| view! {
+                <p>"This analysis has not run on Athena yet. Running it scans the chosen days of the logs, billed by the data scanned."</p>
+                <button type="button" on:click=move |_| { run.dispatch(RunOnAthena { query: query.clone(), again: false }); }>"Run on Athena"</button>
+            })}
+            <ul class="runs">{counts}{what_if}</ul>
+            {ran.then(|| view! {
+                <button type="button" on:click=move |_| { run.dispatch(RunOnAthena { query: again_query.clone(), again: true }); }>"Run again"</button>
+            })}
+            {move || run.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+            {move || cancel.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        </section>
     }
 }
 
@@ -382,7 +578,13 @@ fn Imports(imports: Vec<ImportRow>) -> impl IntoView {
 }
 
 #[component]
-fn AnalysisForm(a: Analysis, panel: Panel, web_acls: Vec<String>) -> impl IntoView {
+fn AnalysisForm(
+    a: Analysis,
+    panel: Panel,
+    web_acls: Vec<String>,
+    source: String,
+    sources: Vec<String>,
+) -> impl IntoView {
     let chosen = a.web_acl.clone().unwrap_or_default();
     let mut web_acl_options: Vec<(String, String)> = vec![("all".into(), "All web ACLs".into())];
     web_acl_options.extend(web_acls.into_iter().map(|w| (w.clone(), w)));
@@ -412,6 +614,18 @@ fn AnalysisForm(a: Analysis, panel: Panel, web_acls: Vec<String>) -> impl IntoVi
         <section aria-labelledby="analysis-heading">
             <h2 id="analysis-heading">"Analysis"</h2>
             <form method="get" action="/traffic" class="filters" aria-label="Analysis">
+                <label>
+                    "Logs from"
+                    <select name="source">
+                        {sources.into_iter().map(|name| {
+                            let label = match name == crate::traffic::runs::IMPORTED {
+                                true => "Imported into PostgreSQL".to_owned(),
+                                false => format!("{name} (Athena)"),
+                            };
+                            view! { <option value=name.clone() selected=name == source>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
                 <label>"From (UTC)" <input name="from" value=rfc3339(a.from) required /></label>
                 <label>"To (UTC)" <input name="to" value=rfc3339(a.to) required /></label>
                 <label>
@@ -509,7 +723,7 @@ pub async fn propose_rule(link: String, web_acl: String) -> Result<Proposal, App
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    let analysed = analyse(&state.pool, &pairs).await?;
+    let analysed = analyse(&state, &pairs).await?;
     let analysis = analysed.analysis.map_err(AppError::BadRequest)?;
     let recommended = analysed
         .result
@@ -541,7 +755,7 @@ pub async fn propose_rule(link: String, web_acl: String) -> Result<Proposal, App
         client.clone(),
     )
     .await?;
-    let found = evidence::traffic_analysis(&state.pool, &link, &user.username).await?;
+    let found = evidence::traffic_analysis(&state, &link, &user.username).await?;
     steps::attach(&state.pool, id, found, actor, client).await?;
     Ok(Proposal {
         draft: id.to_string(),
@@ -625,14 +839,15 @@ fn TopTable(
 #[component]
 fn Results(
     analysis: Analysis,
-    panel: Panel,
+    /// The analysis's query string: its shareable link.
+    query: String,
     result: AnalysisResult,
     propose_to: Vec<String>,
+    /// Whether the what-if has its answer (Athena runs it after the
+    /// analysis).
+    what_if_done: bool,
 ) -> impl IntoView {
-    let mut link = format!("/traffic?{}", analysis.to_query());
-    for pair in panel.to_query() {
-        link += &format!("&{pair}");
-    }
+    let link = format!("/traffic?{query}");
     let AnalysisResult {
         top,
         recommendation: r,
@@ -658,11 +873,14 @@ fn Results(
             {r.left_out.map(|l| view! { <p data-testid="left-out">{left_out_words(&l)}</p> })}
             <p class="recommended">"Recommended limit: " <strong data-testid="recommended">{r.recommended}</strong>
                 {format!(" requests per {} s ({} + {} % buffer, within WAF's 10 – 2,000,000,000)", analysis.window, r.basis.as_str(), r.buffer_percent)}</p>
-            <p data-testid="what-if">{format!(
-                "A limit of {} would have blocked {} keys and {} requests over the limit, in {} windows.{}",
-                r.what_if.limit, r.what_if.keys, r.what_if.requests, r.what_if.windows.len(),
-                overlap
-            )}</p>
+            <p data-testid="what-if">{match what_if_done {
+                true => format!(
+                    "A limit of {} would have blocked {} keys and {} requests over the limit, in {} windows.{}",
+                    r.what_if.limit, r.what_if.keys, r.what_if.requests, r.what_if.windows.len(),
+                    overlap
+                ),
+                false => format!("What a limit of {} would have blocked: Athena is still working it out.", r.what_if.limit),
+            }}</p>
             <ProposeFromAnalysis link=link.clone() to=propose_to />
             {(!r.what_if.windows.is_empty()).then(|| view! {
                 <details>

@@ -498,6 +498,11 @@ fn each_row(
     columns: &[&'static str],
     mut read: impl FnMut(&Row<'_>) -> Result<(), String>,
 ) -> Result<(), String> {
+    // No rows: nothing matched (an emulator's Athena answers so, without
+    // even a header).
+    if rows.rows.is_empty() {
+        return Ok(());
+    }
     let mut at = BTreeMap::new();
     for &name in columns {
         at.insert(name, rows.column(name)?);
@@ -738,12 +743,15 @@ mod tests {
         assert!(error.contains("row 1: keys is \"two\""), "{error}");
         let missing = Rows {
             columns: vec!["window_start".into()],
-            rows: Vec::new(),
+            rows: vec![vec![Some("300".into())]],
         };
         assert!(
             what_if_answer(&missing, 100)
                 .unwrap_err()
                 .contains("no column keys")
         );
+        // No rows and no header: nothing matched (an emulator answers so).
+        let nothing = what_if_answer(&Rows::default(), 100).unwrap();
+        assert_eq!((nothing.keys, nothing.windows.len()), (0, 0));
     }
 }

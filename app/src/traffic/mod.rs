@@ -21,6 +21,8 @@ pub mod athena_run;
 #[cfg(feature = "ssr")]
 pub mod athena_table;
 #[cfg(feature = "ssr")]
+pub mod athena_view;
+#[cfg(feature = "ssr")]
 pub mod charts;
 #[cfg(feature = "ssr")]
 pub mod replaying;

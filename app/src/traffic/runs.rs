@@ -3,6 +3,10 @@
 //! and advances runs (`athena_run`), and the browser, which shows them.
 
 use chrono::{DateTime, Utc};
+
+/// The log source an analysis reads when none is named: the logs
+/// imported into PostgreSQL.
+pub const IMPORTED: &str = "imported";
 use serde::{Deserialize, Serialize};
 
 /// Athena's price per TB scanned (us-east-1 and most Regions), billed per

@@ -10,8 +10,7 @@ use crate::targets::{ManagedTarget, TargetKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// The source an analysis reads when none is named.
-pub const IMPORTED: &str = "imported";
+pub use super::runs::IMPORTED;
 
 /// An Athena log source as registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

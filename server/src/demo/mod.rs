@@ -5,6 +5,7 @@
 //! Every step looks before it creates, so running the command again changes
 //! nothing in AWS or in the database.
 
+pub mod athena;
 mod cognito;
 mod iam;
 mod policy_store;
@@ -132,6 +133,30 @@ pub async fn register(
     Ok(())
 }
 
+/// Registers the `athena-demo` log source over the sample day in S3 (its
+/// table created first), after the live check an admin's registration
+/// passes.
+pub async fn register_athena(
+    pool: &PgPool,
+    aws: &AwsClients,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let first_day = (now - chrono::Duration::days(30))
+        .format("%Y/%m/%d")
+        .to_string();
+    let source = athena::provision(aws, &first_day).await?;
+    let target = check::athena_source(aws, &source)
+        .await
+        .map_err(|e| format!("checking the log source {}: {e}", athena::SOURCE))?;
+    app::settings::store::operator_change(pool, operator("demo"), "demo Athena log source", |doc| {
+        doc.targets.retain(|t| t.label() != target.label());
+        doc.targets.push(target);
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
 /// Where the demo's own steps come from, as the audit trail names it.
 fn demo_client() -> app::audit::Client {
     app::audit::Client {
@@ -198,6 +223,7 @@ impl Summary {
 /// two ARNs. (The earlier imports stay listed, and audited.)
 pub async fn import_sample_logs(
     pool: &sqlx::PgPool,
+    aws: &AwsClients,
     now: chrono::DateTime<chrono::Utc>,
     web_acl_arn: &str,
 ) -> Result<crate::traffic::import::Summary, String> {
@@ -215,6 +241,8 @@ pub async fn import_sample_logs(
     .await
     .map_err(|e| e.to_string())?
     .map_err(|e| format!("cannot write the sample logs under {}: {e}", dir.display()))?;
+    // The same day in S3, for the athena-demo source.
+    athena::upload(aws, &dir, &generated.files).await?;
     let files = generated
         .files
         .into_iter()
