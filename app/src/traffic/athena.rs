@@ -628,12 +628,7 @@ pub fn what_if_answer(rows: &Rows, limit: u64) -> Result<WhatIf, String> {
         Ok(())
     })?;
     windows.sort_by_key(|w| w.window_start);
-    Ok(WhatIf {
-        limit,
-        keys,
-        requests: windows.iter().map(|w| w.requests).sum(),
-        windows,
-    })
+    Ok(WhatIf::of(limit, keys, windows))
 }
 
 #[cfg(test)]

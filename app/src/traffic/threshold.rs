@@ -152,11 +152,19 @@ pub fn what_if(series: &[Series], limit: u64) -> WhatIf {
             requests,
         })
         .collect();
-    WhatIf {
-        limit,
-        keys,
-        requests: windows.iter().map(|w| w.requests).sum(),
-        windows,
+    WhatIf::of(limit, keys, windows)
+}
+
+impl WhatIf {
+    /// The what-if of `limit` from the windows it blocked in (in order) and
+    /// the distinct keys it blocked.
+    pub fn of(limit: u64, keys: u64, windows: Vec<BlockedWindow>) -> WhatIf {
+        WhatIf {
+            limit,
+            keys,
+            requests: windows.iter().map(|w| w.requests).sum(),
+            windows,
+        }
     }
 }
 
