@@ -46,7 +46,10 @@ async fn demo_json_prints_the_url_and_one_sign_in_per_user(
             .fetch_one(&pool)
             .await
             .unwrap();
-    assert_eq!(registered, 7, "the demo registered what it provisioned");
+    assert_eq!(
+        registered, 8,
+        "the demo registered what it provisioned (with the athena-demo log source)"
+    );
 }
 
 #[sqlx::test(migrations = false)]

@@ -180,11 +180,18 @@ mod glue {
                 .description("WAF logs for Gatehouse's analyses")
                 .build()
                 .map_err(|e| e.to_string())?;
-            glue.create_database()
-                .database_input(database)
-                .send()
-                .await
-                .map_err(|e| refused("CreateDatabase", e))?;
+            let made = glue.create_database().database_input(database).send().await;
+            // Made meanwhile by someone else: as good.
+            if let Err(e) = made
+                && glue
+                    .get_database()
+                    .name(&new.database)
+                    .send()
+                    .await
+                    .is_err()
+            {
+                return Err(refused("CreateDatabase", e));
+            }
         }
         let columns = COLUMNS
             .iter()

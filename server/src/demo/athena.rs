@@ -17,17 +17,34 @@ pub const RESULTS_BUCKET: &str = "gatehouse-demo-athena-results";
 pub const DATABASE: &str = "gatehouse_demo";
 pub const TABLE: &str = "waf_logs";
 
+/// Makes the bucket unless it is there (another demo running at the same
+/// time may make it first).
 async fn bucket(aws: &AwsClients, name: &str) -> Result<(), String> {
-    if aws.s3.head_bucket().bucket(name).send().await.is_ok() {
+    let there = || async { aws.s3.head_bucket().bucket(name).send().await.is_ok() };
+    if there().await {
         return Ok(());
     }
-    aws.s3
-        .create_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("cannot create the bucket {name}: {e}"))
+    let mut create = aws.s3.create_bucket().bucket(name);
+    // Outside us-east-1 a bucket names its Region.
+    if !aws.region.is_empty() && aws.region != "us-east-1" {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(aws.region.as_str()))
+                .build(),
+        );
+    }
+    match create.send().await {
+        Ok(_) => Ok(()),
+        Err(_) if there().await => Ok(()),
+        Err(e) => {
+            use aws_sdk_s3::error::ProvideErrorMetadata;
+            Err(format!(
+                "cannot create the bucket {name}: {}",
+                e.code().unwrap_or("no answer from S3")
+            ))
+        }
+    }
 }
 
 /// Puts the generated files (keyed by their path under `dir`, which is
@@ -93,8 +110,19 @@ pub async fn provision(aws: &AwsClients, first_day: &str) -> Result<AthenaSource
         .send()
         .await
         .is_ok();
-    if !exists {
-        athena_table::create(&aws.glue, &new).await?;
+    if !exists && let Err(problem) = athena_table::create(&aws.glue, &new).await {
+        // Another demo running at the same time may have made it first.
+        let made = aws
+            .glue
+            .get_table()
+            .database_name(DATABASE)
+            .name(TABLE)
+            .send()
+            .await
+            .is_ok();
+        if !made {
+            return Err(problem);
+        }
     }
     Ok(AthenaSource {
         name: SOURCE.into(),
