@@ -7,7 +7,7 @@
 use crate::config::Config;
 use app::audit::Client;
 use app::traffic::athena::{self, Statement};
-use app::traffic::athena_run::{self, RunState, Workgroup};
+use app::traffic::athena_run::{self, RunState};
 use app::traffic::athena_view;
 use app::traffic::healthy::Healthy;
 use app::traffic::query::Analysis;
@@ -31,12 +31,7 @@ pub async fn answer(
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("--source {name}: not an Athena log source"))?;
     let athena = state.aws.athena_in(&source.region);
-    let at = Workgroup {
-        source: &source.name,
-        workgroup: &source.workgroup,
-        output_location: source.output_location.as_deref(),
-        database: &source.table.database,
-    };
+    let at = athena_view::workgroup(&source);
     let run = |statement: Statement| {
         let (state, athena, at) = (&state, &athena, &at);
         async move {

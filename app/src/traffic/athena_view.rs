@@ -48,7 +48,8 @@ pub async fn athena_source(state: &AppState, name: &str) -> Result<Option<Athena
     }
 }
 
-fn workgroup(source: &AthenaSource) -> Workgroup<'_> {
+/// Where `source`'s statements run.
+pub fn workgroup(source: &AthenaSource) -> Workgroup<'_> {
     Workgroup {
         source: &source.name,
         workgroup: &source.workgroup,

@@ -115,18 +115,6 @@ impl AthenaSource {
             "account": self.account,
         })
     }
-
-    /// In a line, for the Settings page and the diff.
-    pub fn summary(&self) -> String {
-        let partition = match &self.table.region {
-            Some((_, value)) => format!(", region partition {value}"),
-            None => String::new(),
-        };
-        format!(
-            "Athena table {}.{} (workgroup {} in {}{partition})",
-            self.table.database, self.table.table, self.workgroup, self.region
-        )
-    }
 }
 
 #[cfg(test)]

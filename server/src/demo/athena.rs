@@ -102,27 +102,16 @@ pub fn table(first_day: &str) -> NewLogTable {
 pub async fn provision(aws: &AwsClients, first_day: &str) -> Result<AthenaSource, String> {
     bucket(aws, RESULTS_BUCKET).await?;
     let new = table(first_day);
-    let exists = aws
-        .glue
-        .get_table()
-        .database_name(DATABASE)
-        .name(TABLE)
-        .send()
-        .await
-        .is_ok();
-    if !exists && let Err(problem) = athena_table::create(&aws.glue, &new).await {
-        // Another demo running at the same time may have made it first.
-        let made = aws
-            .glue
-            .get_table()
-            .database_name(DATABASE)
-            .name(TABLE)
-            .send()
-            .await
-            .is_ok();
-        if !made {
-            return Err(problem);
-        }
+    let there = || async {
+        let table = aws.glue.get_table().database_name(DATABASE).name(TABLE);
+        table.send().await.is_ok()
+    };
+    // Another demo running at the same time may make it first.
+    if !there().await
+        && let Err(problem) = athena_table::create(&aws.glue, &new).await
+        && !there().await
+    {
+        return Err(problem);
     }
     Ok(AthenaSource {
         name: SOURCE.into(),
