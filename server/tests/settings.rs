@@ -539,3 +539,143 @@ async fn a_vpn_geofencing_set_is_checked_part_by_part_scp_included() {
         "{policy}"
     );
 }
+
+/// The Glue table named, as Glue answers (`None` when it has none).
+async fn glue_table(aws: &app::state::AwsClients, database: &str, name: &str) -> Option<String> {
+    let found = aws
+        .glue
+        .get_table()
+        .database_name(database)
+        .name(name)
+        .send()
+        .await
+        .ok()?;
+    let table = found.table?;
+    table
+        .storage_descriptor()
+        .and_then(|s| s.location())
+        .map(str::to_owned)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_athena_source_is_checked_and_its_table_made_only_once_another_admin_approves(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let aws = common::aws("ca-central-1").await;
+    let state = common::state(pool.clone(), aws.clone()).await;
+    let alice = common::cookie_for(&state, "alice", &[ADMINS]).await;
+    let bob = common::cookie_for(&state, "bob", &[ADMINS]).await;
+    let editor = common::session_cookie(&state, app::roles::Role::Editor).await;
+    let add = <app::pages::AddAthenaSource as ServerFn>::PATH;
+    // Moto's Glue catalog is shared by every test: names of this run's own.
+    let database = format!("waf_{}", uuid::Uuid::new_v4().simple());
+    let fields = |extra: &str| {
+        format!(
+            "name=big-logs&region=ca-central-1&workgroup=primary\
+             &output_location=s3%3A%2F%2Fathena-out%2Fgatehouse%2F&database={database}\
+             &table=shop_logs&web_acls=shop&account=123456789012{extra}"
+        )
+    };
+
+    // Refused, each in words: not an admin; an existing table that is not
+    // there; a name that would change the SQL; a Region that is not one.
+    let refused = form(&state, add, &editor, &fields("")).await;
+    assert!(refused.body.contains("Forbidden"), "{}", refused.body);
+    let absent = form(&state, add, &alice, &fields("")).await;
+    assert!(
+        absent
+            .body
+            .contains("glue:GetTable failed: EntityNotFoundException"),
+        "{}",
+        absent.body
+    );
+    let injected = form(
+        &state,
+        add,
+        &alice,
+        &fields("").replace("table=shop_logs", "table=shop%22%3B+DROP"),
+    )
+    .await;
+    assert!(injected.body.contains("Glue name"), "{}", injected.body);
+    let elsewhere = form(
+        &state,
+        add,
+        &alice,
+        &fields("").replace("region=ca-central-1", "region=evil.example%2F"),
+    )
+    .await;
+    assert!(
+        elsewhere.body.contains("is not an AWS Region"),
+        "{}",
+        elsewhere.body
+    );
+    let undated = form(
+        &state,
+        add,
+        &alice,
+        &fields("&create_table=on&bucket=shop-waf-logs"),
+    )
+    .await;
+    assert!(undated.body.contains("first day"), "{}", undated.body);
+
+    // To be made: checked (the workgroup), drafted, shown as the statement.
+    let made =
+        "&create_table=on&bucket=shop-waf-logs&first_day=2026%2F01%2F01&region_value=ca-central-1";
+    let id = draft_of(&form(&state, add, &alice, &fields(made)).await);
+    let pending = app::changes::drafts::pending(&pool, Kind::Settings, "alice")
+        .await
+        .unwrap();
+    let words = pending[0].2.join("\n");
+    assert!(
+        words.contains(&format!("CREATE EXTERNAL TABLE `{database}`.`shop_logs`")),
+        "{words}"
+    );
+    assert!(
+        words.contains("'storage.location.template' = 's3://shop-waf-logs/AWSLogs/123456789012/WAFLogs/${region}/shop/${date}/'"),
+        "{words}"
+    );
+    assert!(words.contains("the table made by Gatehouse"), "{words}");
+    assert_eq!(
+        glue_table(&aws, &database, "shop_logs").await,
+        None,
+        "nothing is made before review"
+    );
+
+    through_review(&state, &alice, &bob, &id).await;
+    assert_eq!(
+        glue_table(&aws, &database, "shop_logs").await.as_deref(),
+        Some("s3://shop-waf-logs/AWSLogs/123456789012/WAFLogs/")
+    );
+    let managed = app::targets::list(&pool).await.unwrap();
+    let source = managed
+        .iter()
+        .find(|t| t.name == "big-logs")
+        .expect("registered");
+    assert_eq!(source.aws_id, format!("{database}.shop_logs"));
+    assert_eq!(
+        source.detail["location"],
+        "s3://shop-waf-logs/AWSLogs/123456789012/WAFLogs/"
+    );
+    let policy = common::get_as(&state, "/settings/iam-policy.json", &alice).await;
+    assert!(
+        policy
+            .body
+            .contains("arn:aws:athena:ca-central-1:123456789012:workgroup/primary"),
+        "{}",
+        policy.body
+    );
+    assert!(
+        policy.body.contains(&format!(
+            "arn:aws:glue:ca-central-1:123456789012:table/{database}/shop_logs"
+        )),
+        "{}",
+        policy.body
+    );
+
+    // The Traffic page offers it and asks before it runs (and bills).
+    let traffic = common::get_as(&state, "/traffic?source=big-logs", &editor).await;
+    assert_eq!(traffic.status, StatusCode::OK);
+    assert!(traffic.body.contains("Run on Athena"), "{}", traffic.body);
+}

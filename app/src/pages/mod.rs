@@ -25,7 +25,9 @@ pub use review::{LoadReview, Review, Step, TakeStep};
 pub use reviews::{LoadReviews, Reviews};
 pub use rule_editor::{DiscardDraft, SaveDraft};
 pub use rules::{LoadRules, Rules};
-pub use settings::{AddTarget, LoadSettings, RemoveTarget, SetHealth, SetRoles, Settings};
+pub use settings::{
+    AddAthenaSource, AddTarget, LoadSettings, RemoveTarget, SetHealth, SetRoles, Settings,
+};
 pub use sign_in::{NewPassword, SignIn};
 pub use traffic::{LoadTraffic, ProposeRule, Traffic};
 pub use vpn::{LoadVpn, SaveVpn, TestVpnIp, VpnCountries};

@@ -46,6 +46,8 @@ pub struct SettingsView {
     pub user_pool: Option<String>,
     /// How threshold health is judged.
     pub health: crate::traffic::health::HealthSettings,
+    /// The console's AWS Region.
+    pub region: String,
 }
 
 #[server]
@@ -80,6 +82,7 @@ pub async fn load_settings() -> Result<SettingsView, AppError> {
         iam_policy,
         user_pool: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
         health: doc.threshold_health.unwrap_or_default(),
+        region: state.aws.region.clone(),
     })
 }
 
@@ -187,6 +190,115 @@ pub async fn add_target(
             .map_err(failed)?,
         other => return Err(AppError::BadRequest(format!("Unknown kind {other:?}."))),
     };
+    let label = target.label();
+    let draft = edit(&state, actor, client, move |doc| {
+        doc.targets.retain(|t| t.label() != target.label());
+        doc.targets.push(target);
+        Ok(())
+    })
+    .await?;
+    Ok(Edited {
+        draft,
+        message: format!("Checked and added to your settings change: {label}."),
+    })
+}
+
+/// Checks an Athena log source live and adds it to the admin's settings
+/// draft. With `create_table`, Gatehouse makes the partition-projected WAF
+/// table over `s3://BUCKET/AWSLogs/ACCOUNT/WAFLogs/…` when the change is
+/// applied (its statement is in the change's words until then), and the
+/// table's partition columns are `region` (valued `region_value`, or
+/// `cloudfront`) and `date`.
+#[server]
+#[allow(clippy::too_many_arguments)]
+pub async fn add_athena_source(
+    name: String,
+    region: String,
+    workgroup: String,
+    output_location: Option<String>,
+    database: String,
+    table: String,
+    web_acls: String,
+    account: Option<String>,
+    date_column: Option<String>,
+    region_column: Option<String>,
+    region_value: Option<String>,
+    create_table: Option<String>,
+    bucket: Option<String>,
+    first_day: Option<String>,
+) -> Result<Edited, AppError> {
+    use crate::traffic::athena::LogTable;
+    use crate::traffic::athena_table::NewLogTable;
+    use crate::traffic::source::AthenaSource;
+    let (state, actor, client) = as_admin().await?;
+    let given =
+        |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let needed = |value: String, what: &str| {
+        given(Some(value)).ok_or_else(|| AppError::BadRequest(format!("Give the {what}.")))
+    };
+    let name = needed(name, "source's name")?;
+    if name == crate::traffic::source::IMPORTED || name.len() > 64 {
+        return Err(AppError::BadRequest(format!(
+            "{name:?} cannot name an Athena source (1 to 64 characters, not \"{}\").",
+            crate::traffic::source::IMPORTED
+        )));
+    }
+    let region = given(Some(region)).unwrap_or_else(|| state.aws.region.clone());
+    let web_acls: Vec<String> = web_acls
+        .split(',')
+        .map(|w| w.trim().to_owned())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let account = given(account);
+    let database = needed(database, "Glue database")?;
+    let table = needed(table, "table's name")?;
+    let region_value = given(region_value);
+    let create_table = match create_table.is_some() {
+        false => None,
+        true => Some(NewLogTable {
+            database: database.clone(),
+            table: table.clone(),
+            bucket: given(bucket).ok_or_else(|| {
+                AppError::BadRequest("Give the bucket WAF delivers the logs to.".into())
+            })?,
+            account: account.clone().ok_or_else(|| {
+                AppError::BadRequest("Give the account whose logs the bucket holds.".into())
+            })?,
+            web_acl: web_acls.first().cloned().ok_or_else(|| {
+                AppError::BadRequest("Give the web ACL whose logs the table reads.".into())
+            })?,
+            region: region_value.clone().unwrap_or_else(|| region.clone()),
+            first_day: given(first_day).ok_or_else(|| {
+                AppError::BadRequest("Give the first day of logs (2026/01/31).".into())
+            })?,
+        }),
+    };
+    let log_table = match &create_table {
+        Some(new) => new.log_table(),
+        None => LogTable {
+            database,
+            table,
+            date_column: given(date_column).unwrap_or_else(|| "date".into()),
+            region: given(region_column).zip(region_value),
+        },
+    };
+    let source = AthenaSource {
+        name,
+        region,
+        workgroup: needed(workgroup, "workgroup")?,
+        output_location: given(output_location),
+        table: log_table,
+        web_acls,
+        account,
+        location: None,
+        create_table,
+    };
+    source
+        .validate()
+        .map_err(|e| AppError::BadRequest(format!("Not added: {e}.")))?;
+    let target = crate::settings::check::athena_source(&state.aws, &source)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("Not added: {e}.")))?;
     let label = target.label();
     let draft = edit(&state, actor, client, move |doc| {
         doc.targets.retain(|t| t.label() != target.label());
@@ -398,10 +510,12 @@ pub fn Settings() -> impl IntoView {
     let remove = ServerAction::<RemoveTarget>::new();
     let roles = ServerAction::<SetRoles>::new();
     let health = ServerAction::<SetHealth>::new();
+    let athena = ServerAction::<AddAthenaSource>::new();
     let data = Resource::new(
         move || {
             (
                 add.version().get(),
+                athena.version().get(),
                 remove.version().get(),
                 roles.version().get(),
                 health.version().get(),
@@ -417,13 +531,14 @@ pub fn Settings() -> impl IntoView {
             "Every change here is a change request: another admin approves it before it takes effect."
         </p>
         <Outcome action=add />
+        <Outcome action=athena />
         <Outcome action=remove />
         <Outcome action=roles />
         <Outcome action=health />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <SettingsBody view add remove roles health /> }.into_any(),
+                    Ok(view) => view! { <SettingsBody view add athena remove roles health /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
@@ -462,6 +577,7 @@ where
 fn SettingsBody(
     view: SettingsView,
     add: ServerAction<AddTarget>,
+    athena: ServerAction<AddAthenaSource>,
     remove: ServerAction<RemoveTarget>,
     roles: ServerAction<SetRoles>,
     health: ServerAction<SetHealth>,
@@ -477,6 +593,7 @@ fn SettingsBody(
         iam_policy,
         user_pool,
         health: health_settings,
+        region,
     } = view;
     let geo_choices: Vec<String> = match &web_acls {
         Ok(found) => found
@@ -575,9 +692,10 @@ fn SettingsBody(
             <ActionForm action=add attr:class="inline-form">
                 <input type="hidden" name="kind" value="log_source" />
                 <label>"Name" <input name="name" value="imported" required /></label>
-                <span class="muted">"Logs imported into PostgreSQL (Athena sources come later)."</span>
+                <span class="muted">"Logs imported into PostgreSQL."</span>
                 <button type="submit">"Check and add log source"</button>
             </ActionForm>
+            <AthenaSourceForm action=athena region=region.clone() />
         </section>
         <RolesForm role_settings required_approvals approvals_source roles user_pool />
         <HealthForm settings=health_settings action=health />
@@ -589,6 +707,51 @@ fn SettingsBody(
             </p>
             <pre><code data-testid="iam-policy">{iam_policy}</code></pre>
         </section>
+    }
+}
+
+/// An Athena log source: its workgroup and Glue table, checked live; or
+/// the table Gatehouse makes when the change is applied.
+#[component]
+fn AthenaSourceForm(action: ServerAction<AddAthenaSource>, region: String) -> impl IntoView {
+    view! {
+        <h3>"Athena log source"</h3>
+        <p class="muted">
+            "The same analyses on Amazon Athena over the WAF logs in S3, for logs too large to import. "
+            "Athena bills the data each query scans; the Traffic page shows it."
+        </p>
+        <ActionForm action attr:class="stacked-form" attr:aria-label="Athena log source">
+            <label>"Name" <input name="name" placeholder="waf-logs-athena" required /></label>
+            <label>"Region" <input name="region" value=region.clone() required /></label>
+            <label>"Workgroup" <input name="workgroup" value="primary" required /></label>
+            <label>"Query results location (unless the workgroup sets one)"
+                <input name="output_location" placeholder="s3://athena-results-bucket/gatehouse/" />
+            </label>
+            <label>"Glue database" <input name="database" required /></label>
+            <label>"Table" <input name="table" required /></label>
+            <label>"Web ACL(s) whose logs it holds" <input name="web_acls" placeholder="shop, api" /></label>
+            <label>"Account" <input name="account" placeholder="123456789012" inputmode="numeric" /></label>
+            <fieldset>
+                <legend>"An existing table's partition columns"</legend>
+                <label>"Day column (yyyy/MM/dd)" <input name="date_column" value="date" /></label>
+                <label>"Region column" <input name="region_column" placeholder="region" /></label>
+                <label>"Region value" <input name="region_value" placeholder=region.clone() /></label>
+            </fieldset>
+            <fieldset>
+                <legend>"Or Gatehouse makes the table"</legend>
+                <label class="check">
+                    <input type="checkbox" name="create_table" value="on" />
+                    "Make the partition-projected WAF log table AWS documents, when this change is applied"
+                </label>
+                <label>"Bucket WAF delivers the logs to" <input name="bucket" placeholder="aws-waf-logs-shop" /></label>
+                <label>"First day of logs" <input name="first_day" placeholder="2026/01/01" /></label>
+                <p class="muted">
+                    "Reads s3://BUCKET/AWSLogs/ACCOUNT/WAFLogs/REGION/WEB-ACL/yyyy/MM/dd/, partitioned by the region value "
+                    "(cloudfront for a CloudFront web ACL) and the day. The statement is shown in your change before anyone approves it."
+                </p>
+            </fieldset>
+            <button type="submit">"Check and add Athena source"</button>
+        </ActionForm>
     }
 }
 

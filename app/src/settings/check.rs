@@ -292,13 +292,13 @@ pub async fn log_source(pool: &sqlx::PgPool, aws: &AwsClients, name: &str) -> Aw
 
 /// An Athena log source: the workgroup exists and is enabled, and the
 /// table is in the Glue Data Catalog with the partition columns named and
-/// the columns the analyses read.
+/// the columns the analyses read. A table Gatehouse is to make may be
+/// missing still (it is made when the change is applied: [`recheck`]).
 pub async fn athena_source(
     aws: &AwsClients,
     source: &crate::traffic::source::AthenaSource,
 ) -> AwsResult<Target> {
     source
-        .table
         .validate()
         .map_err(|e| CheckFailed::new("Gatehouse", e))?;
     let athena = aws.athena_in(&source.region);
@@ -316,15 +316,21 @@ pub async fn athena_source(
             format!("workgroup {} is disabled", source.workgroup),
         ));
     }
-    let table = glue
+    let found = glue
         .get_table()
         .database_name(&source.table.database)
         .name(&source.table.table)
         .send()
-        .await
-        .map_err(|e| sdk_failed("glue:GetTable", e))?
-        .table
-        .ok_or_else(|| CheckFailed::new("glue:GetTable", "no table in the answer"))?;
+        .await;
+    let table = match found {
+        Ok(found) => found
+            .table
+            .ok_or_else(|| CheckFailed::new("glue:GetTable", "no table in the answer"))?,
+        Err(e) if source.create_table.is_some() && not_found(&e) => {
+            return Ok(athena_target(source.clone()));
+        }
+        Err(e) => return Err(sdk_failed("glue:GetTable", e)),
+    };
     let partitions: Vec<&str> = table.partition_keys().iter().map(|c| c.name()).collect();
     let mut wanted = vec![source.table.date_column.as_str()];
     wanted.extend(
@@ -353,7 +359,22 @@ pub async fn athena_source(
             format!("the table has no column {missing:?}: is it a WAF log table?"),
         ));
     }
-    Ok(Target {
+    let mut checked = source.clone();
+    checked.location = table
+        .storage_descriptor()
+        .and_then(|s| s.location())
+        .filter(|l| l.starts_with("s3://"))
+        .map(str::to_owned)
+        .or(checked.location);
+    Ok(athena_target(checked))
+}
+
+fn not_found(error: &impl ProvideErrorMetadata) -> bool {
+    error.code() == Some("EntityNotFoundException")
+}
+
+fn athena_target(source: crate::traffic::source::AthenaSource) -> Target {
+    Target {
         kind: TargetKind::LogSource,
         scope: None,
         name: source.name.clone(),
@@ -361,7 +382,25 @@ pub async fn athena_source(
         arn: None,
         region: source.region.clone(),
         detail: source.detail(),
-    })
+    }
+}
+
+/// An Athena source about to be registered: the table Gatehouse is to make
+/// is made (unless Glue has it by now: an apply interrupted after making
+/// it finds it there), then the source is checked whole.
+async fn athena_source_applied(
+    aws: &AwsClients,
+    source: &crate::traffic::source::AthenaSource,
+) -> AwsResult<Target> {
+    if let Some(new) = &source.create_table {
+        let made = crate::traffic::athena_table::ensure(&aws.glue_in(&source.region), new)
+            .await
+            .map_err(|e| CheckFailed::new("glue:CreateTable", e))?;
+        if made {
+            tracing::info!(source = %source.name, database = %new.database, table = %new.table, "made the Athena log table");
+        }
+    }
+    athena_source(aws, source).await
 }
 
 /// Checks a registered target again, as it is about to be (re)applied.
@@ -397,7 +436,7 @@ pub async fn recheck(pool: &sqlx::PgPool, aws: &AwsClients, target: &Target) -> 
         }
         TargetKind::LogSource => match crate::traffic::source::LogSource::of(target) {
             Some(Ok(crate::traffic::source::LogSource::Athena(source))) => {
-                athena_source(aws, &source).await
+                athena_source_applied(aws, &source).await
             }
             Some(Err(problem)) => Err(CheckFailed::new("Gatehouse", problem)),
             _ => log_source(pool, aws, &target.name).await,

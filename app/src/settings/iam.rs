@@ -113,6 +113,7 @@ pub fn policy(doc: &SettingsDoc, sign_in: &SignIn) -> Value {
             scps,
         ));
     }
+    athena_statements(doc, &mut statements);
     let pool_arn = sign_in.user_pool_id.as_ref().and_then(|id| {
         let region = id.split('_').next()?;
         Some(format!(
@@ -132,6 +133,117 @@ pub fn policy(doc: &SettingsDoc, sign_in: &SignIn) -> Value {
         ));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Athena log sources: queries in their workgroups, their Glue tables (and
+/// making them, where Gatehouse is to), reading the logs in S3 and
+/// writing the query results.
+fn athena_statements(doc: &SettingsDoc, statements: &mut Vec<Value>) {
+    let mut queries = Vec::new();
+    let mut catalog = Vec::new();
+    let mut to_create = Vec::new();
+    let (mut logs, mut results) = (Vec::new(), Vec::new());
+    for target in doc.of(TargetKind::LogSource) {
+        let detail = &target.detail;
+        let text = |key: &str| detail.get(key).and_then(Value::as_str);
+        if text("type") != Some("athena") {
+            continue;
+        }
+        let Some(account) = text("account").map(str::to_owned).or_else(|| account(doc)) else {
+            continue;
+        };
+        let region = &target.region;
+        queries.push(format!(
+            "arn:aws:athena:{region}:{account}:workgroup/{}",
+            text("workgroup").unwrap_or("primary")
+        ));
+        let (database, table) = (
+            text("database").unwrap_or_default(),
+            text("table").unwrap_or_default(),
+        );
+        let glue = [
+            format!("arn:aws:glue:{region}:{account}:catalog"),
+            format!("arn:aws:glue:{region}:{account}:database/{database}"),
+            format!("arn:aws:glue:{region}:{account}:table/{database}/{table}"),
+        ];
+        if detail.get("create_table").is_some_and(|c| !c.is_null()) {
+            to_create.extend(glue.iter().cloned());
+        }
+        catalog.extend(glue);
+        let location = text("location").map(str::to_owned).or_else(|| {
+            let new = detail.get("create_table")?;
+            Some(format!(
+                "s3://{}/AWSLogs/{}/WAFLogs/",
+                new.get("bucket")?.as_str()?,
+                new.get("account")?.as_str()?
+            ))
+        });
+        logs.extend(location.as_deref().map(s3_arns).unwrap_or_default());
+        results.extend(text("output_location").map(s3_arns).unwrap_or_default());
+    }
+    if queries.is_empty() {
+        return;
+    }
+    statements.push(statement(
+        "AthenaLogQueries",
+        &[
+            "athena:GetWorkGroup",
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:StopQueryExecution",
+        ],
+        queries,
+    ));
+    statements.push(statement(
+        "GlueLogTables",
+        &["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+        catalog,
+    ));
+    if !to_create.is_empty() {
+        statements.push(statement(
+            "GlueCreateLogTables",
+            &["glue:CreateDatabase", "glue:CreateTable"],
+            to_create,
+        ));
+    }
+    if !logs.is_empty() {
+        statements.push(statement(
+            "ReadWafLogs",
+            &["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"],
+            logs,
+        ));
+    }
+    if !results.is_empty() {
+        statements.push(statement(
+            "AthenaQueryResults",
+            &[
+                "s3:GetBucketLocation",
+                "s3:ListBucket",
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            results,
+        ));
+    }
+}
+
+/// `s3://bucket/prefix/` as the bucket's ARN and its objects' under the
+/// prefix.
+fn s3_arns(location: &str) -> Vec<String> {
+    let Some(path) = location.strip_prefix("s3://") else {
+        return Vec::new();
+    };
+    let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+    if bucket.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        format!("arn:aws:s3:::{bucket}"),
+        format!("arn:aws:s3:::{bucket}/{prefix}*"),
+    ]
 }
 
 fn arn(target: &Target) -> Option<String> {
@@ -233,7 +345,102 @@ mod tests {
         );
         let text = policy.to_string();
         assert!(!text.contains("\"*\""), "no resource is a bare wildcard");
+        assert!(
+            statements.iter().all(|s| s["Sid"] != "AthenaLogQueries"),
+            "no Athena source, no Athena"
+        );
         let empty = super::policy(&SettingsDoc::default(), &SignIn { user_pool_id: None });
         assert_eq!(empty["Statement"], json!([]));
+    }
+
+    #[test]
+    fn an_athena_source_is_granted_its_workgroup_table_logs_and_results() {
+        let source = |name: &str, detail: Value| Target {
+            kind: TargetKind::LogSource,
+            scope: None,
+            name: name.into(),
+            aws_id: name.into(),
+            arn: None,
+            region: "eu-west-1".into(),
+            detail,
+        };
+        let doc = SettingsDoc {
+            targets: vec![
+                source("imported", json!({"type": "imported"})),
+                source(
+                    "existing",
+                    json!({"type": "athena", "workgroup": "waf", "database": "logs", "table": "shop",
+                           "account": "111122223333", "location": "s3://shop-logs/AWSLogs/111122223333/WAFLogs/",
+                           "output_location": "s3://athena-out/gatehouse/"}),
+                ),
+                source(
+                    "made",
+                    json!({"type": "athena", "workgroup": "primary", "database": "logs", "table": "api",
+                           "account": "111122223333",
+                           "create_table": {"database": "logs", "table": "api", "bucket": "api-logs",
+                                            "account": "111122223333", "web_acl": "api",
+                                            "region": "eu-west-1", "first_day": "2026/01/01"}}),
+                ),
+            ],
+            ..SettingsDoc::default()
+        };
+        let policy = policy(&doc, &SignIn { user_pool_id: None });
+        let statements = policy["Statement"].as_array().unwrap();
+        let resources = |sid: &str| {
+            statements
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .map(|s| s["Resource"].clone())
+                .unwrap_or_else(|| panic!("{sid} missing"))
+        };
+        assert_eq!(
+            resources("AthenaLogQueries"),
+            json!([
+                "arn:aws:athena:eu-west-1:111122223333:workgroup/primary",
+                "arn:aws:athena:eu-west-1:111122223333:workgroup/waf"
+            ])
+        );
+        assert_eq!(
+            resources("GlueCreateLogTables"),
+            json!([
+                "arn:aws:glue:eu-west-1:111122223333:catalog",
+                "arn:aws:glue:eu-west-1:111122223333:database/logs",
+                "arn:aws:glue:eu-west-1:111122223333:table/logs/api"
+            ]),
+            "only the table Gatehouse makes"
+        );
+        assert_eq!(
+            resources("GlueLogTables").as_array().unwrap().len(),
+            4,
+            "the catalog, the database and both tables"
+        );
+        assert_eq!(
+            resources("ReadWafLogs"),
+            json!([
+                "arn:aws:s3:::api-logs",
+                "arn:aws:s3:::api-logs/AWSLogs/111122223333/WAFLogs/*",
+                "arn:aws:s3:::shop-logs",
+                "arn:aws:s3:::shop-logs/AWSLogs/111122223333/WAFLogs/*"
+            ])
+        );
+        assert_eq!(
+            resources("AthenaQueryResults"),
+            json!([
+                "arn:aws:s3:::athena-out",
+                "arn:aws:s3:::athena-out/gatehouse/*"
+            ])
+        );
+        for writing in statements.iter().filter(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("s3:PutObject"))
+        }) {
+            let logs = writing["Resource"].as_array().unwrap();
+            assert!(
+                logs.iter().all(|r| !r.as_str().unwrap().contains("-logs")),
+                "the logs are only read: {writing}"
+            );
+        }
     }
 }

@@ -73,11 +73,19 @@ impl Target {
             }
             TargetKind::LogSource => match self.detail.get("type").and_then(Value::as_str) {
                 Some("athena") => format!(
-                    "Athena table {}.{} (workgroup {} in {})",
+                    "Athena table {}.{} (workgroup {} in {}){}",
                     self.detail["database"].as_str().unwrap_or("?"),
                     self.detail["table"].as_str().unwrap_or("?"),
                     self.detail["workgroup"].as_str().unwrap_or("?"),
-                    self.region
+                    self.region,
+                    match self
+                        .detail
+                        .get("create_table")
+                        .is_some_and(|c| !c.is_null())
+                    {
+                        true => ", the table made by Gatehouse",
+                        false => "",
+                    }
                 ),
                 _ => "WAF logs imported into PostgreSQL".to_owned(),
             },

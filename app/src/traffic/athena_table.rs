@@ -156,7 +156,7 @@ impl NewLogTable {
     }
 }
 
-pub use glue::create;
+pub use glue::{create, ensure};
 
 mod glue {
     use super::{COLUMNS, INPUT_FORMAT, NewLogTable, OUTPUT_FORMAT, SERDE};
@@ -168,6 +168,26 @@ mod glue {
             .r#type(kind)
             .build()
             .map_err(|e| e.to_string())
+    }
+
+    /// Creates the table unless Glue has it; `true` when it made it. A
+    /// table made meanwhile by someone else is as good.
+    pub async fn ensure(glue: &aws_sdk_glue::Client, new: &NewLogTable) -> Result<bool, String> {
+        let there = || async {
+            let table = glue
+                .get_table()
+                .database_name(&new.database)
+                .name(&new.table);
+            table.send().await.is_ok()
+        };
+        if there().await {
+            return Ok(false);
+        }
+        match create(glue, new).await {
+            Ok(()) => Ok(true),
+            Err(_) if there().await => Ok(false),
+            Err(problem) => Err(problem),
+        }
     }
 
     /// Creates the database (unless it exists) and the table through Glue.

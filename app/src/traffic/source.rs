@@ -6,6 +6,7 @@
 //! one, and the choice is part of the analysis's link.
 
 use super::athena::LogTable;
+use super::athena_table::NewLogTable;
 use crate::targets::{ManagedTarget, TargetKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,6 +27,12 @@ pub struct AthenaSource {
     /// The web ACLs whose logs the table holds, and their account.
     pub web_acls: Vec<String>,
     pub account: Option<String>,
+    /// The table's S3 location, as Glue has it (what the IAM policy lets
+    /// Athena read).
+    pub location: Option<String>,
+    /// The table Gatehouse makes when the change registering the source is
+    /// applied, unless it exists by then.
+    pub create_table: Option<NewLogTable>,
 }
 
 /// A registered source, as the analyses use it.
@@ -85,11 +92,16 @@ impl LogSource {
                         })
                         .unwrap_or_default(),
                     account: text("account"),
+                    location: text("location"),
+                    create_table: match detail.get("create_table") {
+                        None | Some(Value::Null) => None,
+                        Some(spec) => Some(serde_json::from_value(spec.clone()).map_err(|e| {
+                            format!("log source {}: the table to create: {e}", target.name)
+                        })?),
+                    },
                 };
-                source
-                    .table
-                    .validate()
-                    .map(|()| LogSource::Athena(Box::new(source)))
+                source.validate()?;
+                Ok(LogSource::Athena(Box::new(source)))
             }
             Some(other) => Err(format!(
                 "log source {}: unknown type {other:?}",
@@ -100,6 +112,69 @@ impl LogSource {
 }
 
 impl AthenaSource {
+    /// The names are Glue's, the locations S3's, and a table to create is
+    /// the table read.
+    pub fn validate(&self) -> Result<(), String> {
+        self.table.validate()?;
+        // us-east-1, ap-southeast-2, us-gov-west-1: it names the endpoint.
+        let parts: Vec<&str> = self.region.split('-').collect();
+        let region_ok = parts.len() >= 3
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+            && parts
+                .last()
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if !region_ok {
+            return Err(format!("region: {:?} is not an AWS Region", self.region));
+        }
+        let name_ok = |text: &str| {
+            !text.is_empty()
+                && text.len() <= 128
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        if !name_ok(&self.workgroup) {
+            return Err(format!(
+                "workgroup: {:?} is not an Athena workgroup name",
+                self.workgroup
+            ));
+        }
+        for location in self.output_location.iter().chain(&self.location) {
+            if !location.starts_with("s3://") || location.len() <= 5 {
+                return Err(format!("{location:?} is not an s3:// location"));
+            }
+        }
+        if let Some(account) = &self.account
+            && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "account: {account:?} is not a 12-digit AWS account id"
+            ));
+        }
+        if let Some(bad) = self.web_acls.iter().find(|name| !name_ok(name)) {
+            return Err(format!("web ACL: {bad:?} is not a web ACL name"));
+        }
+        if let Some(new) = &self.create_table {
+            new.validate()?;
+            if new.log_table() != self.table {
+                return Err("the table to create is not the table the source reads".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The S3 location of the table's logs: as Glue has it, or where the
+    /// table Gatehouse makes will read.
+    pub fn logs_location(&self) -> Option<String> {
+        self.location
+            .clone()
+            .or_else(|| self.create_table.as_ref().map(|new| new.location()))
+    }
+
     /// What a target's `detail` holds for it.
     pub fn detail(&self) -> Value {
         json!({
@@ -113,6 +188,8 @@ impl AthenaSource {
             "region_value": self.table.region.as_ref().map(|(_, value)| value),
             "web_acls": self.web_acls,
             "account": self.account,
+            "location": self.location,
+            "create_table": self.create_table,
         })
     }
 }
@@ -148,6 +225,8 @@ mod tests {
             },
             web_acls: vec!["shop".into()],
             account: Some("123456789012".into()),
+            location: Some("s3://logs/AWSLogs/123456789012/WAFLogs/".into()),
+            create_table: None,
         };
         let read = LogSource::of(&target(source.detail())).unwrap().unwrap();
         assert_eq!(read, LogSource::Athena(Box::new(source)));

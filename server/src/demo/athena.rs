@@ -102,17 +102,7 @@ pub fn table(first_day: &str) -> NewLogTable {
 pub async fn provision(aws: &AwsClients, first_day: &str) -> Result<AthenaSource, String> {
     bucket(aws, RESULTS_BUCKET).await?;
     let new = table(first_day);
-    let there = || async {
-        let table = aws.glue.get_table().database_name(DATABASE).name(TABLE);
-        table.send().await.is_ok()
-    };
-    // Another demo running at the same time may make it first.
-    if !there().await
-        && let Err(problem) = athena_table::create(&aws.glue, &new).await
-        && !there().await
-    {
-        return Err(problem);
-    }
+    athena_table::ensure(&aws.glue, &new).await?;
     Ok(AthenaSource {
         name: SOURCE.into(),
         region: aws.region.clone(),
@@ -121,5 +111,7 @@ pub async fn provision(aws: &AwsClients, first_day: &str) -> Result<AthenaSource
         table: new.log_table(),
         web_acls: vec![super::waf::SHOP_WEB_ACL.into()],
         account: Some(crate::traffic::generate::ACCOUNT.into()),
+        location: Some(new.location()),
+        create_table: Some(new),
     })
 }

@@ -78,9 +78,35 @@ pub fn same(a: &Value, b: &Value) -> bool {
 }
 
 pub fn diff(before: &Value, after: &Value) -> ChangeDiff {
-    let changes = diff_named(doc(before).items(), doc(after).items());
-    let words = changes.iter().map(crate::settings::in_words).collect();
+    let (before, after) = (doc(before), doc(after));
+    let changes = diff_named(before.items(), after.items());
+    let mut words: Vec<String> = changes.iter().map(crate::settings::in_words).collect();
+    words.extend(tables_made(&before, &after));
     ChangeDiff { changes, words }
+}
+
+/// The Athena tables applying the change makes (unless Glue has them by
+/// then), each as the statement Athena would run: what the approver reads
+/// before anything is made.
+fn tables_made(before: &SettingsDoc, after: &SettingsDoc) -> Vec<String> {
+    use crate::traffic::source::LogSource;
+    after
+        .of(crate::targets::TargetKind::LogSource)
+        .filter(|target| !before.targets.contains(target))
+        .filter_map(|target| match LogSource::of(target) {
+            Some(Ok(LogSource::Athena(source))) => source.create_table,
+            _ => None,
+        })
+        .map(|new| {
+            format!(
+                "On approval Gatehouse makes the Glue table {}.{} (if it is not there by then), \
+                 the table this statement makes:\n{}",
+                new.database,
+                new.table,
+                new.ddl()
+            )
+        })
+        .collect()
 }
 
 pub fn check(content: &Value) -> Result<(), String> {
