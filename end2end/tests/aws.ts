@@ -10,6 +10,18 @@ export async function dynamodb(action: string, body: object) {
   return call("dynamodb", `DynamoDB_20120810.${action}`, "application/x-amz-json-1.0", body);
 }
 
+/** Posts to the emulator's own API (`/moto-api/…`): queued results, state transitions. */
+export async function motoApi(path: string, body: object) {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  expect(endpoint, "scripts/test.sh points AWS_ENDPOINT_URL at the emulator").toBeTruthy();
+  const reply = await fetch(`${endpoint}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(reply.ok, `${path}: ${reply.status} ${await reply.clone().text()}`).toBeTruthy();
+}
+
 async function call(service: string, target: string, contentType: string, body: object) {
   const endpoint = process.env.AWS_ENDPOINT_URL;
   expect(endpoint, "scripts/test.sh points AWS_ENDPOINT_URL at the emulator").toBeTruthy();

@@ -44,8 +44,12 @@ pub async fn traffic_analysis(
         None => "no requests matched".to_owned(),
     };
     let what_if = &result.recommendation.what_if;
+    let on = match view.source.as_str() {
+        crate::traffic::source::IMPORTED => String::new(),
+        athena => format!(" (on Amazon Athena, log source {athena})"),
+    };
     let summary = format!(
-        "{} from {} to {}: {top}. Peaks of {} keys: p50 {} · p99 {} · max {}. \
+        "{} from {} to {}{on}: {top}. Peaks of {} keys: p50 {} · p99 {} · max {}. \
          Recommended limit {} ({} + {} %). A limit of {} would have blocked {} keys.",
         analysis.by.label(),
         crate::traffic::query::rfc3339(analysis.from),

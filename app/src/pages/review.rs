@@ -531,6 +531,8 @@ fn Replay(id: String, replay: Result<Comparison, String>) -> impl IntoView {
                 "The rules it is based on and its own, replayed over the last day of this web ACL's imported logs: "
                 "rules in priority order, a rate-based rule blocking a key from the 10-second step after it goes over its limit "
                 "for as long as it stays over. WAF's own reaction takes some seconds, so these are estimates. "
+                "The replay reads only the logs imported into PostgreSQL, whichever source the evidence's analysis came from "
+                "(an analysis on Athena is not replayed rule by rule). "
                 <a href=link.clone()>"As JSON"</a>
             </p>
             {match replay {
