@@ -31,22 +31,13 @@ pub async fn answer(
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("--source {name}: not an Athena log source"))?;
     let athena = state.aws.athena_in(&source.region);
-    let at = athena_view::workgroup(&source);
     let run = |statement: Statement| {
-        let (state, athena, at) = (&state, &athena, &at);
+        let (state, athena, source) = (&state, &athena, &source);
         async move {
             let actor = crate::demo::operator("traffic");
-            let question = athena_run::question(at.source, &statement);
-            let kept = athena_run::newest(&state.pool, &question)
+            let started = athena_view::kept_or_start(state, source, &statement, &actor, &cli())
                 .await
-                .map_err(|e| e.to_string())?
-                .filter(|r| !matches!(r.state, RunState::Failed | RunState::Cancelled));
-            let started = match kept {
-                Some(run) => run,
-                None => athena_run::start(&state.pool, athena, at, &statement, &actor, &cli())
-                    .await
-                    .map_err(|e| e.to_string())?,
-            };
+                .map_err(|e| e.to_string())?;
             let ended = athena_run::wait(&state.pool, athena, started.id, &actor, |run| {
                 eprintln!(
                     "athena run {}: {} ({:.1} MB scanned)",

@@ -49,7 +49,7 @@ pub async fn athena_source(state: &AppState, name: &str) -> Result<Option<Athena
 }
 
 /// Where `source`'s statements run.
-pub fn workgroup(source: &AthenaSource) -> Workgroup<'_> {
+fn workgroup(source: &AthenaSource) -> Workgroup<'_> {
     Workgroup {
         source: &source.name,
         workgroup: &source.workgroup,
@@ -119,20 +119,7 @@ pub async fn view(
         // A what-if run after the analysis's (run again, it runs again).
         Some(run) if run.id > analysed => Some(run),
         // The analysis ran: its what-if follows.
-        _ => {
-            let athena = state.aws.athena_in(&source.region);
-            Some(
-                athena_run::start(
-                    &state.pool,
-                    &athena,
-                    &workgroup(source),
-                    &what_if,
-                    actor,
-                    client,
-                )
-                .await?,
-            )
-        }
+        _ => Some(start(state, source, &what_if, actor, client).await?),
     };
     let replayed = match status
         .what_if
@@ -165,21 +152,40 @@ pub async fn run(
     client: &Client,
 ) -> Result<Run, AppError> {
     let counts = athena::counts(&source.table, analysis, healthy);
-    if !again
-        && let Some(run) = kept(state, source, &counts, actor).await?
-        && matches!(
-            run.state,
-            RunState::Succeeded | RunState::Queued | RunState::Running
-        )
-    {
-        return Ok(run);
+    match again {
+        true => start(state, source, &counts, actor, client).await,
+        false => kept_or_start(state, source, &counts, actor, client).await,
     }
+}
+
+/// The run of `statement` to follow: a kept one that succeeded or is still
+/// going (carried on), else one started now.
+pub async fn kept_or_start(
+    state: &AppState,
+    source: &AthenaSource,
+    statement: &athena::Statement,
+    actor: &Actor,
+    client: &Client,
+) -> Result<Run, AppError> {
+    match kept(state, source, statement, actor).await? {
+        Some(run) if run.state != RunState::Failed && run.state != RunState::Cancelled => Ok(run),
+        _ => start(state, source, statement, actor, client).await,
+    }
+}
+
+async fn start(
+    state: &AppState,
+    source: &AthenaSource,
+    statement: &athena::Statement,
+    actor: &Actor,
+    client: &Client,
+) -> Result<Run, AppError> {
     let athena = state.aws.athena_in(&source.region);
     athena_run::start(
         &state.pool,
         &athena,
         &workgroup(source),
-        &counts,
+        statement,
         actor,
         client,
     )
