@@ -516,4 +516,83 @@ mod tests {
             question("a", &statement("y"))
         );
     }
+
+    /// An answer of several pages, as Athena gives one over 1,000 rows:
+    /// served over HTTP to the real SDK client, so that its paginator's
+    /// `NextToken` handling is what is tested (moto answers in one page).
+    #[tokio::test]
+    async fn every_page_is_read_and_only_the_first_row_is_the_header() {
+        use axum::http::HeaderMap;
+        use std::sync::{Arc, Mutex};
+        let asked: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let cell = |v: &str| json!({"VarCharValue": v});
+        let row =
+            |values: &[&str]| json!({"Data": values.iter().map(|v| cell(v)).collect::<Vec<_>>()});
+        let metadata = json!({"ColumnInfo": [{"Name": "key", "Type": "varchar"}, {"Name": "requests", "Type": "bigint"}]});
+        let pages = vec![
+            json!({"ResultSet": {"Rows": [row(&["key", "requests"]), row(&["a", "1"]), row(&["b", "2"])],
+                                 "ResultSetMetadata": metadata}, "NextToken": "page-2"}),
+            // A later page's first row is a row: a key that reads "key" included.
+            json!({"ResultSet": {"Rows": [row(&["key", "3"]), {"Data": [cell("d"), {}]}],
+                                 "ResultSetMetadata": metadata}, "NextToken": "page-3"}),
+            json!({"ResultSet": {"Rows": [row(&["e", "5"])], "ResultSetMetadata": metadata}}),
+        ];
+        let served = asked.clone();
+        let app = axum::Router::new().fallback(move |headers: HeaderMap, body: String| {
+            let (asked, pages) = (served.clone(), pages.clone());
+            async move {
+                let target = headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                assert_eq!(target, "AmazonAthena.GetQueryResults");
+                let request: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let page = match request["NextToken"].as_str() {
+                    None => 0,
+                    Some("page-2") => 1,
+                    Some(_) => 2,
+                };
+                asked.lock().map(|mut a| a.push(request)).ok();
+                (
+                    [("content-type", "application/x-amz-json-1.1")],
+                    pages[page].to_string(),
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = aws_sdk_athena::Config::builder()
+            .behavior_version(aws_sdk_athena::config::BehaviorVersion::latest())
+            .region(aws_sdk_athena::config::Region::new("eu-west-1"))
+            .endpoint_url(format!("http://{address}"))
+            .credentials_provider(aws_sdk_athena::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .build();
+        let athena = aws_sdk_athena::Client::from_conf(config);
+
+        let rows = results(&athena, "execution-1").await.unwrap();
+        assert_eq!(rows.columns, ["key", "requests"]);
+        let got: Vec<Vec<Option<&str>>> = rows
+            .rows
+            .iter()
+            .map(|r| r.iter().map(Option::as_deref).collect())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                vec![Some("a"), Some("1")],
+                vec![Some("b"), Some("2")],
+                vec![Some("key"), Some("3")],
+                vec![Some("d"), None],
+                vec![Some("e"), Some("5")],
+            ]
+        );
+        let asked = asked.lock().unwrap().clone();
+        let tokens: Vec<Option<&str>> = asked.iter().map(|r| r["NextToken"].as_str()).collect();
+        assert_eq!(tokens, [None, Some("page-2"), Some("page-3")]);
+        assert!(asked.iter().all(|r| r["QueryExecutionId"] == "execution-1"));
+    }
 }
