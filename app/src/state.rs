@@ -74,6 +74,8 @@ pub struct AwsClients {
     pub region: String,
     /// The clients talk to an emulator (`AWS_ENDPOINT_URL`), not AWS.
     pub emulated: bool,
+    /// Athena's price per TB scanned (US dollars), for each run's cost.
+    pub athena_price_per_tb: f64,
     /// How long a health probe may wait for AWS before calling it down.
     pub probe_timeout: Duration,
     /// AWS WAF for the health probe alone: counted, not paced.
@@ -132,6 +134,7 @@ impl AwsClients {
             athena: aws_sdk_athena::Client::new(&with(Service::Athena)),
             glue: aws_sdk_glue::Client::new(&with(Service::Glue)),
             emulated: sdk.endpoint_url().is_some(),
+            athena_price_per_tb: crate::traffic::runs::DEFAULT_PRICE_PER_TB,
             region: sdk
                 .region()
                 .map(|r| r.as_ref().to_owned())

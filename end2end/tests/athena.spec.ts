@@ -140,3 +140,9 @@ test("a query on Athena can be cancelled from the page, and says so", async ({ b
   await expect(editor.getByTestId("top-table")).toHaveCount(0);
   await expect(athena.getByRole("button", { name: "Run again" })).toBeVisible();
 });
+
+test("a link naming a log source that is not registered says so and keeps the form", async ({ browser }) => {
+  const viewer = await person(browser, "viewer", "/traffic?source=no-such-source");
+  await expect(viewer.getByRole("alert")).toContainText('no log source is registered as "no-such-source"');
+  await expect(viewer.getByRole("button", { name: "Analyse" })).toBeVisible();
+});

@@ -49,6 +49,7 @@ mod tests {
             probe_timeout_secs: 1,
             live_state_ttl_secs: 0,
             calls_per_second: Default::default(),
+            athena_price_per_tb: 5.0,
         })
         .await;
         let timeouts = sdk.timeout_config().expect("timeouts are configured");

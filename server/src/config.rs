@@ -137,6 +137,9 @@ pub struct AwsConfig {
     /// API quotas (`[aws.calls_per_second]`: `wafv2`, `wafv2_writes`,
     /// `dynamodb`, `other`).
     pub calls_per_second: app::aws_budget::Rates,
+    /// Athena's price per TB scanned in US dollars (5 in most Regions),
+    /// for the cost the Traffic page shows of each run.
+    pub athena_price_per_tb: f64,
 }
 
 impl Default for Config {
@@ -155,6 +158,7 @@ impl Default for Config {
                 probe_timeout_secs: 5,
                 live_state_ttl_secs: 10,
                 calls_per_second: app::aws_budget::Rates::default(),
+                athena_price_per_tb: app::traffic::runs::DEFAULT_PRICE_PER_TB,
             },
             cognito: CognitoConfig {
                 user_pool_id: None,
@@ -235,6 +239,12 @@ impl Config {
             None => PathBuf::from(DEFAULT_FILE),
         };
         let mut config: Config = Self::figment(&file).extract()?;
+        let price = config.aws.athena_price_per_tb;
+        if !(price.is_finite() && (0.0..=1000.0).contains(&price)) {
+            return Err(ConfigError::Invalid(format!(
+                "aws.athena_price_per_tb: {price} is not a price per TB in US dollars (0 to 1000)"
+            )));
+        }
         config.overrides = Self::overrides(&file, &config);
         Ok(config)
     }
@@ -377,11 +387,16 @@ mod tests {
             )?;
             jail.set_env("LEPTOS_SITE_ADDR", "127.0.0.1:4000");
             jail.set_env("GATEHOUSE_AWS__PROBE_TIMEOUT_SECS", "9");
+            jail.set_env("GATEHOUSE_AWS__ATHENA_PRICE_PER_TB", "6.25");
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config.database_url, "postgres://file@db/gatehouse");
             assert_eq!(config.site_addr.to_string(), "127.0.0.1:4000");
             assert_eq!(config.aws.region.as_deref(), Some("eu-west-1"));
             assert_eq!(config.aws.probe_timeout_secs, 9);
+            assert_eq!(config.aws.athena_price_per_tb, 6.25);
+            jail.set_env("GATEHOUSE_AWS__ATHENA_PRICE_PER_TB", "-1");
+            let refused = Config::load(None).map(|_| ()).unwrap_err().to_string();
+            assert!(refused.contains("athena_price_per_tb"), "{refused}");
             Ok(())
         });
     }

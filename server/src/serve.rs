@@ -48,12 +48,13 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
         })?;
     let sdk = crate::aws::sdk_config(&config.aws).await;
     let auth = auth_state(config, &pool).await;
-    let aws = AwsClients::new(
+    let mut aws = AwsClients::new(
         &sdk,
         Duration::from_secs(config.aws.probe_timeout_secs),
         Duration::from_secs(config.aws.live_state_ttl_secs),
         &config.aws.calls_per_second,
     );
+    aws.athena_price_per_tb = config.aws.athena_price_per_tb;
     let checkpoints = config.audit_anchor()?.map(|(anchor, key)| {
         let every = Duration::from_secs(config.audit.checkpoint_seconds.max(1));
         std::sync::Arc::new(Checkpoints::new(anchor, key, aws.s3.clone(), every))

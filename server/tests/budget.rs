@@ -18,6 +18,7 @@ async fn clients(region: &str, live_ttl: Duration, rates: &Rates) -> AwsClients 
         probe_timeout_secs: 5,
         live_state_ttl_secs: live_ttl.as_secs(),
         calls_per_second: rates.clone(),
+        athena_price_per_tb: 5.0,
     })
     .await;
     AwsClients::new(&sdk, Duration::from_secs(5), live_ttl, rates)

@@ -189,7 +189,13 @@ pub async fn analyse(
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| crate::traffic::runs::IMPORTED.to_owned());
-    let athena_source = athena_view::athena_source(state, &source).await?;
+    // An unknown source is a question that cannot be answered: said, with
+    // the form kept.
+    let (athena_source, unknown_source) = match athena_view::athena_source(state, &source).await {
+        Ok(found) => (found, None),
+        Err(AppError::BadRequest(problem)) => (None, Some(problem)),
+        Err(other) => return Err(other),
+    };
     // The form names the key in two fields (kind, and the header for a
     // forwarded IP); links name it in one.
     let by = find("by").or_else(|| {
@@ -201,6 +207,10 @@ pub async fn analyse(
     let get = |key: &str| if key == "by" { by.clone() } else { find(key) };
     let panel = panel_of(&get);
     let analysis = Analysis::from_query(get, default_range);
+    let analysis = match unknown_source {
+        Some(problem) => Err(problem),
+        None => analysis,
+    };
     let (analysis, panel) = match (analysis, panel) {
         (Ok(a), Ok(p)) => (a, p),
         (Err(problem), _) | (_, Err(problem)) => {

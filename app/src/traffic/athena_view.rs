@@ -96,7 +96,7 @@ pub async fn view(
         emulator: state.aws.emulated,
         counts: kept(state, source, &counts, actor).await?,
         what_if: None,
-        price_per_tb: super::runs::DEFAULT_PRICE_PER_TB,
+        price_per_tb: state.aws.athena_price_per_tb,
     };
     let Some(run) = status
         .counts

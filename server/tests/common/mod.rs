@@ -38,6 +38,7 @@ pub async fn aws_at(endpoint: &str, region: &str, probe_timeout: Duration) -> Aw
         probe_timeout_secs: probe_timeout.as_secs(),
         live_state_ttl_secs: 0,
         calls_per_second: Default::default(),
+        athena_price_per_tb: 5.0,
     })
     .await;
     // Read afresh on every view, and unpaced: tests change AWS behind the
