@@ -658,6 +658,15 @@ async fn an_athena_source_is_checked_and_its_table_made_only_once_another_admin_
         source.detail["location"],
         "s3://shop-waf-logs/AWSLogs/123456789012/WAFLogs/"
     );
+    // What was applied is what the change said (the table's location
+    // included): no drift.
+    let reach = Reach {
+        pool: &pool,
+        aws: &aws,
+    };
+    let drift = app::changes::drift::drift(reach, &managed).await.unwrap();
+    let settings = drift.iter().find(|d| d.kind == Kind::Settings).unwrap();
+    assert_eq!(settings.state, DriftState::InSync, "{drift:?}");
     let policy = common::get_as(&state, "/settings/iam-policy.json", &alice).await;
     assert!(
         policy

@@ -327,7 +327,10 @@ pub async fn athena_source(
             .table
             .ok_or_else(|| CheckFailed::new("glue:GetTable", "no table in the answer"))?,
         Err(e) if source.create_table.is_some() && not_found(&e) => {
-            return Ok(athena_target(source.clone()));
+            // Where the table will read: what Glue will say once it is made.
+            let mut to_make = source.clone();
+            to_make.location = to_make.logs_location();
+            return Ok(athena_target(to_make));
         }
         Err(e) => return Err(sdk_failed("glue:GetTable", e)),
     };
