@@ -146,3 +146,42 @@ test("a link naming a log source that is not registered says so and keeps the fo
   await expect(viewer.getByRole("alert")).toContainText('no log source is registered as "no-such-source"');
   await expect(viewer.getByRole("button", { name: "Analyse" })).toBeVisible();
 });
+
+test("an admin registers an Athena source whose table Gatehouse makes; the statement is read before a second admin approves it", async ({
+  browser,
+}) => {
+  test.setTimeout(90_000);
+  const admin = await person(browser, "admin", "/settings");
+  const form = admin.getByRole("form", { name: "Athena log source" });
+  await form.getByLabel("Name", { exact: true }).fill("shop-athena");
+  await form.getByLabel("Glue database").fill("shop_waf");
+  await form.getByLabel("Table", { exact: true }).fill("shop_logs");
+  await form.getByLabel("Web ACL(s) whose logs it holds").fill("shop");
+  await form.getByLabel("Account", { exact: true }).fill("123456789012");
+  await form.getByLabel(/^Query results location/).fill("s3://gatehouse-demo-athena-results/");
+  await form.getByLabel(/^Make the partition-projected WAF log table/).check();
+  await form.getByLabel("Bucket WAF delivers the logs to").fill("shop-waf-logs");
+  await form.getByLabel("First day of logs").fill("2026/11/01");
+  await form.getByRole("button", { name: "Check and add Athena source" }).click();
+  await expect(admin.getByRole("status").filter({ hasText: "Checked and added" })).toContainText("log source shop-athena");
+  // The statement is in the change, to be read before anything is made.
+  const pending = admin.getByTestId("pending");
+  await expect(pending).toContainText("CREATE EXTERNAL TABLE `shop_waf`.`shop_logs`");
+  await expect(pending).toContainText("'projection.date.range' = '2026/11/01,NOW'");
+  await expect(pending).toContainText("s3://shop-waf-logs/AWSLogs/123456789012/WAFLogs/${region}/shop/${date}/");
+
+  await pending.getByRole("link", { name: "Draft change request" }).click();
+  await expect(admin).toHaveURL(/\/reviews\//);
+  await expect(admin.getByTestId("change-words")).toContainText("CREATE EXTERNAL TABLE `shop_waf`.`shop_logs`");
+  await step(admin, "Submit for review", "Submitted for review");
+  const admin2 = await person(browser, "admin2", admin.url());
+  await step(admin2, "Approve", "Approved");
+  await step(admin2, "Apply the settings", "Applied");
+
+  await admin.goto("/settings");
+  await expect(admin.getByTestId("managed")).toContainText("log source shop-athena");
+  await expect(admin.getByTestId("managed")).toContainText("the table made by Gatehouse");
+  await expect(admin.getByTestId("iam-policy")).toContainText("table/shop_waf/shop_logs");
+  await admin.goto("/traffic");
+  await expect(admin.getByLabel("Logs from").locator("option", { hasText: "shop-athena" })).toHaveCount(1);
+});

@@ -237,10 +237,9 @@ pub async fn add_athena_source(
         given(Some(value)).ok_or_else(|| AppError::BadRequest(format!("Give the {what}.")))
     };
     let name = needed(name, "source's name")?;
-    if name == crate::traffic::source::IMPORTED || name.len() > 64 {
+    if name == crate::traffic::source::IMPORTED {
         return Err(AppError::BadRequest(format!(
-            "{name:?} cannot name an Athena source (1 to 64 characters, not \"{}\").",
-            crate::traffic::source::IMPORTED
+            "\"{name}\" names the logs imported into PostgreSQL: give the Athena source another name."
         )));
     }
     let region = given(Some(region)).unwrap_or_else(|| state.aws.region.clone());

@@ -137,6 +137,12 @@ impl AthenaSource {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         };
+        if !name_ok(&self.name) || self.name.len() > 64 {
+            return Err(format!(
+                "name: {:?} is not a source name (1 to 64 letters, digits, '-', '_' or '.')",
+                self.name
+            ));
+        }
         if !name_ok(&self.workgroup) {
             return Err(format!(
                 "workgroup: {:?} is not an Athena workgroup name",
