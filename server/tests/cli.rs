@@ -4,7 +4,7 @@
 mod common;
 
 use common::gatehouse;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 #[sqlx::test(migrations = "../migrations")]
@@ -49,6 +49,145 @@ async fn demo_json_prints_the_url_and_one_sign_in_per_user(
     assert_eq!(
         registered, 8,
         "the demo registered what it provisioned (with the athena-demo log source)"
+    );
+
+    // `traffic top --source athena-demo` prints what the imported logs'
+    // `traffic top` prints, from Athena's rows (queued in the emulator as
+    // Athena would return them: a header row, then text).
+    let start = (chrono::Utc::now() - chrono::Duration::days(3)).timestamp() / 300 * 300;
+    let columns = app::traffic::athena::COUNT_COLUMNS;
+    let cells = |values: &[Option<String>]| {
+        json!({"Data": values.iter().map(|v| match v {
+            Some(text) => json!({"VarCharValue": text}),
+            None => json!({}),
+        }).collect::<Vec<_>>()})
+    };
+    let row = |values: [Option<i64>; 14], key: Option<&str>| {
+        let mut texts: Vec<Option<String>> =
+            values.iter().map(|v| v.map(|n| n.to_string())).collect();
+        texts[1] = key.map(str::to_owned);
+        cells(&texts)
+    };
+    let header = cells(&columns.map(|c| Some(c.to_owned())));
+    let rows = vec![
+        header,
+        row(
+            [
+                Some(0),
+                None,
+                None,
+                Some(start),
+                Some(900),
+                Some(1),
+                Some(1),
+                Some(900),
+                Some(1),
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+            Some("198.51.100.7"),
+        ),
+        row(
+            [
+                Some(0),
+                None,
+                None,
+                Some(start + 300),
+                Some(12),
+                Some(2),
+                Some(2),
+                Some(12),
+                Some(9),
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+            Some("192.0.2.1"),
+        ),
+        row(
+            [
+                Some(1),
+                None,
+                None,
+                Some(start),
+                Some(1000),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(0),
+                Some(0),
+                Some(0),
+            ],
+            None,
+        ),
+    ];
+    let info: Vec<Value> = columns
+        .iter()
+        .map(|c| json!({"Name": c, "Label": c, "Type": "varchar", "CatalogName": "hive", "SchemaName": "", "TableName": "", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": false}))
+        .collect();
+    let queued = reqwest::Client::new()
+        .post(format!(
+            "{}/moto-api/static/athena/query-results",
+            common::moto_endpoint()
+        ))
+        .json(
+            &json!({"account_id": "123456789012", "region": "eu-south-1",
+                      "results": [{"rows": rows, "column_info": info}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(queued.status().is_success());
+    let to = (chrono::Utc::now() + chrono::Duration::hours(1)).timestamp();
+    let at = |seconds: i64| {
+        app::traffic::query::rfc3339(chrono::DateTime::from_timestamp(seconds, 0).unwrap())
+    };
+    let range = [format!("--from={}", at(start)), format!("--to={}", at(to))];
+    let top = |source: &str| {
+        let output = gatehouse()
+            .args([
+                "traffic", "top", "--format", "json", "--limit", "5", "--source", source,
+            ])
+            .args(&range)
+            .env("DATABASE_URL", common::database_url(&pool))
+            .env("AWS_REGION", "eu-south-1")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).expect("stdout is one JSON value")
+    };
+    let on_athena = top("athena-demo");
+    let imported = top("imported");
+    let fields = |rows: &Value| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(on_athena.as_array().unwrap().len(), 2, "{on_athena}");
+    assert_eq!(on_athena[0]["key"], "198.51.100.7");
+    assert_eq!(on_athena[0]["count"], 900);
+    assert!(
+        !imported.as_array().unwrap().is_empty(),
+        "the demo imported its sample day"
+    );
+    assert_eq!(
+        fields(&on_athena)[0],
+        fields(&imported)[0],
+        "the same shape"
     );
 }
 
