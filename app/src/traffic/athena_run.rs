@@ -52,6 +52,10 @@ fn refused(operation: &str, error: impl std::fmt::Display + std::fmt::Debug) -> 
         format!(
             "Athena refused {operation}: the console's AWS role may not use this workgroup, its data catalog or the logs' bucket"
         )
+    } else if text.contains("output location") {
+        format!(
+            "Athena refused {operation}: it has nowhere to write the results (give the log source a query results location, or set one on its workgroup)"
+        )
     } else if text.contains("Throttling") || text.contains("TooManyRequests") {
         format!("Athena is throttling this account's API calls ({operation}); try again shortly")
     } else {
@@ -495,6 +499,29 @@ mod tests {
             "AWS's text stays in the log"
         );
         assert!(failure("Query exhausted resources").contains("could not run"));
+    }
+
+    #[test]
+    fn a_refused_call_is_told_in_words() {
+        let told = |text: &str| match refused("StartQueryExecution", text) {
+            AppError::Unavailable(message) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            told("AccessDeniedException: User: arn:aws:sts::1:assumed-role/x is not authorized")
+                .contains("may not use this workgroup")
+        );
+        let nowhere = told(
+            "InvalidRequestException: No output location provided. An output location is required \
+             either through the Workgroup result configuration setting or as an API input.",
+        );
+        assert!(nowhere.contains("query results location"), "{nowhere}");
+        assert!(told("ThrottlingException: Rate exceeded").contains("throttling"));
+        let other = told("InternalServerException: arn:aws:athena:secret-detail");
+        assert!(
+            !other.contains("secret-detail"),
+            "AWS's text stays in the log"
+        );
     }
 
     #[test]
