@@ -190,17 +190,7 @@ pub async fn add_target(
             .map_err(failed)?,
         other => return Err(AppError::BadRequest(format!("Unknown kind {other:?}."))),
     };
-    let label = target.label();
-    let draft = edit(&state, actor, client, move |doc| {
-        doc.targets.retain(|t| t.label() != target.label());
-        doc.targets.push(target);
-        Ok(())
-    })
-    .await?;
-    Ok(Edited {
-        draft,
-        message: format!("Checked and added to your settings change: {label}."),
-    })
+    add_checked(&state, actor, client, target).await
 }
 
 /// Checks an Athena log source live and adds it to the admin's settings
@@ -298,17 +288,7 @@ pub async fn add_athena_source(
     let target = crate::settings::check::athena_source(&state.aws, &source)
         .await
         .map_err(|e| AppError::BadRequest(format!("Not added: {e}.")))?;
-    let label = target.label();
-    let draft = edit(&state, actor, client, move |doc| {
-        doc.targets.retain(|t| t.label() != target.label());
-        doc.targets.push(target);
-        Ok(())
-    })
-    .await?;
-    Ok(Edited {
-        draft,
-        message: format!("Checked and added to your settings change: {label}."),
-    })
+    add_checked(&state, actor, client, target).await
 }
 
 /// Removes a managed resource (by its label) in the admin's settings draft.
@@ -452,6 +432,28 @@ async fn as_admin() -> Result<
     let state = crate::state::app_state()?;
     let actor = crate::auth::sign_in::actor(&user);
     Ok((state, actor, crate::auth::caller::caller().client))
+}
+
+/// A resource that passed its check, put into the admin's settings draft
+/// (in place of one of the same label).
+#[cfg(feature = "ssr")]
+async fn add_checked(
+    state: &crate::state::AppState,
+    actor: crate::audit::Actor,
+    client: crate::audit::Client,
+    target: Target,
+) -> Result<Edited, AppError> {
+    let label = target.label();
+    let draft = edit(state, actor, client, move |doc| {
+        doc.targets.retain(|t| t.label() != target.label());
+        doc.targets.push(target);
+        Ok(())
+    })
+    .await?;
+    Ok(Edited {
+        draft,
+        message: format!("Checked and added to your settings change: {label}."),
+    })
 }
 
 #[cfg(feature = "ssr")]
