@@ -200,7 +200,6 @@ pub async fn add_target(
 /// table's partition columns are `region` (valued `region_value`, or
 /// `cloudfront`) and `date`.
 #[server]
-#[allow(clippy::too_many_arguments)]
 pub async fn add_athena_source(
     name: String,
     region: String,
