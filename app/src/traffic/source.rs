@@ -150,7 +150,7 @@ impl AthenaSource {
             ));
         }
         for location in self.output_location.iter().chain(&self.location) {
-            if !location.starts_with("s3://") || location.len() <= 5 {
+            if !location.starts_with("s3://") || !(6..=1024).contains(&location.len()) {
                 return Err(format!("{location:?} is not an s3:// location"));
             }
         }
@@ -160,6 +160,9 @@ impl AthenaSource {
             return Err(format!(
                 "account: {account:?} is not a 12-digit AWS account id"
             ));
+        }
+        if self.web_acls.len() > 100 {
+            return Err("web ACLs: name at most 100".into());
         }
         if let Some(bad) = self.web_acls.iter().find(|name| !name_ok(name)) {
             return Err(format!("web ACL: {bad:?} is not a web ACL name"));
@@ -252,6 +255,14 @@ mod tests {
                 .unwrap()
                 .unwrap_err()
                 .contains("Glue name")
+        );
+        let long = json!({"type": "athena", "workgroup": "primary", "database": "waf", "table": "t",
+                          "output_location": format!("s3://{}", "b".repeat(1100))});
+        assert!(
+            LogSource::of(&target(long))
+                .unwrap()
+                .unwrap_err()
+                .contains("not an s3:// location")
         );
         let missing = json!({"type": "athena", "database": "waf", "table": "t"});
         assert!(
