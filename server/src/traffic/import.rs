@@ -419,7 +419,7 @@ pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<Fi
 fn read_one(line: &[u8], number: u64, scanner: &mut Scanner, stats: &mut FileStats) {
     match std::str::from_utf8(line) {
         Err(_) => stats.malformed_line(number, "not UTF-8 text".into()),
-        Ok(text) if text.trim().is_empty() => {}
+        Ok(text) if text.trim_ascii().is_empty() => {}
         Ok(text) => match read_line(text, |record| scanner.add(&record, stats)) {
             Ok(()) => {}
             Err(error) => stats.malformed_line(number, error.to_string()),

@@ -3,6 +3,7 @@
 
 pub mod generate;
 pub mod import;
+mod json;
 pub mod record;
 pub mod report;
 pub mod s3;

@@ -7,7 +7,7 @@
 //! newer log formats keep working. A line that is not a record says why,
 //! so the import can report it with its file and line number.
 
-use serde::Deserialize;
+use super::json::{self, Json};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -55,14 +55,20 @@ impl Record {
 
 /// The first address of a forwarded-IP header's value, if it is one.
 pub fn first_address(value: &str) -> Option<IpAddr> {
-    let first = value.split(',').next()?.trim();
+    let text = value.trim_start();
     // Most header values (hosts, user agents, media types) are not
-    // addresses: look at the characters before asking the parser.
-    let could_be = first.len() <= 45
-        && first
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
-    could_be.then(|| first.parse().ok()).flatten()
+    // addresses: they end the run of address characters within a letter
+    // or two, before the parser is asked.
+    let end = text
+        .bytes()
+        .position(|b| !(b.is_ascii_hexdigit() || b == b'.' || b == b':'))
+        .unwrap_or(text.len());
+    let (first, rest) = text.split_at(end);
+    // Only blanks may stand between the address and the next comma.
+    let alone = || rest.split(',').next().is_some_and(|r| r.trim().is_empty());
+    (end > 0 && end <= 45 && alone())
+        .then(|| first.parse().ok())
+        .flatten()
 }
 
 /// A record as read, borrowing from its line: what the import keeps of it.
@@ -77,107 +83,127 @@ pub struct RecordView<'a> {
     pub web_acl: Option<&'a str>,
     /// `action`: ALLOW, BLOCK, COUNT, CAPTCHA or CHALLENGE.
     pub action: Option<&'a str>,
-    headers: &'a [Header<'a>],
-    labels: &'a [Label<'a>],
+    headers: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    labels: &'a [Cow<'a, str>],
 }
 
 impl<'a> RecordView<'a> {
     /// The headers whose value begins with an IP address, as (name, value),
-    /// in the order WAF logged them (see [`AddressHeaders`]).
+    /// in the order WAF logged them: the counts use no others (they key
+    /// forwarded-IP rules).
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.headers
-            .iter()
-            .map(|h| (h.name.as_ref(), h.value.as_ref()))
+        self.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// `labels[].name`, in the order WAF logged them.
     pub fn labels(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.labels.iter().map(|l| l.name.as_ref())
+        self.labels.iter().map(|l| l.as_ref())
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The members of a line the import reads; the others are read past
+/// (see [`Json`]), so newer log formats keep working.
+#[derive(Default)]
 struct WafLine<'a> {
     timestamp: Option<i64>,
-    #[serde(borrow)]
     webacl_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     action: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    labels: Vec<Label<'a>>,
-    #[serde(borrow)]
+    labels: Vec<Cow<'a, str>>,
     http_request: Option<HttpRequest<'a>>,
     /// CloudWatch Logs export: the record is the `message` string.
-    #[serde(borrow)]
     message: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     log_stream_name: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Default)]
 struct HttpRequest<'a> {
-    #[serde(borrow)]
     client_ip: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     country: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    headers: AddressHeaders<'a>,
-    #[serde(borrow)]
+    /// Only the headers whose value begins with an IP address: host, user
+    /// agent, cookies and the rest are read past without being kept.
+    headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     uri: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     http_method: Option<Cow<'a, str>>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Label<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
+/// `null`, or what `read` reads.
+fn nullable<'a, T>(
+    json: &mut Json<'a>,
+    read: impl FnOnce(&mut Json<'a>) -> json::Result<T>,
+) -> json::Result<Option<T>> {
+    match json.null()? {
+        true => Ok(None),
+        false => read(json).map(Some),
+    }
 }
 
-#[derive(Debug, Deserialize)]
-struct Header<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(default, borrow)]
-    value: Cow<'a, str>,
-}
-
-/// `httpRequest.headers`, keeping only the headers whose value begins with
-/// an IP address: the counts use no others (they key forwarded-IP rules).
-/// Host, user agent, cookies and the rest of a request's dozen or so
-/// headers are read past without being kept, so a record costs no
-/// allocation for them.
-#[derive(Default)]
-struct AddressHeaders<'a>(Vec<Header<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for AddressHeaders<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(reader: D) -> Result<Self, D::Error> {
-        struct Keep<'a>(std::marker::PhantomData<&'a ()>);
-
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Keep<'a> {
-            type Value = AddressHeaders<'a>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of headers")
+impl<'a> WafLine<'a> {
+    fn read(text: &'a str) -> json::Result<Self> {
+        let mut json = Json::new(text);
+        let mut line = WafLine::default();
+        json.object(|json, name| {
+            match name {
+                "timestamp" => line.timestamp = nullable(json, Json::integer)?,
+                "webaclId" => line.webacl_id = nullable(json, Json::string)?,
+                "action" => line.action = nullable(json, Json::string)?,
+                "labels" => json.array(|json| {
+                    let mut name = None;
+                    json.object(|json, member| match member {
+                        "name" => {
+                            name = Some(json.string()?);
+                            Ok(())
+                        }
+                        _ => json.skip(),
+                    })?;
+                    line.labels
+                        .push(name.ok_or_else(|| json.error("a label without a name"))?);
+                    Ok(())
+                })?,
+                "httpRequest" => line.http_request = nullable(json, HttpRequest::read)?,
+                "message" => line.message = nullable(json, Json::string)?,
+                "logStreamName" => line.log_stream_name = nullable(json, Json::string)?,
+                _ => json.skip()?,
             }
+            Ok(())
+        })?;
+        json.end()?;
+        Ok(line)
+    }
+}
 
-            fn visit_seq<S: serde::de::SeqAccess<'de>>(
-                self,
-                mut headers: S,
-            ) -> Result<Self::Value, S::Error> {
-                let mut kept = Vec::new();
-                while let Some(header) = headers.next_element::<Header<'a>>()? {
-                    if first_address(&header.value).is_some() {
-                        kept.push(header);
+impl<'a> HttpRequest<'a> {
+    fn read(json: &mut Json<'a>) -> json::Result<Self> {
+        let mut request = HttpRequest::default();
+        json.object(|json, name| {
+            match name {
+                "clientIp" => request.client_ip = nullable(json, Json::string)?,
+                "country" => request.country = nullable(json, Json::string)?,
+                "uri" => request.uri = nullable(json, Json::string)?,
+                "httpMethod" => request.http_method = nullable(json, Json::string)?,
+                "headers" => json.array(|json| {
+                    let (mut name, mut value) = (None, Cow::Borrowed(""));
+                    json.object(|json, member| match member {
+                        "name" => {
+                            name = Some(json.string()?);
+                            Ok(())
+                        }
+                        "value" => {
+                            value = json.string()?;
+                            Ok(())
+                        }
+                        _ => json.skip(),
+                    })?;
+                    let name = name.ok_or_else(|| json.error("a header without a name"))?;
+                    if first_address(&value).is_some() {
+                        request.headers.push((name, value));
                     }
-                }
-                Ok(AddressHeaders(kept))
+                    Ok(())
+                })?,
+                _ => json.skip()?,
             }
-        }
-
-        reader.deserialize_seq(Keep(std::marker::PhantomData))
+            Ok(())
+        })?;
+        Ok(request)
     }
 }
 
@@ -188,31 +214,21 @@ pub fn read_line<R>(
     line: &str,
     use_record: impl FnOnce(RecordView<'_>) -> R,
 ) -> Result<R, LineError> {
-    let line = line.trim();
+    let line = line.trim_ascii();
     if line.is_empty() {
         return Err(LineError::Empty);
     }
-    let outer: WafLine = serde_json::from_str(line).map_err(|e| LineError::Json(e.to_string()))?;
+    let outer = WafLine::read(line).map_err(|e| LineError::Json(e.to_string()))?;
     match (outer.log_stream_name.is_some(), &outer.message) {
         (true, Some(message)) => {
-            let inner: WafLine = serde_json::from_str(message)
-                .map_err(|e| LineError::Json(format!("message: {e}")))?;
-            let headers = inner
-                .http_request
-                .as_ref()
-                .map_or(&[][..], |r| &r.headers.0[..]);
-            Ok(use_record(view_of(&inner, headers)?))
+            let inner =
+                WafLine::read(message).map_err(|e| LineError::Json(format!("message: {e}")))?;
+            Ok(use_record(view_of(&inner)?))
         }
         (true, None) => Err(LineError::NotWafRecord(
             "CloudWatch Logs line without a message".into(),
         )),
-        (false, _) => {
-            let headers = outer
-                .http_request
-                .as_ref()
-                .map_or(&[][..], |r| &r.headers.0[..]);
-            Ok(use_record(view_of(&outer, headers)?))
-        }
+        (false, _) => Ok(use_record(view_of(&outer)?)),
     }
 }
 
@@ -232,10 +248,7 @@ pub fn parse_line(line: &str) -> Result<Record, LineError> {
     })
 }
 
-fn view_of<'a>(
-    waf: &'a WafLine<'a>,
-    headers: &'a [Header<'a>],
-) -> Result<RecordView<'a>, LineError> {
+fn view_of<'a>(waf: &'a WafLine<'a>) -> Result<RecordView<'a>, LineError> {
     let missing = |what: &str| LineError::NotWafRecord(format!("no {what}"));
     let timestamp_ms = waf.timestamp.ok_or_else(|| missing("timestamp"))?;
     let request = waf
@@ -265,7 +278,7 @@ fn view_of<'a>(
         uri,
         web_acl: waf.webacl_id.as_deref().filter(|w| !w.is_empty()),
         action: waf.action.as_deref().filter(|a| !a.is_empty()),
-        headers,
+        headers: &request.headers,
         labels: &waf.labels,
     })
 }
@@ -389,7 +402,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_first_address_of_a_header_value() {
+        let first = |value: &str| first_address(value).map(|a| a.to_string());
+        assert_eq!(
+            first(" 198.51.100.7, 10.0.0.1").as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(first("2001:DB8::1 ,x").as_deref(), Some("2001:db8::1"));
+        assert_eq!(first("198.51.100.7"), first("198.51.100.7 "));
+        for not in [
+            "",
+            "en-US,en;q=0.5",
+            "unknown, 198.51.100.7",
+            "198.51.100.7x",
+            "1.2.3.4 5",
+            "beef",
+            ",",
+        ] {
+            assert_eq!(first(not), None, "{not}");
+        }
+    }
+
     proptest::proptest! {
+        /// The same answer as taking the text before the first comma,
+        /// trimmed, when it parses as an address.
+        #[test]
+        fn the_first_address_is_the_text_before_the_first_comma(value in "[ 0-9a-fA-F.:,x]{0,24}") {
+            let expected = value.split(',').next().unwrap().trim().parse::<IpAddr>().ok();
+            proptest::prop_assert_eq!(first_address(&value), expected);
+        }
+
         #[test]
         fn any_text_is_read_or_refused_but_never_panics(line in ".{0,400}") {
             let _ = parse_line(&line);

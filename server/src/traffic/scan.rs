@@ -8,6 +8,7 @@ use super::import::{Batch, FileStats};
 use super::record::{RecordView, first_address};
 use app::traffic::segment::{self, Count, Forwarded, Interner, IpBucket, NO_COUNTRY, NONE, Tag};
 use foldhash::HashMap as FastMap;
+use std::fmt::Write;
 use std::net::IpAddr;
 
 /// Per second: (client IP, URI, method, country, tag) → requests.
@@ -28,6 +29,9 @@ pub struct Scanner {
     /// Per string id: whether it is a client IP that is not an address.
     redacted: Vec<Option<bool>>,
     lower: String,
+    /// An address as the analyses key it: its canonical text, so that
+    /// `2001:DB8::1` and `2001:db8::1` are one key.
+    address: String,
 }
 
 impl Scanner {
@@ -62,7 +66,9 @@ impl Scanner {
             self.lower.push_str(name);
             self.lower.make_ascii_lowercase();
             let header = self.strings.id(&self.lower);
-            let address = self.strings.id(&address_text(address));
+            self.address.clear();
+            write!(self.address, "{address}").expect("writing to a String");
+            let address = self.strings.id(&self.address);
             *self
                 .forwarded
                 .entry((second, header, address, uri, method, country, tag))
@@ -192,12 +198,6 @@ fn ip_buckets(strings: &[&str], tags: &[Tag], counts: &[Count]) -> Vec<u8> {
         })
         .collect();
     segment::encode_ip_buckets(&kept, &mut rows)
-}
-
-/// An address as the analyses key it: its canonical text, so that
-/// `2001:DB8::1` and `2001:db8::1` are one key.
-fn address_text(address: IpAddr) -> String {
-    address.to_string()
 }
 
 #[cfg(test)]
