@@ -270,15 +270,36 @@ impl<'a> Json<'a> {
             _ => return Err(self.error("expected an integer")),
         };
         self.number()?;
-        let text = &self.text[start..self.at];
-        if text.contains(['.', 'e', 'E']) {
-            self.at = start;
-            return Err(self.error("expected an integer"));
+        let bytes = &self.text.as_bytes()[start..self.at];
+        let (negative, digits) = match bytes.split_first() {
+            Some((b'-', digits)) => (true, digits),
+            _ => (false, bytes),
+        };
+        let mut value: i64 = 0;
+        for &d in digits {
+            let digit = match d {
+                b'0'..=b'9' => i64::from(d - b'0'),
+                _ => {
+                    self.at = start;
+                    return Err(self.error("expected an integer"));
+                }
+            };
+            // Accumulated as a negative number: i64::MIN has no positive twin.
+            value = match value.checked_mul(10).and_then(|v| v.checked_sub(digit)) {
+                Some(v) => v,
+                None => {
+                    self.at = start;
+                    return Err(self.error("integer out of range"));
+                }
+            };
         }
-        text.parse().map_err(|_| {
-            self.at = start;
-            self.error("integer out of range")
-        })
+        match negative {
+            true => Ok(value),
+            false => value.checked_neg().ok_or_else(|| {
+                self.at = start;
+                self.error("integer out of range")
+            }),
+        }
     }
 
     /// Reads past a number, checking its grammar.
@@ -432,12 +453,16 @@ mod tests {
         assert_eq!(read("1682374606245"), Ok(1_682_374_606_245));
         assert_eq!(read("-5"), Ok(-5));
         assert_eq!(read("0"), Ok(0));
+        assert_eq!(read("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(read("9223372036854775807"), Ok(i64::MAX));
         for bad in [
             "1.5",
             "1e3",
+            "-2E-1",
             "01",
             "-",
             "9223372036854775808",
+            "-9223372036854775809",
             "\"1\"",
             "true",
         ] {
