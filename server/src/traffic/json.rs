@@ -109,38 +109,36 @@ impl<'a> Json<'a> {
     /// Reads an object, handing each member's name to `member`, which
     /// must read (or skip) its value.
     pub fn object(&mut self, mut member: impl FnMut(&mut Self, &str) -> Result<()>) -> Result<()> {
-        self.eat(b'{', "expected an object")?;
-        self.nested(|json| {
-            if json.peek() == Some(b'}') {
-                json.at += 1;
-                return Ok(());
+        let expected = ["expected an object", "expected ',' or '}'"];
+        self.sequence([b'{', b'}'], expected, |json| {
+            if json.peek() != Some(b'"') {
+                return Err(json.error("expected a member name"));
             }
-            loop {
-                if json.peek() != Some(b'"') {
-                    return Err(json.error("expected a member name"));
-                }
-                json.at += 1;
-                let name = json.string_after_quote()?;
-                json.eat(b':', "expected ':'")?;
-                member(json, &name)?;
-                match json.peek() {
-                    Some(b',') => json.at += 1,
-                    Some(b'}') => {
-                        json.at += 1;
-                        return Ok(());
-                    }
-                    Some(_) => return Err(json.error("expected ',' or '}'")),
-                    None => return Err(json.error("unexpected end of the line")),
-                }
-            }
+            json.at += 1;
+            let name = json.string_after_quote()?;
+            json.eat(b':', "expected ':'")?;
+            member(json, &name)
         })
     }
 
     /// Reads an array, calling `item` to read (or skip) each element.
-    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
-        self.eat(b'[', "expected an array")?;
+    pub fn array(&mut self, item: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+        let expected = ["expected an array", "expected ',' or ']'"];
+        self.sequence([b'[', b']'], expected, item)
+    }
+
+    /// Reads `open`, then what `item` reads, separated by commas, up to
+    /// `close`; `expected` says what was wanted at the opening and after
+    /// an item.
+    fn sequence(
+        &mut self,
+        [open, close]: [u8; 2],
+        expected: [&'static str; 2],
+        mut item: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        self.eat(open, expected[0])?;
         self.nested(|json| {
-            if json.peek() == Some(b']') {
+            if json.peek() == Some(close) {
                 json.at += 1;
                 return Ok(());
             }
@@ -148,11 +146,11 @@ impl<'a> Json<'a> {
                 item(json)?;
                 match json.peek() {
                     Some(b',') => json.at += 1,
-                    Some(b']') => {
+                    Some(b) if b == close => {
                         json.at += 1;
                         return Ok(());
                     }
-                    Some(_) => return Err(json.error("expected ',' or ']'")),
+                    Some(_) => return Err(json.error(expected[1])),
                     None => return Err(json.error("unexpected end of the line")),
                 }
             }
@@ -400,8 +398,10 @@ fn special_from(bytes: &[u8], from: usize) -> usize {
     // above the lowest may be wrong, so only the lowest is used.
     let below = |v: u64, n: u8| v.wrapping_sub(ONES * n as u64) & !v & HIGH;
     let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+    for chunk in bytes[from..].chunks_exact(8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
         let found = below(v ^ (ONES * b'"' as u64), 1)
             | below(v ^ (ONES * b'\\' as u64), 1)
             | below(v, 0x20);

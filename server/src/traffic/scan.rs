@@ -67,7 +67,8 @@ impl Scanner {
             self.lower.make_ascii_lowercase();
             let header = self.strings.id(&self.lower);
             self.address.clear();
-            write!(self.address, "{address}").expect("writing to a String");
+            // Writing to a String cannot fail.
+            let _ = write!(self.address, "{address}");
             let address = self.strings.id(&self.address);
             *self
                 .forwarded
