@@ -398,7 +398,7 @@ fn special_from(bytes: &[u8], from: usize) -> usize {
     // above the lowest may be wrong, so only the lowest is used.
     let below = |v: u64, n: u8| v.wrapping_sub(ONES * n as u64) & !v & HIGH;
     let mut at = from;
-    for chunk in bytes[from..].chunks_exact(8) {
+    while let Some(chunk) = bytes.get(at..at + 8) {
         let mut word = [0; 8];
         word.copy_from_slice(chunk);
         let v = u64::from_le_bytes(word);
