@@ -61,11 +61,28 @@ fn guarded<V: IntoView + 'static>(page: fn() -> V) -> impl IntoView {
                 match user.await {
                     Ok(Some(user)) if user.has(needed) => page().into_any(),
                     Ok(Some(_)) => view! { <Forbidden needed /> }.into_any(),
-                    _ => view! { <p>"Sign in to continue."</p> }.into_any(),
+                    _ => {
+                        mark_hydrated();
+                        view! { <p>"Sign in to continue."</p> }.into_any()
+                    }
                 }
             })}
         </Suspense>
     }
+}
+
+/// Marks the document hydrated (`<html data-hydrated="true">`), for people
+/// debugging and for the end2end tests that need interactivity. A page calls
+/// it where its content has arrived: the browser hydrates the shell first and
+/// a page only once its code and data are there, so a mark set by the shell
+/// would come before the page's buttons work. An effect runs only in the
+/// browser, after the view it was created with has hydrated.
+pub(crate) fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }
 
 /// Declares routes whose page code the browser loads when the page is first
@@ -150,13 +167,6 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Layout(children: Children) -> impl IntoView {
     let (menu_open, set_menu_open) = signal(false);
-    // Effects run only in the browser: this marks the page as hydrated, for
-    // people debugging and for the end2end tests that need interactivity.
-    Effect::new(move |_| {
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
     // Following a link closes the folded menu.
     let location = use_location();
     Effect::new(move |_| {

@@ -70,6 +70,34 @@ test("on a narrow screen the menu button folds the navigation (needs hydration)"
   await expect(nav).toBeHidden();
 });
 
+test("a page counts as hydrated only once its own code has arrived", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 800 });
+  await signIn(page, "viewer");
+  // Open the dashboard afresh with its page's own file held back.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\/pkg\/[^/]*dashboard_page_view[^/]*\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.reload();
+  // The shell hydrates meanwhile: its menu button works...
+  const menu = page.getByRole("button", { name: "Menu" });
+  await expect(async () => {
+    await menu.click();
+    await expect(menu).toHaveAttribute("aria-expanded", "true", { timeout: 500 });
+  }).toPass();
+  // ...but the page's buttons would not yet, so the page is not marked.
+  await expect(page.locator("html")).not.toHaveAttribute("data-hydrated", "true");
+  release();
+  await hydrated(page);
+  await menu.click();
+  const checkedAt = page.getByTestId("checked-at");
+  const before = await checkedAt.getAttribute("datetime");
+  await page.getByRole("button", { name: "Check again" }).click();
+  await expect(checkedAt).not.toHaveAttribute("datetime", before!);
+});
+
 test("keyboard users can skip to the content and see where focus is", async ({ page }) => {
   await signIn(page, "viewer", "/traffic");
   await hydrated(page);

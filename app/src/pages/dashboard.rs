@@ -82,7 +82,9 @@ pub fn Dashboard() -> impl IntoView {
             </div>
             <Transition fallback=|| view! { <p>"Checking…"</p> }>
                 {move || Suspend::new(async move {
-                    match overview.await {
+                    let loaded = overview.await;
+                    crate::shell::mark_hydrated();
+                    match loaded {
                         Ok(o) => view! { <HealthView report=o.health /> }.into_any(),
                         Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }
@@ -93,7 +95,9 @@ pub fn Dashboard() -> impl IntoView {
             <h2 id="waiting-heading">"Waiting for your review"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match overview.await.map(|o| o.waiting) {
+                    let loaded = overview.await.map(|o| o.waiting);
+                    crate::shell::mark_hydrated();
+                    match loaded {
                         Ok(Ok(rows)) if rows.is_empty() => view! { <p role="status">"Nothing waits for you."</p> }.into_any(),
                         Ok(Ok(rows)) => view! { <ChangeTable rows /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
@@ -106,7 +110,9 @@ pub fn Dashboard() -> impl IntoView {
             <p class="muted">"Each managed web ACL's live rules against the version Gatehouse last applied."</p>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match overview.await.map(|o| o.drift) {
+                    let loaded = overview.await.map(|o| o.drift);
+                    crate::shell::mark_hydrated();
+                    match loaded {
                         Ok(Ok(drift)) => view! { <DriftView drift /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }
@@ -117,7 +123,9 @@ pub fn Dashboard() -> impl IntoView {
             <h2 id="thresholds-heading">"Threshold health"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match overview.await.map(|o| o.thresholds) {
+                    let loaded = overview.await.map(|o| o.thresholds);
+                    crate::shell::mark_hydrated();
+                    match loaded {
                         Ok(Ok(report)) => view! { <ThresholdView report /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }
@@ -128,7 +136,9 @@ pub fn Dashboard() -> impl IntoView {
             <h2 id="targets-heading">"Managed AWS resources"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match overview.await.map(|o| o.targets) {
+                    let loaded = overview.await.map(|o| o.targets);
+                    crate::shell::mark_hydrated();
+                    match loaded {
                         Ok(Ok(targets)) => view! { <TargetTable targets /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }

@@ -236,7 +236,9 @@ pub fn Review() -> impl IntoView {
         <Title text="Review" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
+                let loaded = data.await;
+                crate::shell::mark_hydrated();
+                match loaded {
                     Ok(review) => view! { <ReviewBody review step fields /> }.into_any(),
                     Err(AppError::NotFound) => view! {
                         <h1>"Review"</h1>

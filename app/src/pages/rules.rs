@@ -238,7 +238,9 @@ pub fn Rules() -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
+                let loaded = data.await;
+                crate::shell::mark_hydrated();
+                match loaded {
                     Ok(view) => view! { <RulesBody view /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }

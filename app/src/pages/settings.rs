@@ -537,7 +537,9 @@ pub fn Settings() -> impl IntoView {
         <Outcome action=health />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
+                let loaded = data.await;
+                crate::shell::mark_hydrated();
+                match loaded {
                     Ok(view) => view! { <SettingsBody view add athena remove roles health /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }

@@ -383,7 +383,9 @@ pub fn Traffic() -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
+                let loaded = data.await;
+                crate::shell::mark_hydrated();
+                match loaded {
                     Ok(view) => {
                         // While Athena works, look again shortly.
                         if view.athena.as_ref().is_some_and(AthenaStatus::in_flight) {

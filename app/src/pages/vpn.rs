@@ -184,7 +184,9 @@ pub fn VpnCountries() -> impl IntoView {
         <crate::pages::settings::Outcome action=save />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
+                let loaded = data.await;
+                crate::shell::mark_hydrated();
+                match loaded {
                     Ok(view) => view! { <VpnBody view save /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
