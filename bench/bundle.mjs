@@ -6,7 +6,8 @@
 //
 //   node bench/bundle.mjs URL PKG_DIR PATH...
 import { createRequire } from "node:module";
-import { statSync, readdirSync } from "node:fs";
+import { statSync, readdirSync, readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,6 +20,45 @@ const PASSWORD = "Gatehouse-demo-1";
 const gz = (name) => statSync(join(pkg, `${name}.gz`)).size;
 const raw = (name) => statSync(join(pkg, name)).size;
 const kb = (bytes) => (bytes / 1000).toFixed(0).padStart(6);
+
+/** A WASM module's code section size and its data segments' bytes. */
+function sections(bytes) {
+  let at = 8;
+  const leb = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  // A segment's offset: `i32.const n` or `global.get i`, then `end`.
+  const skipExpression = () => {
+    at++;
+    leb();
+    at++;
+  };
+  let code = 0;
+  const data = [];
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const end = at + size;
+    if (id === 10) code = size;
+    if (id === 11) {
+      for (let count = leb(); count > 0; count--) {
+        const kind = leb();
+        if (kind === 2) leb();
+        if (kind !== 1) skipExpression();
+        const length = leb();
+        data.push(bytes.subarray(at, at + length));
+        at += length;
+      }
+    }
+    at = end;
+  }
+  return { code, data: Buffer.concat(data) };
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -42,6 +82,16 @@ const whole = readdirSync(pkg).filter(code);
 const wholeGz = whole.reduce((sum, name) => sum + gz(name), 0);
 const wholeRaw = whole.reduce((sum, name) => sum + raw(name), 0);
 console.log(`whole bundle: ${whole.length} files, ${kb(wholeRaw)} KB, ${kb(wholeGz)} KB gzipped`);
+// The module every page loads first: static data cannot be split out of it.
+const shell = whole.find((name) => /^gatehouse\.[^.]+\.wasm$/.test(name));
+if (shell) {
+  const { code: codeBytes, data } = sections(readFileSync(join(pkg, shell)));
+  console.log(
+    `shell ${shell}: ${kb(raw(shell)).trim()} KB, ${kb(gz(shell)).trim()} KB gzipped; ` +
+      `static data ${kb(data.length).trim()} KB (${kb(gzipSync(data, { level: 9 }).length).trim()} KB gzipped alone), ` +
+      `code ${kb(codeBytes).trim()} KB`,
+  );
+}
 console.log(`${"page".padEnd(28)} files     KB  KB gz  of whole (gz)`);
 let worst = 0;
 for (const path of paths) {
