@@ -106,6 +106,7 @@ fn written_here(gz: &Path) -> bool {
 /// A gzip member (RFC 1952) of `from` at `to`, written whole and renamed
 /// into place so that a request never sees half of it.
 fn gzip(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::io::Write;
     let plain = std::fs::read(from)?;
     let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::best());
     let mut member = HEADER.to_vec();
@@ -119,7 +120,9 @@ fn gzip(from: &Path, to: &Path) -> std::io::Result<()> {
     // ISIZE: the length modulo 2^32, as the format defines it.
     member.extend_from_slice(&(plain.len() as u32).to_le_bytes());
     let tmp = to.with_extension("gz.tmp");
-    std::fs::write(&tmp, &member)?;
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&member)?;
+    file.sync_all()?;
     std::fs::rename(&tmp, to)
 }
 
