@@ -104,7 +104,9 @@ fn written_here(gz: &Path) -> bool {
 }
 
 /// A gzip member (RFC 1952) of `from` at `to`, written whole and renamed
-/// into place so that a request never sees half of it.
+/// into place so that a request never sees half of it. The temporary file
+/// is this process's own: replicas sharing a site folder may all compress
+/// it at start-up, and each renames a complete copy.
 fn gzip(from: &Path, to: &Path) -> std::io::Result<()> {
     use std::io::Write;
     let plain = std::fs::read(from)?;
@@ -119,7 +121,7 @@ fn gzip(from: &Path, to: &Path) -> std::io::Result<()> {
     member.extend_from_slice(&libdeflater::crc32(&plain).to_le_bytes());
     // ISIZE: the length modulo 2^32, as the format defines it.
     member.extend_from_slice(&(plain.len() as u32).to_le_bytes());
-    let tmp = to.with_extension("gz.tmp");
+    let tmp = to.with_extension(format!("gz.{}.tmp", std::process::id()));
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(&member)?;
     file.sync_all()?;
