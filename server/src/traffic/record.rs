@@ -83,16 +83,27 @@ pub struct RecordView<'a> {
     pub web_acl: Option<&'a str>,
     /// `action`: ALLOW, BLOCK, COUNT, CAPTCHA or CHALLENGE.
     pub action: Option<&'a str>,
-    headers: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    headers: &'a [KeptHeader<'a>],
     labels: &'a [Cow<'a, str>],
 }
+
+/// A header whose value begins with an IP address: (name, value, that
+/// address), the address parsed once, when the line is read.
+type KeptHeader<'a> = (Cow<'a, str>, Cow<'a, str>, IpAddr);
 
 impl<'a> RecordView<'a> {
     /// The headers whose value begins with an IP address, as (name, value),
     /// in the order WAF logged them: the counts use no others (they key
     /// forwarded-IP rules).
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
+        self.headers
+            .iter()
+            .map(|(n, v, _)| (n.as_ref(), v.as_ref()))
+    }
+
+    /// The same headers as (name, the value's first address).
+    pub fn addresses(&self) -> impl Iterator<Item = (&'a str, IpAddr)> + 'a {
+        self.headers.iter().map(|(n, _, a)| (n.as_ref(), *a))
     }
 
     /// `labels[].name`, in the order WAF logged them.
@@ -121,7 +132,7 @@ struct HttpRequest<'a> {
     country: Option<Cow<'a, str>>,
     /// Only the headers whose value begins with an IP address: host, user
     /// agent, cookies and the rest are read past without being kept.
-    headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    headers: Vec<KeptHeader<'a>>,
     uri: Option<Cow<'a, str>>,
     http_method: Option<Cow<'a, str>>,
 }
@@ -194,8 +205,8 @@ impl<'a> HttpRequest<'a> {
                         _ => json.skip(),
                     })?;
                     let name = name.ok_or_else(|| json.error("a header without a name"))?;
-                    if first_address(&value).is_some() {
-                        request.headers.push((name, value));
+                    if let Some(address) = first_address(&value) {
+                        request.headers.push((name, value, address));
                     }
                     Ok(())
                 })?,

@@ -5,7 +5,7 @@
 //! one map entry per second, not one allocation per request.
 
 use super::import::{Batch, FileStats};
-use super::record::{RecordView, first_address};
+use super::record::RecordView;
 use app::traffic::segment::{self, Count, Forwarded, Interner, IpBucket, NO_COUNTRY, NONE, Tag};
 use foldhash::HashMap as FastMap;
 use std::fmt::Write;
@@ -58,10 +58,7 @@ impl Scanner {
             .counts
             .entry((second, ip, uri, method, country, tag))
             .or_insert(0) += 1;
-        for (name, value) in record.headers() {
-            let Some(address) = first_address(value) else {
-                continue;
-            };
+        for (name, address) in record.addresses() {
             self.lower.clear();
             self.lower.push_str(name);
             self.lower.make_ascii_lowercase();
