@@ -10,11 +10,12 @@ use crate::sections::{SECTIONS, required_role};
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, LazyRoute,
     components::{A, Route, Router, Routes},
-    hooks::use_location,
-    lazy_route, path,
+    hooks::{use_location, use_params_map, use_query_map},
+    params::ParamsMap,
+    path,
 };
+use serde::{Deserialize, Serialize};
 
 /// The HTML document around the application, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -28,11 +29,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 // By its hashed name when the build hashes the site's files.
                 <HashedStylesheet options=options.clone() id="gatehouse" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
                 <App />
+                <HydratedMark />
             </body>
         </html>
     }
@@ -61,67 +63,60 @@ fn guarded<V: IntoView + 'static>(page: fn() -> V) -> impl IntoView {
                 match user.await {
                     Ok(Some(user)) if user.has(needed) => page().into_any(),
                     Ok(Some(_)) => view! { <Forbidden needed /> }.into_any(),
-                    _ => {
-                        mark_hydrated();
-                        view! { <p>"Sign in to continue."</p> }.into_any()
-                    }
+                    _ => view! { <p>"Sign in to continue."</p> }.into_any(),
                 }
             })}
         </Suspense>
     }
 }
 
+/// A page's query string or path parameters as the server read them, handed
+/// to the page's island as a property: islands hydrate on their own, without
+/// the router that read them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The value of `key` (the last one where it repeats).
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The request's query string, on the server.
+    pub fn query() -> Self {
+        Self::from_map(&use_query_map().get_untracked())
+    }
+
+    /// The matched route's path parameters, on the server.
+    pub fn path() -> Self {
+        Self::from_map(&use_params_map().get_untracked())
+    }
+
+    fn from_map(map: &ParamsMap) -> Self {
+        Params(
+            map.latest_values()
+                .map(|(k, v)| (k.to_string(), v.to_owned()))
+                .collect(),
+        )
+    }
+}
+
 /// Marks the document hydrated (`<html data-hydrated="true">`), for people
-/// debugging and for the end2end tests that need interactivity. A page calls
-/// it where its content has arrived: the browser hydrates the shell first and
-/// a page only once its code and data are there, so a mark set by the shell
-/// would come before the page's buttons work. An effect runs only in the
-/// browser, after the view it was created with has hydrated.
-pub(crate) fn mark_hydrated() {
+/// debugging and for the end2end tests that need interactivity. It is the
+/// page's last island: the browser hydrates islands in document order, each
+/// once its code has arrived, so by the time this one runs every button on
+/// the page works. An effect runs only in the browser.
+#[island]
+fn HydratedMark() -> impl IntoView {
     Effect::new(|_| {
         if let Some(root) = document().document_element() {
             let _ = root.set_attribute("data-hydrated", "true");
         }
     });
-}
-
-/// Declares routes whose page code the browser loads when the page is first
-/// opened: `cargo leptos build --split` puts each `view` in a WASM file of
-/// its own (with the code only it uses), so a first visit downloads the
-/// shell and one page, not the whole console. On the server the page renders
-/// as any other, and the rendered page names the files to preload.
-///
-/// The pages load their own data (their resources are created when they
-/// render); a first visit gets that data with the server-rendered page.
-macro_rules! lazy_pages {
-    ($($route:ident => $view:expr;)*) => {$(
-        struct $route;
-
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                $route
-            }
-
-            fn view(_this: Self) -> AnyView {
-                ($view)().into_any()
-            }
-        }
-    )*};
-}
-
-lazy_pages! {
-    SignInPage => SignIn;
-    NewPasswordPage => NewPassword;
-    DashboardPage => || guarded(Dashboard);
-    TrafficPage => || guarded(Traffic);
-    RulesPage => || guarded(Rules);
-    PoliciesPage => || guarded(Policies);
-    VpnCountriesPage => || guarded(VpnCountries);
-    ReviewsPage => || guarded(Reviews);
-    ReviewPage => || guarded(Review);
-    AuditPage => || guarded(Audit);
-    SettingsPage => || guarded(Settings);
 }
 
 #[component]
@@ -144,17 +139,17 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <ErrorBoundary fallback=|errors| view! { <ErrorPage errors /> }>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/sign-in") view={Lazy::<SignInPage>::new()} />
-                    <Route path=path!("/sign-in/new-password") view={Lazy::<NewPasswordPage>::new()} />
-                    <Route path=path!("/") view={Lazy::<DashboardPage>::new()} />
-                    <Route path=path!("/traffic") view={Lazy::<TrafficPage>::new()} />
-                    <Route path=path!("/rules") view={Lazy::<RulesPage>::new()} />
-                    <Route path=path!("/policies") view={Lazy::<PoliciesPage>::new()} />
-                    <Route path=path!("/vpn-countries") view={Lazy::<VpnCountriesPage>::new()} />
-                    <Route path=path!("/reviews") view={Lazy::<ReviewsPage>::new()} />
-                    <Route path=path!("/reviews/:id") view={Lazy::<ReviewPage>::new()} />
-                    <Route path=path!("/audit") view={Lazy::<AuditPage>::new()} />
-                    <Route path=path!("/settings") view={Lazy::<SettingsPage>::new()} />
+                    <Route path=path!("/sign-in") view=SignIn />
+                    <Route path=path!("/sign-in/new-password") view=NewPassword />
+                    <Route path=path!("/") view=|| guarded(Dashboard) />
+                    <Route path=path!("/traffic") view=|| guarded(Traffic) />
+                    <Route path=path!("/rules") view=|| guarded(Rules) />
+                    <Route path=path!("/policies") view=|| guarded(Policies) />
+                    <Route path=path!("/vpn-countries") view=|| guarded(VpnCountries) />
+                    <Route path=path!("/reviews") view=|| guarded(Reviews) />
+                    <Route path=path!("/reviews/:id") view=|| guarded(Review) />
+                    <Route path=path!("/audit") view=|| guarded(Audit) />
+                    <Route path=path!("/settings") view=|| guarded(Settings) />
                 </Routes>
                 </ErrorBoundary>
             </Layout>
@@ -166,14 +161,6 @@ pub fn App() -> impl IntoView {
 /// folds behind a menu button.
 #[component]
 fn Layout(children: Children) -> impl IntoView {
-    let (menu_open, set_menu_open) = signal(false);
-    // Following a link closes the folded menu.
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        set_menu_open.set(false);
-    });
-
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -186,18 +173,10 @@ fn Layout(children: Children) -> impl IntoView {
                     user.await.ok().flatten().map(|user| view! { <UserMenu user /> })
                 })}
             </Suspense>
-            <button
-                type="button"
-                class="menu-button"
-                aria-controls="main-nav"
-                aria-expanded=move || menu_open.get().to_string()
-                on:click=move |_| set_menu_open.update(|open| *open = !*open)
-            >
-                "Menu"
-            </button>
+            <MenuButton />
         </header>
         <div class="frame">
-            <nav id="main-nav" class="sidebar" class:open=menu_open aria-label="Main">
+            <nav id="main-nav" class="sidebar" aria-label="Main">
                 <Suspense>
                 {move || Suspend::new(async move {
                 let SignedInUser(user) = expect_context::<SignedInUser>();
@@ -227,6 +206,30 @@ fn Layout(children: Children) -> impl IntoView {
                 {children()}
             </main>
         </div>
+    }
+}
+
+/// Unfolds and folds the navigation (`#main-nav`) on narrow screens. Every
+/// link loads its page afresh, folded again.
+#[island]
+fn MenuButton() -> impl IntoView {
+    let (open, set_open) = signal(false);
+    Effect::new(move |_| {
+        let open = open.get();
+        if let Some(nav) = document().get_element_by_id("main-nav") {
+            let _ = nav.class_list().toggle_with_force("open", open);
+        }
+    });
+    view! {
+        <button
+            type="button"
+            class="menu-button"
+            aria-controls="main-nav"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| set_open.update(|open| *open = !*open)
+        >
+            "Menu"
+        </button>
     }
 }
 

@@ -76,7 +76,7 @@ test("a page counts as hydrated only once its own code has arrived", async ({ pa
   // Open the dashboard afresh with its page's own file held back.
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route(/\/pkg\/[^/]*dashboard_page_view[^/]*\.wasm$/, async (route) => {
+  await page.route(/\/pkg\/[^/]*dashboard_island_loader[^/]*\.wasm$/, async (route) => {
     await held;
     await route.continue();
   });
@@ -118,23 +118,22 @@ test("an unknown path shows the not-found page with status 404", async ({ page }
   await expect(page.getByRole("heading", { level: 1, name: "Dashboard" })).toBeVisible();
 });
 
-test("a page's code is loaded when the page is first opened, not with the first visit", async ({ page }) => {
-  const wasm: string[] = [];
+test("a page downloads the code of its own islands only", async ({ page }) => {
+  const wasm = new Set<string>();
   page.on("response", (response) => {
     const { pathname } = new URL(response.url());
-    if (pathname.startsWith("/pkg/") && pathname.endsWith(".wasm")) wasm.push(pathname);
+    if (pathname.startsWith("/pkg/") && pathname.endsWith(".wasm")) wasm.add(pathname);
   });
+  const islands = () => [...wasm].filter((file) => /_island_loader/.test(file));
+  // Reviews is server-rendered HTML with no island of its own.
   await signIn(page, "admin", "/reviews");
   await hydrated(page);
-  const firstVisit = new Set(wasm);
-  // The shell's module and the Reviews page's own file at least.
-  expect(firstVisit.size).toBeGreaterThanOrEqual(2);
+  expect(wasm.size, "the islands' shared module").toBeGreaterThanOrEqual(1);
+  expect(islands()).toEqual([]);
 
-  const nav = page.getByRole("navigation", { name: "Main" });
-  await nav.getByRole("link", { name: "Audit", exact: true }).click();
-  // Rendered in the browser (no page load): its code arrived.
-  await expect(page.getByRole("heading", { level: 1, name: "Audit" })).toBeVisible();
-  await expect(page.getByRole("table")).toBeVisible();
-  const opened = wasm.filter((file) => !firstVisit.has(file));
-  expect(opened, "opening Audit fetched the Audit page's own code").not.toHaveLength(0);
+  await page.goto("/policies");
+  await expect(page.getByRole("heading", { level: 2, name: "Simulator" })).toBeVisible();
+  await hydrated(page);
+  expect(islands()).toHaveLength(1);
+  expect(islands()[0]).toMatch(/policies_island_loader/);
 });

@@ -101,7 +101,6 @@ pub fn Audit() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let loaded = data.await;
-                crate::shell::mark_hydrated();
                 match loaded {
                     Ok((filter, page)) => view! { <Trail filter page /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),

@@ -65,13 +65,21 @@ pub async fn load_overview() -> Result<Overview, AppError> {
     })
 }
 
+/// The page as the server renders it; the island within hydrates.
 #[component]
 pub fn Dashboard() -> impl IntoView {
+    view! {
+        <Title text="Dashboard" />
+        <DashboardIsland />
+    }
+}
+
+#[island(lazy)]
+fn DashboardIsland() -> impl IntoView {
     let (checks, set_checks) = signal(0u32);
     let overview = Resource::new(move || checks.get(), |_| load_overview());
 
     view! {
-        <Title text="Dashboard" />
         <h1>"Dashboard"</h1>
         <section class="panel" aria-labelledby="status-heading">
             <div class="panel-head">
@@ -83,7 +91,6 @@ pub fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Checking…"</p> }>
                 {move || Suspend::new(async move {
                     let loaded = overview.await;
-                    crate::shell::mark_hydrated();
                     match loaded {
                         Ok(o) => view! { <HealthView report=o.health /> }.into_any(),
                         Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
@@ -96,7 +103,6 @@ pub fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let loaded = overview.await.map(|o| o.waiting);
-                    crate::shell::mark_hydrated();
                     match loaded {
                         Ok(Ok(rows)) if rows.is_empty() => view! { <p role="status">"Nothing waits for you."</p> }.into_any(),
                         Ok(Ok(rows)) => view! { <ChangeTable rows /> }.into_any(),
@@ -111,7 +117,6 @@ pub fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let loaded = overview.await.map(|o| o.drift);
-                    crate::shell::mark_hydrated();
                     match loaded {
                         Ok(Ok(drift)) => view! { <DriftView drift /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
@@ -124,7 +129,6 @@ pub fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let loaded = overview.await.map(|o| o.thresholds);
-                    crate::shell::mark_hydrated();
                     match loaded {
                         Ok(Ok(report)) => view! { <ThresholdView report /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
@@ -137,7 +141,6 @@ pub fn Dashboard() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let loaded = overview.await.map(|o| o.targets);
-                    crate::shell::mark_hydrated();
                     match loaded {
                         Ok(Ok(targets)) => view! { <TargetTable targets /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),

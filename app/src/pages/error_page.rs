@@ -10,7 +10,6 @@ pub fn ErrorPage(errors: ArcRwSignal<Errors>) -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::INTERNAL_SERVER_ERROR);
     }
-    crate::shell::mark_hydrated();
     let messages = move || {
         errors
             .get()

@@ -5,7 +5,6 @@ use leptos_meta::Title;
 /// A page the signed-in user's role does not open. Answers 403.
 #[component]
 pub fn Forbidden(needed: Role) -> impl IntoView {
-    crate::shell::mark_hydrated();
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::FORBIDDEN);

@@ -10,7 +10,6 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     let path = use_location().pathname;
-    crate::shell::mark_hydrated();
 
     view! {
         <Title text="Page not found" />

@@ -19,7 +19,6 @@ use crate::roles::Role;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 /// The caller's draft of the table's mappings.
@@ -188,9 +187,18 @@ pub async fn token_groups(token: String) -> Result<Vec<String>, AppError> {
 /// Endpoints the matrix starts with: the demo API's.
 const DEFAULT_ENDPOINTS: &str = "GET /petstore/v1/pets\nPOST /petstore/v1/pets\nDELETE /petstore/v1/pets/1\nGET /petstore/v2/status\nGET /petstore/v2/pets\nGET /admin/users";
 
+/// The page as the server renders it; the island within hydrates.
 #[component]
 pub fn Policies() -> impl IntoView {
-    let query = use_query_map();
+    view! {
+        <Title text="Policies" />
+        <PoliciesIsland query=crate::shell::Params::query() />
+    }
+}
+
+#[island(lazy)]
+fn PoliciesIsland(query: crate::shell::Params) -> impl IntoView {
+    let query = Signal::stored(query);
     let save = ServerAction::<SaveMapping>::new();
     let delete = ServerAction::<DeleteMapping>::new();
     let data = Resource::new(
@@ -204,7 +212,6 @@ pub fn Policies() -> impl IntoView {
         |(table, _, _)| load_policies(table),
     );
     view! {
-        <Title text="Policies" />
         <h1>"Policies"</h1>
         <p class="lead">
             "The API Gateway Lambda authorizer verifies a caller's Cognito access token, reads the policy of each of the caller's "
@@ -218,7 +225,6 @@ pub fn Policies() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let loaded = data.await;
-                crate::shell::mark_hydrated();
                 match loaded {
                     Ok(view) => view! { <PoliciesBody view save delete /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),

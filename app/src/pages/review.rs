@@ -8,7 +8,6 @@ use crate::error::AppError;
 use crate::traffic::replay::{Comparison, KeyChange, RuleOutcome};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,9 +220,18 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
     }
 }
 
+/// The page as the server renders it; the island within hydrates.
 #[component]
 pub fn Review() -> impl IntoView {
-    let params = use_params_map();
+    view! {
+        <Title text="Review" />
+        <ReviewIsland params=crate::shell::Params::path() />
+    }
+}
+
+#[island(lazy)]
+fn ReviewIsland(params: crate::shell::Params) -> impl IntoView {
+    let params = Signal::stored(params);
     let id = move || params.get().get("id").unwrap_or_default();
     let step = ServerAction::<TakeStep>::new();
     // What is being typed outlives the page's refresh after each step.
@@ -233,11 +241,9 @@ pub fn Review() -> impl IntoView {
         |(id, _)| load_review(id),
     );
     view! {
-        <Title text="Review" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let loaded = data.await;
-                crate::shell::mark_hydrated();
                 match loaded {
                     Ok(review) => view! { <ReviewBody review step fields /> }.into_any(),
                     Err(AppError::NotFound) => view! {

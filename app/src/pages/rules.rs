@@ -10,7 +10,6 @@ use crate::rules::DraftRow;
 use crate::rules::validate::{Finding, Severity};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,9 +212,18 @@ pub async fn load_rules(
     })
 }
 
+/// The page as the server renders it; the island within hydrates.
 #[component]
 pub fn Rules() -> impl IntoView {
-    let query = use_query_map();
+    view! {
+        <Title text="Rate rules" />
+        <RulesIsland query=crate::shell::Params::query() />
+    }
+}
+
+#[island(lazy)]
+fn RulesIsland(query: crate::shell::Params) -> impl IntoView {
+    let query = Signal::stored(query);
     let data = Resource::new(
         move || {
             let q = query.get();
@@ -230,7 +238,6 @@ pub fn Rules() -> impl IntoView {
         |(web_acl, scope, draft)| load_rules(web_acl, scope, draft),
     );
     view! {
-        <Title text="Rate rules" />
         <h1>"Rate rules"</h1>
         <p class="lead">
             "The web ACL's rules as they are live in AWS WAF, in priority order and in plain words, "
@@ -239,7 +246,6 @@ pub fn Rules() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let loaded = data.await;
-                crate::shell::mark_hydrated();
                 match loaded {
                     Ok(view) => view! { <RulesBody view /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),

@@ -504,8 +504,17 @@ async fn admins_exist(state: &crate::state::AppState, group: &str) -> Result<(),
     }
 }
 
+/// The page as the server renders it; the island within hydrates.
 #[component]
 pub fn Settings() -> impl IntoView {
+    view! {
+        <Title text="Settings" />
+        <SettingsIsland />
+    }
+}
+
+#[island(lazy)]
+fn SettingsIsland() -> impl IntoView {
     let add = ServerAction::<AddTarget>::new();
     let remove = ServerAction::<RemoveTarget>::new();
     let roles = ServerAction::<SetRoles>::new();
@@ -524,7 +533,6 @@ pub fn Settings() -> impl IntoView {
         |_| load_settings(),
     );
     view! {
-        <Title text="Settings" />
         <h1>"Settings"</h1>
         <p class="lead">
             "What Gatehouse manages, who holds which role, and how many approvals a change needs. "
@@ -538,7 +546,6 @@ pub fn Settings() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let loaded = data.await;
-                crate::shell::mark_hydrated();
                 match loaded {
                     Ok(view) => view! { <SettingsBody view add athena remove roles health /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),

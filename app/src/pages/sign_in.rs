@@ -34,7 +34,6 @@ pub async fn sign_in_available() -> Result<(bool, bool), crate::error::AppError>
 
 #[component]
 pub fn SignIn() -> impl IntoView {
-    crate::shell::mark_hydrated();
     let query = use_query_map();
     let q = query.get_untracked();
     let next = q.get("next").unwrap_or_else(|| "/".into());
@@ -94,7 +93,6 @@ pub fn SignIn() -> impl IntoView {
 
 #[component]
 pub fn NewPassword() -> impl IntoView {
-    crate::shell::mark_hydrated();
     let query = use_query_map();
     let error = query
         .get_untracked()

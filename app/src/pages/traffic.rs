@@ -12,7 +12,6 @@ use crate::traffic::windows::TopRow;
 use crate::traffic::{ImportRow, Recommendation};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 /// The recommendation panel's own parameters, beside the analysis.
@@ -338,9 +337,18 @@ fn short(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
     at.map_or_else(|| "—".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
+/// The page as the server renders it; the island within hydrates.
 #[component]
 pub fn Traffic() -> impl IntoView {
-    let query = use_query_map();
+    view! {
+        <Title text="Traffic" />
+        <TrafficIsland query=crate::shell::Params::query() />
+    }
+}
+
+#[island(lazy)]
+fn TrafficIsland(query: crate::shell::Params) -> impl IntoView {
+    let query = Signal::stored(query);
     let data = Resource::new(
         move || {
             let q = query.get();
@@ -375,7 +383,6 @@ pub fn Traffic() -> impl IntoView {
         load_traffic,
     );
     view! {
-        <Title text="Traffic" />
         <h1>"Traffic"</h1>
         <p class="lead">
             "Request rates from your WAF logs: who sends the most per window, the peak a rate limit must allow, "
@@ -384,7 +391,6 @@ pub fn Traffic() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let loaded = data.await;
-                crate::shell::mark_hydrated();
                 match loaded {
                     Ok(view) => {
                         // While Athena works, look again shortly.

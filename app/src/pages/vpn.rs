@@ -8,7 +8,6 @@ use crate::pages::settings::{Edited, Pending, PendingChanges};
 use crate::vpn::{Country, IpTest, VpnDoc, all_countries, country_name};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 /// Where a set's parts live.
@@ -164,16 +163,24 @@ pub async fn test_vpn_ip(set: String, ip: String, draft: bool) -> Result<IpTest,
     crate::vpn::service::test_ip(&state, &parts, drafted.as_ref(), &ip)
 }
 
+/// The page as the server renders it; the island within hydrates.
 #[component]
 pub fn VpnCountries() -> impl IntoView {
-    let query = use_query_map();
+    view! {
+        <Title text="VPN countries" />
+        <VpnCountriesIsland query=crate::shell::Params::query() />
+    }
+}
+
+#[island(lazy)]
+fn VpnCountriesIsland(query: crate::shell::Params) -> impl IntoView {
+    let query = Signal::stored(query);
     let save = ServerAction::<SaveVpn>::new();
     let data = Resource::new(
         move || (query.with(|q| q.get("set")), save.version().get()),
         |(set, _)| load_vpn(set),
     );
     view! {
-        <Title text="VPN countries" />
         <h1>"VPN countries"</h1>
         <p class="lead">
             "Client VPN's connect handler calls a check endpoint behind the geo web ACL with the user's public address in "
@@ -185,7 +192,6 @@ pub fn VpnCountries() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let loaded = data.await;
-                crate::shell::mark_hydrated();
                 match loaded {
                     Ok(view) => view! { <VpnBody view save /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
