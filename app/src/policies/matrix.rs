@@ -117,23 +117,43 @@ pub fn changed(before: &Matrix, after: &Matrix) -> Vec<Changed> {
     changes
 }
 
+/// The methods under which an OpenAPI 3 path item holds its operations, in
+/// the specification's order.
+const OPERATIONS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
 /// The endpoints of an OpenAPI 3 document (JSON): every operation of every
-/// path, servers' base paths left aside.
+/// path, in path order, servers' base paths left aside. Only `openapi` and
+/// `paths` are read (a referenced path item is skipped): the rest of the
+/// document does not decide what the matrix asks, and reading it as plain
+/// JSON keeps a full OpenAPI model out of the browser's code.
 pub fn endpoints_from_openapi(text: &str) -> Result<Vec<Endpoint>, String> {
-    let api: openapiv3::OpenAPI =
-        serde_json::from_str(text).map_err(|e| format!("not an OpenAPI 3 document (JSON): {e}"))?;
-    let mut endpoints = Vec::new();
-    for (path, item) in api.paths.iter() {
-        let openapiv3::ReferenceOr::Item(item) = item else {
-            continue;
-        };
-        for (method, _) in item.iter() {
-            endpoints.push(Endpoint {
-                method: method.to_ascii_uppercase(),
-                path: path.clone(),
-            });
-        }
+    const NOT_OPENAPI: &str = "not an OpenAPI 3 document (JSON)";
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("{NOT_OPENAPI}: {e}"))?;
+    let version = doc.get("openapi").and_then(serde_json::Value::as_str);
+    if !version.is_some_and(|v| v.starts_with("3.")) {
+        return Err(format!(
+            "{NOT_OPENAPI}: its \"openapi\" field does not name a version 3.x"
+        ));
     }
+    let Some(paths) = doc.get("paths").and_then(serde_json::Value::as_object) else {
+        return Err(format!("{NOT_OPENAPI}: it has no \"paths\" object"));
+    };
+    let endpoints: Vec<Endpoint> = paths
+        .iter()
+        .filter(|(path, item)| path.starts_with('/') && item.get("$ref").is_none())
+        .flat_map(|(path, item)| {
+            OPERATIONS
+                .iter()
+                .filter(|method| item.get(**method).is_some_and(serde_json::Value::is_object))
+                .map(|method| Endpoint {
+                    method: method.to_ascii_uppercase(),
+                    path: path.clone(),
+                })
+        })
+        .collect();
     if endpoints.is_empty() {
         return Err("the OpenAPI document has no operations".into());
     }
@@ -201,6 +221,22 @@ mod tests {
         let labels: Vec<String> = endpoints.iter().map(Endpoint::label).collect();
         assert_eq!(labels, ["GET /pets", "POST /pets", "DELETE /pets/{id}"]);
         assert!(endpoints_from_openapi("{\"openapi\": 3}").is_err());
+        assert!(endpoints_from_openapi("{}").is_err());
+        assert!(endpoints_from_openapi("[1").is_err());
+        // Extensions, a referenced path item and non-operation members are
+        // left out; a document without operations is refused.
+        let doc = json!({"openapi": "3.1.0", "paths": {
+            "x-internal": {"get": {}},
+            "/shared": {"$ref": "#/components/pathItems/shared"},
+            "/status": {"summary": "status", "parameters": [], "head": {}, "get": {}}}});
+        let labels: Vec<String> = endpoints_from_openapi(&doc.to_string())
+            .unwrap()
+            .iter()
+            .map(Endpoint::label)
+            .collect();
+        assert_eq!(labels, ["GET /status", "HEAD /status"]);
+        let empty = json!({"openapi": "3.0.0", "paths": {"/x": {"summary": "none"}}});
+        assert!(endpoints_from_openapi(&empty.to_string()).is_err());
         assert!(read_endpoints("FETCH /x").is_err());
         assert!(read_endpoints("GET x").is_err());
     }
