@@ -8,6 +8,7 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod aws_budget;
 pub mod changes;
+pub mod codec;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod fresh;

@@ -42,7 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 /// The signed-in user, if any. The server's session middleware decides;
 /// this only reports it to the page.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn current_user() -> Result<Option<User>, AppError> {
     Ok(crate::auth::caller::caller().user().cloned())
 }

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 // JSON arguments: the filter is a nested struct, which URL encoding cannot carry.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::codec::Json)]
 pub async fn load_audit(filter: AuditFilter, page: i64) -> Result<AuditPage, AppError> {
     crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;

@@ -27,7 +27,7 @@ pub struct Overview {
     pub thresholds: Result<ThresholdReport, AppError>,
 }
 
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn load_overview() -> Result<Overview, AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;

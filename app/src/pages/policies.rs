@@ -40,7 +40,7 @@ pub struct PoliciesView {
     pub can_edit: bool,
 }
 
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn load_policies(table: Option<String>) -> Result<PoliciesView, AppError> {
     use crate::changes::{Kind, drafts, kinds::policy_mappings};
     let user = crate::auth::caller::require(Role::Viewer).await?;
@@ -84,7 +84,7 @@ pub async fn load_policies(table: Option<String>) -> Result<PoliciesView, AppErr
 
 /// Sets a group's policy in the editor's draft of `table` (a new group is
 /// stored as a map; an existing one keeps its form).
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn save_mapping(
     table: String,
     group: String,
@@ -116,7 +116,7 @@ pub async fn save_mapping(
 }
 
 /// Removes a group's mapping in the editor's draft of `table`.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn delete_mapping(table: String, group: String) -> Result<Edited, AppError> {
     let message = format!("Unmapping {group} is in your draft.");
     edit_draft(table, move |mappings| match mappings.remove(&group) {
@@ -159,7 +159,7 @@ async fn edit_draft(
 
 /// The `cognito:groups` of an access (or ID) token, once its signature,
 /// issuer and expiry check out against the user pool's JWKS.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn token_groups(token: String) -> Result<Vec<String>, AppError> {
     use crate::auth::tokens::TokenUse;
     crate::auth::caller::require(Role::Viewer).await?;

@@ -19,7 +19,7 @@ pub struct ReviewView {
     pub replay: Option<Result<Comparison, String>>,
 }
 
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::codec::Json)]
 pub async fn load_review(id: String) -> Result<ReviewView, AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
@@ -82,7 +82,7 @@ pub struct Stepped {
 }
 
 // A fixed endpoint: scripts and tests post steps to `/api/take_step`.
-#[server(input = leptos::server_fn::codec::Json, endpoint = "take_step")]
+#[server(input = leptos::server_fn::codec::Json, output = crate::codec::Json, endpoint = "take_step")]
 pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, AppError> {
     use crate::changes::apply::{self, Applier, Outcome};
     use crate::changes::{evidence, steps, store};

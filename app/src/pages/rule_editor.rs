@@ -48,7 +48,7 @@ pub struct SavedDraft {
     pub errors: usize,
 }
 
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::codec::Json)]
 pub async fn save_draft(
     web_acl: String,
     scope: String,
@@ -91,7 +91,7 @@ pub async fn save_draft(
     })
 }
 
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::codec::Json)]
 pub async fn discard_draft(id: String) -> Result<(), AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Editor).await?;
     let state = crate::state::app_state()?;

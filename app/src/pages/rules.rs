@@ -54,7 +54,7 @@ pub struct RulesView {
     pub read: Option<String>,
 }
 
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::codec::Json)]
 pub async fn load_rules(
     web_acl: Option<String>,
     scope: Option<String>,

@@ -50,7 +50,7 @@ pub struct SettingsView {
     pub region: String,
 }
 
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn load_settings() -> Result<SettingsView, AppError> {
     let user = crate::auth::caller::require(Role::Admin).await?;
     let state = crate::state::app_state()?;
@@ -142,7 +142,7 @@ pub struct Edited {
 /// `kind` is `web_acl` (`web_acl` = `SCOPE/name`), `dynamodb_table`
 /// (`name`), `vpn_geofencing` (`name`, `geo_web_acl`, `nat_ip_set`,
 /// `policy_arn`, optional `scp_id`) or `log_source` (`name`).
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn add_target(
     kind: String,
     web_acl: Option<String>,
@@ -199,7 +199,7 @@ pub async fn add_target(
 /// applied (its statement is in the change's words until then), and the
 /// table's partition columns are `region` (valued `region_value`, or
 /// `cloudfront`) and `date`.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn add_athena_source(
     name: String,
     region: String,
@@ -291,7 +291,7 @@ pub async fn add_athena_source(
 }
 
 /// Removes a managed resource (by its label) in the admin's settings draft.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn remove_target(label: String) -> Result<Edited, AppError> {
     let (state, actor, client) = as_admin().await?;
     let shown = label.clone();
@@ -313,7 +313,7 @@ pub async fn remove_target(label: String) -> Result<Edited, AppError> {
 /// Sets role groups and the approvals needed in the admin's settings
 /// draft. A value the file or environment fixes cannot be set here; a new
 /// admin group must have members (else nobody could sign in as admin).
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn set_roles(
     viewer: Option<String>,
     editor: Option<String>,
@@ -384,7 +384,7 @@ pub async fn set_roles(
 
 /// Sets how threshold health is judged (the dashboard and `gatehouse
 /// traffic health`) in the admin's settings draft.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn set_health(
     percentile: String,
     days: String,

@@ -26,7 +26,7 @@ fn message(error: &str, minutes: Option<&str>) -> String {
 }
 
 /// Whether anyone can sign in, and whether the hosted UI is offered.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn sign_in_available() -> Result<(bool, bool), crate::error::AppError> {
     let pool = crate::state::app_state()?.auth.pool;
     Ok((pool.is_some(), pool.is_some_and(|p| p.hosted_ui.is_some())))

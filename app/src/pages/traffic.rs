@@ -101,7 +101,7 @@ fn panel_of(get: &impl Fn(&str) -> Option<String>) -> Result<Panel, String> {
     })
 }
 
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::codec::Json)]
 pub async fn load_traffic(query: Vec<(String, String)>) -> Result<TrafficView, AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
@@ -453,7 +453,7 @@ fn TrafficBody(view: TrafficView, refresh: Callback<()>) -> impl IntoView {
 
 /// Runs the analysis of `query` on its Athena source; `again` runs it
 /// even when a run is kept. Any signed-in person may: viewers run analyses.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn run_on_athena(query: String, again: bool) -> Result<(), AppError> {
     use crate::traffic::athena_view;
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
@@ -478,7 +478,7 @@ pub async fn run_on_athena(query: String, again: bool) -> Result<(), AppError> {
 }
 
 /// Stops a run on Athena that is still going.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn cancel_on_athena(run: i64) -> Result<(), AppError> {
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
@@ -731,7 +731,7 @@ pub struct Proposal {
 /// Opens a rules draft on `web_acl` (`SCOPE/name`) with a rate rule from
 /// the analysis `link` names — the recommended limit, its key, window and
 /// scope — and attaches the analysis to it as evidence.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn propose_rule(link: String, web_acl: String) -> Result<Proposal, AppError> {
     use crate::changes::{evidence, steps};
     let user = crate::auth::caller::require(crate::roles::Role::Editor).await?;

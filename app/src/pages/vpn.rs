@@ -33,7 +33,7 @@ pub struct VpnView {
     pub can_edit: bool,
 }
 
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn load_vpn(set: Option<String>) -> Result<VpnView, AppError> {
     use crate::changes::kinds::vpn_geofencing;
     use crate::changes::{Kind, drafts};
@@ -77,7 +77,7 @@ pub async fn load_vpn(set: Option<String>) -> Result<VpnView, AppError> {
 /// Puts `countries` (codes, separated by commas or spaces) and
 /// `nat_addresses` (one a line) into the editor's draft of `set`; the deny
 /// policy follows the addresses.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn save_vpn(
     set: String,
     countries: String,
@@ -139,7 +139,7 @@ pub async fn save_vpn(
 
 /// "Test an IP" against the set's live parts, or with the caller's draft's
 /// countries and NAT addresses.
-#[server]
+#[server(output = crate::codec::Json)]
 pub async fn test_vpn_ip(set: String, ip: String, draft: bool) -> Result<IpTest, AppError> {
     use crate::changes::{Kind, drafts, kinds::vpn_geofencing};
     let user = crate::auth::caller::require(crate::roles::Role::Viewer).await?;
