@@ -112,7 +112,8 @@ fn pretty(rules: &[RuleEntry]) -> String {
     serde_json::to_string_pretty(&rules_json(rules)).unwrap_or_default()
 }
 
-#[component]
+/// An island: the page around it is server-rendered HTML.
+#[island(lazy)]
 pub fn RuleEditor(start: EditorStart) -> impl IntoView {
     let base = parse(&start.base_json).unwrap_or_default();
     let initial = start

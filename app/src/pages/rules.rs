@@ -212,32 +212,24 @@ pub async fn load_rules(
     })
 }
 
-/// The page as the server renders it; the island within hydrates.
+/// The page, rendered on the server: the live rules, their findings, the
+/// drafts and the templates are HTML; only the editor is an island.
 #[component]
 pub fn Rules() -> impl IntoView {
-    view! {
-        <Title text="Rate rules" />
-        <RulesIsland query=crate::shell::Params::query() />
-    }
-}
-
-#[island(lazy)]
-fn RulesIsland(query: crate::shell::Params) -> impl IntoView {
-    let query = Signal::stored(query);
+    let q = crate::shell::Params::query();
+    // The picker sends `acl=SCOPE/NAME`; links carry web_acl and scope.
+    let picked = q.get("acl").and_then(|acl| {
+        acl.split_once('/')
+            .map(|(scope, name)| (Some(name.to_owned()), Some(scope.to_owned())))
+    });
+    let (web_acl, scope) = picked.unwrap_or_else(|| (q.get("web_acl"), q.get("scope")));
+    let draft = q.get("draft");
     let data = Resource::new(
-        move || {
-            let q = query.get();
-            // The picker sends `acl=SCOPE/NAME`; links carry web_acl and scope.
-            let picked = q.get("acl").and_then(|acl| {
-                acl.split_once('/')
-                    .map(|(scope, name)| (Some(name.to_owned()), Some(scope.to_owned())))
-            });
-            let (web_acl, scope) = picked.unwrap_or_else(|| (q.get("web_acl"), q.get("scope")));
-            (web_acl, scope, q.get("draft"))
-        },
-        |(web_acl, scope, draft)| load_rules(web_acl, scope, draft),
+        || (),
+        move |_| load_rules(web_acl.clone(), scope.clone(), draft.clone()),
     );
     view! {
+        <Title text="Rate rules" />
         <h1>"Rate rules"</h1>
         <p class="lead">
             "The web ACL's rules as they are live in AWS WAF, in priority order and in plain words, "
