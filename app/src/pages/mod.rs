@@ -24,7 +24,7 @@ pub use dashboard::{Dashboard, LoadOverview};
 pub use error_page::ErrorPage;
 pub use forbidden::Forbidden;
 pub use not_found::NotFound;
-pub use policies::{DeleteMapping, LoadPolicies, Policies, SaveMapping, TokenGroups};
+pub use policies::{DeleteMapping, LoadDraft, LoadPolicies, Policies, SaveMapping, TokenGroups};
 pub use review::{LoadReview, Review, Step, TakeStep};
 pub use reviews::{LoadReviews, Reviews};
 pub use rule_editor::{DiscardDraft, SaveDraft};

@@ -16,8 +16,8 @@ use crate::policies::summary::summary;
 use crate::policies::validate::{Finding, Severity, validate_text};
 #[cfg(feature = "ssr")]
 use crate::roles::Role;
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,7 @@ pub struct PoliciesView {
 
 #[server(output = crate::codec::Json)]
 pub async fn load_policies(table: Option<String>) -> Result<PoliciesView, AppError> {
-    use crate::changes::{Kind, drafts, kinds::policy_mappings};
+    use crate::changes::{Kind, drafts};
     let user = crate::auth::caller::require(Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let reach = crate::changes::kinds::Reach {
@@ -51,22 +51,12 @@ pub async fn load_policies(table: Option<String>) -> Result<PoliciesView, AppErr
     };
     let tables = crate::policies::live::tables(&state.pool).await?;
     let table = crate::policies::live::table(&state.pool, table.as_deref()).await?;
-    let target = policy_mappings::target(&table);
-    let (live, open, pending) = tokio::join!(
+    let (live, draft, pending) = tokio::join!(
         crate::policies::live::read(reach, &table),
-        drafts::open_draft(&state.pool, Kind::PolicyMappings, &target, &user.username),
+        draft_of(&state.pool, &table, &user.username),
         drafts::pending(&state.pool, Kind::PolicyMappings, &user.username),
     );
-    let draft = match open? {
-        Some(id) => {
-            let change = crate::changes::store::get(&state.pool, id).await?;
-            Some(DraftMappings {
-                id: id.to_string(),
-                mappings: policy_mappings::mappings(&change.content),
-            })
-        }
-        None => None,
-    };
+    let draft = draft?;
     let (live, read) = live?;
     Ok(PoliciesView {
         tables,
@@ -80,6 +70,33 @@ pub async fn load_policies(table: Option<String>) -> Result<PoliciesView, AppErr
             .collect(),
         can_edit: user.has(Kind::PolicyMappings.author_role()),
     })
+}
+
+/// The caller's open draft of `table`'s mappings, read again after an edit.
+#[server(output = crate::codec::Json)]
+pub async fn load_draft(table: String) -> Result<Option<DraftMappings>, AppError> {
+    let user = crate::auth::caller::require(Role::Viewer).await?;
+    let state = crate::state::app_state()?;
+    let table = crate::policies::live::table(&state.pool, Some(&table)).await?;
+    draft_of(&state.pool, &table, &user.username).await
+}
+
+#[cfg(feature = "ssr")]
+async fn draft_of(
+    pool: &sqlx::PgPool,
+    table: &str,
+    author: &str,
+) -> Result<Option<DraftMappings>, AppError> {
+    use crate::changes::{Kind, drafts, kinds::policy_mappings};
+    let target = policy_mappings::target(table);
+    let Some(id) = drafts::open_draft(pool, Kind::PolicyMappings, &target, author).await? else {
+        return Ok(None);
+    };
+    let change = crate::changes::store::get(pool, id).await?;
+    Ok(Some(DraftMappings {
+        id: id.to_string(),
+        mappings: policy_mappings::mappings(&change.content),
+    }))
 }
 
 /// Sets a group's policy in the editor's draft of `table` (a new group is
@@ -187,31 +204,15 @@ pub async fn token_groups(token: String) -> Result<Vec<String>, AppError> {
 /// Endpoints the matrix starts with: the demo API's.
 const DEFAULT_ENDPOINTS: &str = "GET /petstore/v1/pets\nPOST /petstore/v1/pets\nDELETE /petstore/v1/pets/1\nGET /petstore/v2/status\nGET /petstore/v2/pets\nGET /admin/users";
 
-/// The page as the server renders it; the island within hydrates.
+/// The page, rendered on the server: the live mappings in words with their
+/// findings are HTML; the editor, the simulator and the matrix are one
+/// island, given the page's data.
 #[component]
 pub fn Policies() -> impl IntoView {
+    let table = crate::shell::Params::query().get("table");
+    let data = Resource::new(|| (), move |_| load_policies(table.clone()));
     view! {
         <Title text="Policies" />
-        <PoliciesIsland query=crate::shell::Params::query() />
-    }
-}
-
-#[island(lazy)]
-fn PoliciesIsland(query: crate::shell::Params) -> impl IntoView {
-    let query = Signal::stored(query);
-    let save = ServerAction::<SaveMapping>::new();
-    let delete = ServerAction::<DeleteMapping>::new();
-    let data = Resource::new(
-        move || {
-            (
-                query.with(|q| q.get("table")),
-                save.version().get(),
-                delete.version().get(),
-            )
-        },
-        |(table, _, _)| load_policies(table),
-    );
-    view! {
         <h1>"Policies"</h1>
         <p class="lead">
             "The API Gateway Lambda authorizer verifies a caller's Cognito access token, reads the policy of each of the caller's "
@@ -220,13 +221,10 @@ fn PoliciesIsland(query: crate::shell::Params) -> impl IntoView {
             <code>"execute-api:Invoke"</code>
             " on the method's ARN. A caller in no mapped group is denied. Changes go through a change request."
         </p>
-        <Outcome action=save />
-        <Outcome action=delete />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
-                    Ok(view) => view! { <PoliciesBody view save delete /> }.into_any(),
+                match data.await {
+                    Ok(view) => view! { <PoliciesBody view /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
@@ -235,22 +233,10 @@ fn PoliciesIsland(query: crate::shell::Params) -> impl IntoView {
 }
 
 #[component]
-fn PoliciesBody(
-    view: PoliciesView,
-    save: ServerAction<SaveMapping>,
-    delete: ServerAction<DeleteMapping>,
-) -> impl IntoView {
-    let PoliciesView {
-        tables,
-        table,
-        live,
-        read,
-        draft,
-        pending,
-        can_edit,
-    } = view;
-    let editor_group = RwSignal::new(String::new());
-    let editor_text = RwSignal::new(String::new());
+fn PoliciesBody(view: PoliciesView) -> impl IntoView {
+    let tables = view.tables.clone();
+    let pending = view.pending.clone();
+    let live = view.live.clone();
     view! {
         {(tables.len() > 1).then(|| view! {
             <nav class="inline-form" aria-label="Policy tables">
@@ -262,8 +248,8 @@ fn PoliciesBody(
         })}
         <PendingChanges pending heading="Your policy changes" />
         <section class="panel" aria-labelledby="live-heading">
-            <h2 id="live-heading">{format!("Mappings in {table}")}</h2>
-            <p class="muted age" data-testid="read-age">{read}</p>
+            <h2 id="live-heading">{format!("Mappings in {}", view.table)}</h2>
+            <p class="muted age" data-testid="read-age">{view.read.clone()}</p>
             <p class="muted">
                 "Whether API Gateway evaluates the Condition block of a policy an authorizer returns is not documented: "
                 "the simulator evaluates conditions with IAM's semantics and says when a decision turns on one. "
@@ -272,34 +258,87 @@ fn PoliciesBody(
             {if live.mappings.is_empty() {
                 view! { <p>"The table maps no group: every caller is denied."</p> }.into_any()
             } else {
-                live.mappings.clone().into_iter().map(|m| {
-                    let text = m.policy_text();
-                    view! {
-                        <MappingCard mapping=m.clone()>
-                            {can_edit.then(|| {
-                                let (group, text) = (m.group.clone(), text.clone());
-                                view! {
-                                    <button type="button" on:click=move |_| {
-                                        editor_group.set(group.clone());
-                                        editor_text.set(text.clone());
-                                    }>{format!("Edit {}", m.group)}</button>
-                                }
-                            })}
-                        </MappingCard>
-                    }
-                }).collect_view().into_any()
+                live.mappings.into_iter().map(|mapping| view! { <MappingCard mapping /> }).collect_view().into_any()
             }}
         </section>
-        {can_edit.then(|| view! {
-            <Editor table=table.clone() draft=draft.clone() save delete group=editor_group text=editor_text />
-        })}
-        <Simulator live=live.clone() draft=draft.clone().map(|d| d.mappings) />
-        <MatrixPanel live draft table />
+        <PolicyTools view=ToolsView {
+            table: view.table,
+            live: view.live,
+            draft: view.draft,
+            can_edit: view.can_edit,
+        } />
+    }
+}
+
+/// What the browser's part of the page is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolsView {
+    pub table: String,
+    pub live: Mappings,
+    pub draft: Option<DraftMappings>,
+    pub can_edit: bool,
+}
+
+/// What runs in the browser: edits into the draft, the simulator and the
+/// decision matrix. After each edit it reads the draft again, so the
+/// simulator and the matrix can use it at once.
+#[island(lazy)]
+fn PolicyTools(view: ToolsView) -> impl IntoView {
+    let ToolsView {
+        table,
+        live,
+        draft,
+        can_edit,
+    } = view;
+    let save = ServerAction::<SaveMapping>::new();
+    let delete = ServerAction::<DeleteMapping>::new();
+    let draft = RwSignal::new(draft);
+    let reread = table.clone();
+    Effect::new(move |seen: Option<(usize, usize)>| {
+        let versions = (save.version().get(), delete.version().get());
+        if seen.is_some_and(|seen| seen != versions) {
+            let table = reread.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(read) = load_draft(table).await {
+                    draft.set(read);
+                }
+            });
+        }
+        versions
+    });
+    let editor_group = RwSignal::new(String::new());
+    let editor_text = RwSignal::new(String::new());
+    move || {
+        let (table, live, draft) = (table.clone(), live.clone(), draft.get());
+        view! {
+            <Outcome action=save />
+            <Outcome action=delete />
+            {can_edit.then(|| {
+                let starts = live.mappings.clone().into_iter().map(|m| {
+                    let text = m.policy_text();
+                    let label = format!("Edit {}", m.group);
+                    view! {
+                        <button type="button" class="secondary" on:click=move |_| {
+                            editor_group.set(m.group.clone());
+                            editor_text.set(text.clone());
+                        }>{label}</button>
+                        " "
+                    }
+                }).collect_view();
+                view! {
+                    <Editor table=table.clone() draft=draft.clone() save delete group=editor_group text=editor_text>
+                        {starts}
+                    </Editor>
+                }
+            })}
+            <Simulator live=live.clone() draft=draft.clone().map(|d| d.mappings) />
+            <MatrixPanel live draft table />
+        }
     }
 }
 
 #[component]
-fn MappingCard(mapping: Mapping, children: Children) -> impl IntoView {
+fn MappingCard(mapping: Mapping) -> impl IntoView {
     let found = findings(&mapping);
     let words = summary(&mapping.policy);
     view! {
@@ -311,7 +350,6 @@ fn MappingCard(mapping: Mapping, children: Children) -> impl IntoView {
                 <summary>"Policy document"</summary>
                 <pre class="json">{mapping.policy_text()}</pre>
             </details>
-            {children()}
         </article>
     }
 }
@@ -349,6 +387,8 @@ fn Editor(
     delete: ServerAction<DeleteMapping>,
     group: RwSignal<String>,
     text: RwSignal<String>,
+    /// A button per live mapping, to start from it.
+    children: Children,
 ) -> impl IntoView {
     let found = Memo::new(move |_| {
         let text = text.get();
@@ -358,6 +398,27 @@ fn Editor(
         }
     });
     let table_for_delete = table.clone();
+    // Plain forms that post to the server functions, so they work before
+    // the island hydrates too; once it has, they dispatch from the fields'
+    // signals (ActionForm would decode the form data in the browser, which
+    // costs the page a query-string decoder).
+    let save_table = table.clone();
+    let on_save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(SaveMapping {
+            table: save_table.clone(),
+            group: group.get_untracked(),
+            policy: text.get_untracked(),
+        });
+    };
+    let delete_table = table.clone();
+    let on_delete = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        delete.dispatch(DeleteMapping {
+            table: delete_table.clone(),
+            group: group.get_untracked(),
+        });
+    };
     view! {
         <section class="panel" aria-labelledby="editor-heading">
             <h2 id="editor-heading">"Edit a mapping"</h2>
@@ -371,7 +432,8 @@ fn Editor(
                 }.into_any(),
                 None => view! { <p class="muted">"Saving starts a draft change request from the live table."</p> }.into_any(),
             }}
-            <ActionForm action=save>
+            <p class="inline-form">"Start from a live mapping: " {children()}</p>
+            <form method="post" action=SaveMapping::url() on:submit=on_save>
                 <input type="hidden" name="table" value=table.clone() />
                 <label>"Cognito group "
                     <input name="group" required prop:value=move || group.get()
@@ -389,14 +451,14 @@ fn Editor(
                     })}
                 </div>
                 <button type="submit">"Save to my draft"</button>
-            </ActionForm>
-            <ActionForm action=delete attr:class="inline-form">
+            </form>
+            <form method="post" action=DeleteMapping::url() class="inline-form" on:submit=on_delete>
                 <input type="hidden" name="table" value=table_for_delete />
                 <input type="hidden" name="group" prop:value=move || group.get() />
                 <button type="submit" disabled=move || group.with(|g| g.trim().is_empty())>
                     {move || format!("Unmap {} in my draft", group.get())}
                 </button>
-            </ActionForm>
+            </form>
         </section>
     }
 }
