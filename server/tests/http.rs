@@ -191,6 +191,25 @@ async fn a_path_is_escaped_when_echoed(_: PgPoolOptions, options: PgConnectOptio
     assert!(!reply.body.contains("<script>alert(1)</script>"));
 }
 
+/// An island's properties travel in the page as JSON in an attribute: what a
+/// visitor put in the URL stays text there.
+#[sqlx::test(migrations = "../migrations")]
+async fn island_properties_are_escaped(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
+    let state = common::state(pool, common::aws("us-east-1").await).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let reply = get_as(
+        state,
+        "/reviews/%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        &viewer,
+    )
+    .await;
+    assert!(reply.body.contains("<leptos-island"), "{}", reply.body);
+    assert!(reply.body.contains("data-props=\""));
+    assert!(!reply.body.contains("<script>alert(1)"));
+    assert!(reply.body.contains("&lt;script&gt;alert(1)"));
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn static_files_get_the_strictest_policy(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;
