@@ -11,11 +11,9 @@ use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     components::{A, Route, Router, Routes},
-    hooks::{use_location, use_params_map, use_query_map},
-    params::ParamsMap,
+    hooks::use_location,
     path,
 };
-use serde::{Deserialize, Serialize};
 
 /// The HTML document around the application, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -67,41 +65,6 @@ fn guarded<V: IntoView + 'static>(page: fn() -> V) -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-/// A page's query string or path parameters as the server read them, handed
-/// to the page's island as a property: islands hydrate on their own, without
-/// the router that read them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Params(Vec<(String, String)>);
-
-impl Params {
-    /// The value of `key` (the last one where it repeats).
-    pub fn get(&self, key: &str) -> Option<String> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    }
-
-    /// The request's query string, on the server.
-    pub fn query() -> Self {
-        Self::from_map(&use_query_map().get_untracked())
-    }
-
-    /// The matched route's path parameters, on the server.
-    pub fn path() -> Self {
-        Self::from_map(&use_params_map().get_untracked())
-    }
-
-    fn from_map(map: &ParamsMap) -> Self {
-        Params(
-            map.latest_values()
-                .map(|(k, v)| (k.to_string(), v.to_owned()))
-                .collect(),
-        )
     }
 }
 

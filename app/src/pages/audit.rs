@@ -100,8 +100,7 @@ pub fn Audit() -> impl IntoView {
         </form>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
+                match data.await {
                     Ok((filter, page)) => view! { <Trail filter page /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }

@@ -90,8 +90,7 @@ fn DashboardIsland() -> impl IntoView {
             </div>
             <Transition fallback=|| view! { <p>"Checking…"</p> }>
                 {move || Suspend::new(async move {
-                    let loaded = overview.await;
-                    match loaded {
+                    match overview.await {
                         Ok(o) => view! { <HealthView report=o.health /> }.into_any(),
                         Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }
@@ -102,8 +101,7 @@ fn DashboardIsland() -> impl IntoView {
             <h2 id="waiting-heading">"Waiting for your review"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let loaded = overview.await.map(|o| o.waiting);
-                    match loaded {
+                    match overview.await.map(|o| o.waiting) {
                         Ok(Ok(rows)) if rows.is_empty() => view! { <p role="status">"Nothing waits for you."</p> }.into_any(),
                         Ok(Ok(rows)) => view! { <ChangeTable rows /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
@@ -116,8 +114,7 @@ fn DashboardIsland() -> impl IntoView {
             <p class="muted">"Each managed web ACL's live rules against the version Gatehouse last applied."</p>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let loaded = overview.await.map(|o| o.drift);
-                    match loaded {
+                    match overview.await.map(|o| o.drift) {
                         Ok(Ok(drift)) => view! { <DriftView drift /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }
@@ -128,8 +125,7 @@ fn DashboardIsland() -> impl IntoView {
             <h2 id="thresholds-heading">"Threshold health"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let loaded = overview.await.map(|o| o.thresholds);
-                    match loaded {
+                    match overview.await.map(|o| o.thresholds) {
                         Ok(Ok(report)) => view! { <ThresholdView report /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }
@@ -140,8 +136,7 @@ fn DashboardIsland() -> impl IntoView {
             <h2 id="targets-heading">"Managed AWS resources"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let loaded = overview.await.map(|o| o.targets);
-                    match loaded {
+                    match overview.await.map(|o| o.targets) {
                         Ok(Ok(targets)) => view! { <TargetTable targets /> }.into_any(),
                         Ok(Err(err)) | Err(err) => view! { <ErrorNotice error=err /> }.into_any(),
                     }

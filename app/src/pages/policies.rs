@@ -209,7 +209,9 @@ const DEFAULT_ENDPOINTS: &str = "GET /petstore/v1/pets\nPOST /petstore/v1/pets\n
 /// island, given the page's data.
 #[component]
 pub fn Policies() -> impl IntoView {
-    let table = crate::shell::Params::query().get("table");
+    let table = leptos_router::hooks::use_query_map()
+        .get_untracked()
+        .get("table");
     let data = Resource::new(|| (), move |_| load_policies(table.clone()));
     view! {
         <Title text="Policies" />

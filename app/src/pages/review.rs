@@ -225,26 +225,23 @@ pub async fn take_step(id: String, step: Step, text: String) -> Result<Stepped, 
 pub fn Review() -> impl IntoView {
     view! {
         <Title text="Review" />
-        <ReviewIsland params=crate::shell::Params::path() />
+        <ReviewIsland id=leptos_router::hooks::use_params_map().get_untracked().get("id").unwrap_or_default() />
     }
 }
 
 #[island(lazy)]
-fn ReviewIsland(params: crate::shell::Params) -> impl IntoView {
-    let params = Signal::stored(params);
-    let id = move || params.get().get("id").unwrap_or_default();
+fn ReviewIsland(id: String) -> impl IntoView {
     let step = ServerAction::<TakeStep>::new();
     // What is being typed outlives the page's refresh after each step.
     let fields = Fields::default();
     let data = Resource::new(
-        move || (id(), step.version().get()),
+        move || (id.clone(), step.version().get()),
         |(id, _)| load_review(id),
     );
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
+                match data.await {
                     Ok(review) => view! { <ReviewBody review step fields /> }.into_any(),
                     Err(AppError::NotFound) => view! {
                         <h1>"Review"</h1>

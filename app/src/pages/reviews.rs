@@ -60,8 +60,7 @@ pub fn Reviews() -> impl IntoView {
         </form>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
+                match data.await {
                     Ok(rows) => view! { <ChangeTable rows /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }

@@ -216,7 +216,7 @@ pub async fn load_rules(
 /// drafts and the templates are HTML; only the editor is an island.
 #[component]
 pub fn Rules() -> impl IntoView {
-    let q = crate::shell::Params::query();
+    let q = leptos_router::hooks::use_query_map().get_untracked();
     // The picker sends `acl=SCOPE/NAME`; links carry web_acl and scope.
     let picked = q.get("acl").and_then(|acl| {
         acl.split_once('/')
@@ -237,8 +237,7 @@ pub fn Rules() -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
+                match data.await {
                     Ok(view) => view! { <RulesBody view /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }

@@ -545,8 +545,7 @@ fn SettingsIsland() -> impl IntoView {
         <Outcome action=health />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
+                match data.await {
                     Ok(view) => view! { <SettingsBody view add athena remove roles health /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }

@@ -342,46 +342,45 @@ fn short(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
 pub fn Traffic() -> impl IntoView {
     view! {
         <Title text="Traffic" />
-        <TrafficIsland query=crate::shell::Params::query() />
+        <TrafficIsland query=analysis_query() />
     }
 }
 
+/// The analysis's parameters in the request's query string, on the server.
+fn analysis_query() -> Vec<(String, String)> {
+    let q = leptos_router::hooks::use_query_map().get_untracked();
+    let keys = [
+        "from",
+        "to",
+        "window",
+        "by",
+        "by_kind",
+        "header",
+        "uri",
+        "uri_match",
+        "method",
+        "country",
+        "web_acl",
+        "label",
+        "sliding",
+        "limit",
+        "percentile",
+        "buffer",
+        "what_if",
+        "blocked",
+        "bad_labels",
+        "exclude",
+        "outliers",
+        "source",
+    ];
+    keys.iter()
+        .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v)))
+        .collect()
+}
+
 #[island(lazy)]
-fn TrafficIsland(query: crate::shell::Params) -> impl IntoView {
-    let query = Signal::stored(query);
-    let data = Resource::new(
-        move || {
-            let q = query.get();
-            let keys = [
-                "from",
-                "to",
-                "window",
-                "by",
-                "by_kind",
-                "header",
-                "uri",
-                "uri_match",
-                "method",
-                "country",
-                "web_acl",
-                "label",
-                "sliding",
-                "limit",
-                "percentile",
-                "buffer",
-                "what_if",
-                "blocked",
-                "bad_labels",
-                "exclude",
-                "outliers",
-                "source",
-            ];
-            keys.iter()
-                .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v)))
-                .collect::<Vec<_>>()
-        },
-        load_traffic,
-    );
+fn TrafficIsland(query: Vec<(String, String)>) -> impl IntoView {
+    let data = Resource::new(move || query.clone(), load_traffic);
     view! {
         <h1>"Traffic"</h1>
         <p class="lead">
@@ -390,8 +389,7 @@ fn TrafficIsland(query: crate::shell::Params) -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
+                match data.await {
                     Ok(view) => {
                         // While Athena works, look again shortly.
                         if view.athena.as_ref().is_some_and(AthenaStatus::in_flight) {

@@ -168,16 +168,15 @@ pub async fn test_vpn_ip(set: String, ip: String, draft: bool) -> Result<IpTest,
 pub fn VpnCountries() -> impl IntoView {
     view! {
         <Title text="VPN countries" />
-        <VpnCountriesIsland query=crate::shell::Params::query() />
+        <VpnCountriesIsland set=leptos_router::hooks::use_query_map().get_untracked().get("set") />
     }
 }
 
 #[island(lazy)]
-fn VpnCountriesIsland(query: crate::shell::Params) -> impl IntoView {
-    let query = Signal::stored(query);
+fn VpnCountriesIsland(set: Option<String>) -> impl IntoView {
     let save = ServerAction::<SaveVpn>::new();
     let data = Resource::new(
-        move || (query.with(|q| q.get("set")), save.version().get()),
+        move || (set.clone(), save.version().get()),
         |(set, _)| load_vpn(set),
     );
     view! {
@@ -191,8 +190,7 @@ fn VpnCountriesIsland(query: crate::shell::Params) -> impl IntoView {
         <crate::pages::settings::Outcome action=save />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let loaded = data.await;
-                match loaded {
+                match data.await {
                     Ok(view) => view! { <VpnBody view save /> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
