@@ -15,10 +15,7 @@ ensure_postgres
 ensure_moto
 ensure_chromium
 ensure_end2end_deps
-if ! wasm-opt --version 2>/dev/null | grep -q "version 116"; then
-  step "Installing wasm-opt (binaryen 116, about 10 minutes, once)"
-  cargo install wasm-opt --locked
-fi
+ensure_wasm_opt
 step "Building the release site (cargo leptos build --release --split --precompress)"
 (cd "$ROOT" && cargo leptos build --release --split --precompress >&2)
 serve_release_demo gatehouse_bundle "${BUNDLE_PORT:-3063}" "${MOTO_PORT:-5063}"

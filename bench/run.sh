@@ -11,14 +11,10 @@ SCALE=${1:-4}
 
 bench_prepare "$SCALE"
 DATA=$BENCH_DATA
-BENCH_VENV=$GATEHOUSE_HOME/bench-venv
-if [ ! -x "$BENCH_VENV/bin/python" ]; then
-  step "Installing DuckDB (PyPI) into $BENCH_VENV"
-  python3 -m venv "$BENCH_VENV"
-  "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check 'duckdb>=1.1'
-fi
+# DuckDB at the version the Athena SQL check pins (scripts/pins/sql-check.txt).
+ensure_sql_check
 export DATABASE_URL
 DATABASE_URL=$(database_url gatehouse_bench fresh)
 "$TARGET_DIR/release/gatehouse" migrate >&2
 step "Running"
-"$BENCH_VENV/bin/python" "$ROOT/bench/bench.py" "$TARGET_DIR/release/gatehouse" "$DATA"
+"$SQL_CHECK_PYTHON" "$ROOT/bench/bench.py" "$TARGET_DIR/release/gatehouse" "$DATA"

@@ -1,16 +1,21 @@
 # Shared by scripts/run.sh and scripts/test.sh: installs what is missing and
 # starts the local services (PostgreSQL, the moto AWS emulator). Sourced, not
-# run. Every install step checks first, so a warm machine skips it.
+# run. Every tool is pinned to one version known to work; each install step
+# checks the installed version first, so a warm machine skips it, and one
+# that installed another version earlier gets the pinned one.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GATEHOUSE_HOME=${GATEHOUSE_HOME:-$HOME/.local/share/gatehouse}
+# cargo-leptos 0.3.11 needs a newer rustc than this workspace's.
 CARGO_LEPTOS_VERSION=0.3.10
 SQLX_CLI_VERSION=0.8.6
-MOTO_SPEC='moto[server]>=5.2,<6'
-# The Athena SQL check (scripts/athena_duckdb.py): sqlglot's transpiling
-# changes between releases, so its version is pinned; DuckDB's Python
-# functions need numpy.
-SQL_CHECK_SPECS=('sqlglot==30.30.0' 'duckdb>=1.1,<3' 'numpy>=1.26')
+NEXTEST_VERSION=0.9.143
+# For release builds (bench/bundle.sh): the crate 0.116.1 builds binaryen 116;
+# Debian's binaryen 108 emits WASM that fails to hydrate.
+WASM_OPT_VERSION=0.116.1
+# Python packages, every one pinned with its dependencies (scripts/pins/).
+MOTO_PINS=$ROOT/scripts/pins/moto.txt
+SQL_CHECK_PINS=$ROOT/scripts/pins/sql-check.txt
 # The IP-to-country database of "Test an IP" (CC BY 4.0, NRO), from npm.
 IP_DB_PACKAGE=@ip-location-db/geo-whois-asn-country-mmdb
 IP_DB_VERSION=2.3.2026061719
@@ -54,14 +59,21 @@ ensure_rust_tools() {
   wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")
   if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg"; then
     step "Installing wasm-bindgen-cli $wbg (about 2 minutes, once)"
-    cargo install wasm-bindgen-cli --version "$wbg"
+    cargo install wasm-bindgen-cli --version "$wbg" --locked
   fi
 }
 
 ensure_nextest() {
-  if ! cargo nextest --version >/dev/null 2>&1; then
-    step "Installing cargo-nextest (a few minutes, once)"
-    cargo install cargo-nextest --locked
+  if ! cargo nextest --version 2>/dev/null | grep -q "^cargo-nextest $NEXTEST_VERSION "; then
+    step "Installing cargo-nextest $NEXTEST_VERSION (a few minutes, once)"
+    cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
+  fi
+}
+
+ensure_wasm_opt() {
+  if ! wasm-opt --version 2>/dev/null | grep -q "version 116"; then
+    step "Installing wasm-opt $WASM_OPT_VERSION (binaryen 116, about 10 minutes, once)"
+    cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
   fi
 }
 
@@ -136,25 +148,66 @@ database_url() {
   echo "${PG_ADMIN_URL%/*}/$name"
 }
 
-ensure_moto() {
-  MOTO_SERVER=$GATEHOUSE_HOME/venv/bin/moto_server
-  if [ ! -x "$MOTO_SERVER" ]; then
-    step "Installing the moto AWS emulator into $GATEHOUSE_HOME/venv"
-    python3 -m venv "$GATEHOUSE_HOME/venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$GATEHOUSE_HOME/venv"; }
-    "$GATEHOUSE_HOME/venv/bin/pip" install -q --disable-pip-version-check "$MOTO_SPEC"
+# Installs the pinned packages of requirement file $2 ($1 names them) into
+# the virtualenv under $GATEHOUSE_HOME, replacing any other version there.
+ensure_pins() {
+  local what=$1 pins=$2 venv=$GATEHOUSE_HOME/venv wrong
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
   fi
+  if ! wrong=$("$venv/bin/python" "$ROOT/scripts/pins/check.py" "$pins"); then
+    step "Installing $what into $venv at the pinned versions (${pins#"$ROOT"/})"
+    # What is replaced, as opposed to installed anew.
+    grep -v ' missing ' <<<"$wrong" | sed 's/^/    replacing /' >&2 || true
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$pins" >&2
+    "$venv/bin/python" "$ROOT/scripts/pins/check.py" "$pins" >&2 || die "$what: not at the pinned versions after installing"
+  fi
+}
+
+ensure_moto() {
+  ensure_pins "the moto AWS emulator" "$MOTO_PINS"
+  MOTO_SERVER=$GATEHOUSE_HOME/venv/bin/moto_server
 }
 
 # sqlglot and DuckDB in the emulator's virtualenv, for the test suite's
 # check that Athena SQL means what the imported engine computes.
 ensure_sql_check() {
   ensure_moto
+  ensure_pins "sqlglot and DuckDB (the Athena SQL check)" "$SQL_CHECK_PINS"
   SQL_CHECK_PYTHON=$GATEHOUSE_HOME/venv/bin/python
-  if ! "$SQL_CHECK_PYTHON" -c 'import sqlglot, duckdb, numpy; assert sqlglot.__version__ == "30.30.0"' 2>/dev/null; then
-    step "Installing sqlglot and DuckDB into $GATEHOUSE_HOME/venv (the Athena SQL check)"
-    "$GATEHOUSE_HOME/venv/bin/pip" install -q --disable-pip-version-check "${SQL_CHECK_SPECS[@]}"
-  fi
   export SQL_CHECK_PYTHON
+}
+
+# Prints, one line each, the versions of the tools this run uses (whatever
+# of them is installed), so that a log says what a run ran with.
+print_versions() {
+  local venv=$GATEHOUSE_HOME/venv
+  step "Versions in use"
+  {
+    printf '  %-15s %s\n' rustc "$(rustc --version 2>/dev/null)"
+    printf '  %-15s %s\n' cargo-leptos "$(cargo leptos --version 2>/dev/null)"
+    printf '  %-15s %s\n' wasm-bindgen "$(wasm-bindgen --version 2>/dev/null)"
+    command -v cargo-nextest >/dev/null && printf '  %-15s %s\n' nextest "$(cargo nextest --version 2>/dev/null | head -n 1)"
+    command -v sqlx >/dev/null && printf '  %-15s %s\n' sqlx-cli "$(cargo sqlx --version 2>/dev/null)"
+    printf '  %-15s %s\n' PostgreSQL "$(psql -tAX "$PG_ADMIN_URL" -c 'SHOW server_version' 2>/dev/null)"
+    printf '  %-15s %s\n' python "$("$venv/bin/python" --version 2>&1)"
+    printf '  %-15s %s\n' "python pkgs" "$("$venv/bin/python" -c '
+import importlib.metadata as m
+names = ["moto", "boto3", "botocore", "sqlglot", "duckdb", "numpy"]
+found = []
+for n in names:
+    try:
+        found.append(n + " " + m.version(n))
+    except m.PackageNotFoundError:
+        pass
+print(", ".join(found))' 2>/dev/null)"
+    [ -n "${GATEHOUSE_IP_COUNTRY_DB:-}" ] && printf '  %-15s %s\n' "IP database" "$IP_DB_PACKAGE@$IP_DB_VERSION"
+    if [ -f "$ROOT/end2end/node_modules/@playwright/test/package.json" ]; then
+      printf '  %-15s %s\n' node "$(node --version) (npm $(npm --version))"
+      printf '  %-15s %s\n' playwright "$(node -p 'require(process.argv[1]).version' "$ROOT/end2end/node_modules/@playwright/test/package.json")"
+      printf '  %-15s %s\n' chromium "$(/usr/bin/chromium --version 2>/dev/null) (Debian's package)"
+    fi
+  } >&2
 }
 
 # Starts moto on port $1 and points the AWS SDK at it with dummy credentials.
@@ -202,12 +255,16 @@ ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
-# Node and the end2end suite's packages (Playwright without its browsers).
+# Node and the end2end suite's packages (Playwright without its browsers), as
+# end2end/package-lock.json pins them: installed again whenever the lockfile
+# differs from the one they were installed from.
 ensure_end2end_deps() {
   command -v npm >/dev/null || apt_install nodejs npm
-  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
-    step "Installing the end2end packages (npm ci)"
+  local lock=$ROOT/end2end/package-lock.json stamp=$ROOT/end2end/node_modules/.gatehouse-lock
+  if ! cmp -s "$lock" "$stamp" || [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    step "Installing the end2end packages (npm ci, from end2end/package-lock.json)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >&2)
+    cp "$lock" "$stamp"
   fi
 }
 
@@ -234,12 +291,20 @@ ensure_ip_database() {
 # GATEHOUSE_AUDIT__ANCHOR unless they are set already. A real deployment
 # keeps the key in its secret store and the checkpoints in S3 under Object
 # Lock (README, "The audit trail").
+#
+# The anchor is optional: when the key cannot be made, the console runs
+# without checkpoints and says so.
 ensure_audit_anchor() {
   local key=$GATEHOUSE_HOME/audit.key db=${DATABASE_URL##*/}
-  if [ ! -s "$key" ]; then
-    (umask 077 && printf 'local-%s' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$key")
+  if [ -n "${GATEHOUSE_AUDIT__KEY:-}" ]; then
+    export GATEHOUSE_AUDIT__ANCHOR=${GATEHOUSE_AUDIT__ANCHOR:-$GATEHOUSE_HOME/audit-checkpoints/${db%%\?*}.json}
+    return
   fi
-  export GATEHOUSE_AUDIT__KEY=${GATEHOUSE_AUDIT__KEY:-$(cat "$key")}
+  if [ ! -s "$key" ] && ! (umask 077 && printf 'local-%s' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$key") 2>/dev/null; then
+    printf '\033[33mwarning:\033[0m cannot write %s: the audit trail runs without checkpoints\n' "$key" >&2
+    return
+  fi
+  export GATEHOUSE_AUDIT__KEY=$(cat "$key")
   export GATEHOUSE_AUDIT__ANCHOR=${GATEHOUSE_AUDIT__ANCHOR:-$GATEHOUSE_HOME/audit-checkpoints/${db%%\?*}.json}
 }
 

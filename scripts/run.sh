@@ -16,6 +16,7 @@ export DATABASE_URL
 ensure_audit_anchor
 ensure_moto
 ensure_ip_database
+print_versions
 start_moto "${MOTO_PORT:-5055}"
 
 step "Building the console (cargo leptos build --split)"

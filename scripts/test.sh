@@ -25,6 +25,7 @@ ensure_sql_check
 ensure_chromium
 ensure_end2end_deps
 ensure_ip_database
+print_versions
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod aws_budget;
+#[cfg(feature = "ssr")]
+pub mod aws_error;
 pub mod changes;
 pub mod codec;
 pub mod error;

@@ -31,7 +31,14 @@ pub async fn sdk_config(config: &AwsConfig) -> aws_config::SdkConfig {
         .region(region)
         .timeout_config(timeouts())
         .retry_config(aws_config::retry::RetryConfig::adaptive());
-    if let Some(endpoint) = &config.endpoint_url {
+    // An endpoint from the environment's AWS_ENDPOINT_URL is left to the
+    // SDK's own chain, which also honours a service's own
+    // (AWS_ENDPOINT_URL_ATHENA, …); one set in the file applies to every
+    // service.
+    let from_env = std::env::var("AWS_ENDPOINT_URL").ok();
+    if let Some(endpoint) = &config.endpoint_url
+        && from_env.as_ref() != Some(endpoint)
+    {
         loader = loader.endpoint_url(endpoint);
     }
     loader.load().await

@@ -455,6 +455,14 @@ async fn verify_audit(config: &Config) -> Result<(), String> {
                 serve::redact_password(&config.database_url)
             )
         })?;
+    println!("{}", audit_verdict(config, &pool).await?);
+    Ok(())
+}
+
+/// Verifies the audit chain against the newest checkpoint at the anchor
+/// (when one is configured): the line `audit verify` prints, or why the
+/// trail cannot be trusted.
+async fn audit_verdict(config: &Config, pool: &sqlx::PgPool) -> Result<String, String> {
     let anchored = config.audit_anchor().map_err(|e| e.to_string())?;
     let checkpoint = match &anchored {
         None => None,
@@ -477,7 +485,7 @@ async fn verify_audit(config: &Config) -> Result<(), String> {
             }
         }
     };
-    match app::audit::verify(&pool, checkpoint.as_ref().map(|(_, c)| c)).await {
+    match app::audit::verify(pool, checkpoint.as_ref().map(|(_, c)| c)).await {
         Ok(Ok(count)) => {
             let anchoring = match (&anchored, &checkpoint) {
                 (None, _) => "; not anchored outside the database (set audit.key and \
@@ -492,14 +500,18 @@ async fn verify_audit(config: &Config) -> Result<(), String> {
                     c.sequence
                 ),
             };
-            println!("audit chain intact: {count} events{anchoring}");
-            Ok(())
+            Ok(format!("audit chain intact: {count} events{anchoring}"))
         }
         Ok(Err(broken)) => Err(format!("audit chain broken at {broken}")),
         Err(err) => Err(format!("cannot read the audit trail: {err}")),
     }
 }
 
+/// Provisions the demo and registers it. The web ACLs, the policy table,
+/// the Cognito pool, the sample logs and the sample change request are what
+/// the console is for, so their failure stops the demo; the Athena log
+/// source and the audit anchor are optional parts: when one cannot be set
+/// up, the demo says which and why and sets up the rest.
 async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
     let state = serve::state(config).await.map_err(|e| e.to_string())?;
     let resources = demo::provision(&state.aws)
@@ -517,13 +529,18 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
     let logs = demo::import_sample_logs(&state.pool, &state.aws, now, shop)
         .await
         .map_err(|e| format!("cannot import the sample WAF logs: {e}"))?;
-    demo::register_athena(&state.pool, &state.aws, now)
-        .await
-        .map_err(|e| format!("cannot register the Athena log source: {e}"))?;
     eprintln!(
         "sample WAF logs: {} records imported, {} already there",
-        logs.records, logs.duplicates_skipped
+        logs.summary.records, logs.summary.duplicates_skipped
     );
+    let mut not_set_up = Vec::new();
+    let athena = match logs.in_s3 {
+        Ok(()) => demo::register_athena(&state.pool, &state.aws, now).await,
+        Err(why) => Err(why),
+    };
+    if let Err(why) = athena {
+        not_set_up.push(demo::NotSetUp::new(demo::athena::PART, why));
+    }
     let required_approvals = app::settings::store::effective(&state.pool, &state.overrides)
         .await
         .map_err(|e| e.to_string())?
@@ -531,7 +548,25 @@ async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
     demo::sample_change(&state.pool, &state.aws, required_approvals)
         .await
         .map_err(|e| format!("cannot open the sample change request: {e}"))?;
-    let summary = demo::Summary::new(config.console_url());
+    if let Some(checkpoints) = &state.checkpoints {
+        // The demo's own events, covered by a first checkpoint, which is
+        // then read back and checked as `audit verify` checks it.
+        let anchored = match checkpoints.write(&state.pool).await {
+            Ok(_) => audit_verdict(config, &state.pool).await.map(|_| ()),
+            Err(why) => Err(why),
+        };
+        if let Err(why) = anchored {
+            let why = format!(
+                "{why} ({}); the console runs, and its Audit page shows the anchor's problem",
+                checkpoints.anchor.describe()
+            );
+            not_set_up.push(demo::NotSetUp::new("the audit anchor", why));
+        }
+    }
+    for part in &not_set_up {
+        eprintln!("gatehouse demo: {} not set up: {}", part.part, part.why);
+    }
+    let summary = demo::Summary::new(config.console_url(), not_set_up);
     print_summary(json, &summary, summary.to_text())
 }
 

@@ -191,6 +191,92 @@ async fn demo_json_prints_the_url_and_one_sign_in_per_user(
     );
 }
 
+/// A stand-in on loopback for an endpoint that answers what is not an AWS
+/// answer: every request gets 404 and an HTML page, as moto 5.2.6 answers
+/// Athena's JSON protocol.
+async fn not_aws_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let pages = axum::Router::new().fallback(|| async {
+        (
+            http::StatusCode::NOT_FOUND,
+            axum::response::Html("<!doctype html><title>404 Not Found</title><h1>Not Found</h1>"),
+        )
+    });
+    tokio::spawn(async move { axum::serve(listener, pages).await });
+    format!("http://{address}")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn demo_sets_up_the_rest_when_athena_answers_what_is_not_aws(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    common::moto_endpoint();
+    let athena = not_aws_endpoint().await;
+    // An audit anchor whose folder is a file: no checkpoint can go there.
+    let not_a_folder = tempfile::NamedTempFile::new().unwrap();
+    let anchor = not_a_folder.path().join("checkpoints.json");
+    // The SDK's per-service endpoint: Athena alone goes to the stand-in.
+    let output = tokio::process::Command::from(gatehouse())
+        .args(["demo", "--json"])
+        .env("DATABASE_URL", common::database_url(&pool))
+        .env("AWS_REGION", "ap-south-2")
+        .env("AWS_ENDPOINT_URL_ATHENA", &athena)
+        .env(
+            "GATEHOUSE_AUDIT__KEY",
+            "a-test-key-of-at-least-32-characters",
+        )
+        .env("GATEHOUSE_AUDIT__ANCHOR", &anchor)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    assert_eq!(summary["users"].as_array().map(Vec::len), Some(6));
+    let skipped = summary["not_set_up"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped[0]["part"], "the Athena log source athena-demo");
+    let why = skipped[0]["why"].as_str().unwrap();
+    assert!(
+        why.contains("athena:GetWorkGroup failed: the endpoint answered HTTP 404"),
+        "an answer is not called a timeout: {why}"
+    );
+    assert!(!why.contains("no answer"), "{why}");
+    assert_eq!(skipped[1]["part"], "the audit anchor");
+    let why = skipped[1]["why"].as_str().unwrap();
+    assert!(why.contains(&anchor.display().to_string()), "{why}");
+    assert!(
+        stderr.contains("athena-demo not set up") && stderr.contains("audit anchor not set up"),
+        "said as it happens: {stderr}"
+    );
+
+    // Everything else was set up: the seven other targets, the sample logs
+    // and the change request waiting for review.
+    let registered: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM aws_targets WHERE region = 'ap-south-2'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(registered.len(), 7, "{registered:?}");
+    assert!(
+        !registered.iter().any(|name| name == "athena-demo"),
+        "{registered:?}"
+    );
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM log_files")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(records > 0, "the sample logs were imported");
+    let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM change_requests")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(changes, 1, "the sample change request is open");
+}
+
 #[sqlx::test(migrations = false)]
 async fn migrate_creates_the_schema_and_is_idempotent(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;

@@ -494,8 +494,7 @@ async fn admins_exist(state: &crate::state::AppState, group: &str) -> Result<(),
              no one could change the settings. Add its members first."
         ))),
         Err(error) => {
-            use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
-            let code = error.code().unwrap_or("no answer").to_owned();
+            let code = crate::aws_error::describe(&error);
             tracing::info!(error = %aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error), "ListUsersInGroup");
             Err(AppError::BadRequest(format!(
                 "Cannot tell who is in the Cognito group {group:?} (ListUsersInGroup failed: {code})."

@@ -6,8 +6,9 @@
 use super::Target;
 use crate::state::AwsClients;
 use crate::targets::TargetKind;
-use aws_sdk_wafv2::error::ProvideErrorMetadata;
+use aws_sdk_wafv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::Scope;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde_json::{Value, json};
 
 /// A check that failed: which call, and what AWS answered.
@@ -29,19 +30,15 @@ impl CheckFailed {
     }
 }
 
-/// From an SDK error: AWS's error code when AWS answered, else "no answer".
-/// AWS's whole message goes to the log only.
-fn sdk_failed<E: ProvideErrorMetadata + std::error::Error>(
+/// From an SDK error: AWS's error code when AWS answered with one, else
+/// what did come back (`aws_error::describe`). AWS's whole message goes to
+/// the log only.
+fn sdk_failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
     call: &'static str,
-    error: E,
+    error: SdkError<E, HttpResponse>,
 ) -> CheckFailed {
-    tracing::info!(call, %error, "settings check failed");
-    CheckFailed::new(
-        call,
-        error
-            .code()
-            .unwrap_or("no answer from AWS (timeout or connection)"),
-    )
+    tracing::info!(call, error = %DisplayErrorContext(&error), "settings check failed");
+    CheckFailed::new(call, crate::aws_error::describe(&error))
 }
 
 type AwsResult<T> = Result<T, CheckFailed>;

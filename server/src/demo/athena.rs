@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const SOURCE: &str = "athena-demo";
+/// How the demo names this part when it cannot set it up.
+pub const PART: &str = "the Athena log source athena-demo";
 pub const LOGS_BUCKET: &str = "gatehouse-demo-waf-logs";
 pub const RESULTS_BUCKET: &str = "gatehouse-demo-athena-results";
 pub const DATABASE: &str = "gatehouse_demo";
@@ -37,13 +39,10 @@ async fn bucket(aws: &AwsClients, name: &str) -> Result<(), String> {
     match create.send().await {
         Ok(_) => Ok(()),
         Err(_) if there().await => Ok(()),
-        Err(e) => {
-            use aws_sdk_s3::error::ProvideErrorMetadata;
-            Err(format!(
-                "cannot create the bucket {name}: {}",
-                e.code().unwrap_or("no answer from S3")
-            ))
-        }
+        Err(e) => Err(format!(
+            "cannot create the bucket {name}: {}",
+            app::aws_error::describe(&e)
+        )),
     }
 }
 

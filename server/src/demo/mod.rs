@@ -179,6 +179,24 @@ pub fn operator(command: &str) -> app::audit::Actor {
 pub struct Summary {
     pub url: String,
     pub users: Vec<SignIn>,
+    /// The optional parts that could not be set up (the rest was).
+    pub not_set_up: Vec<NotSetUp>,
+}
+
+/// An optional part of the demo that could not be set up, and why.
+#[derive(Debug, Serialize)]
+pub struct NotSetUp {
+    pub part: String,
+    pub why: String,
+}
+
+impl NotSetUp {
+    pub fn new(part: impl Into<String>, why: impl Into<String>) -> Self {
+        NotSetUp {
+            part: part.into(),
+            why: why.into(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -189,7 +207,7 @@ pub struct SignIn {
 }
 
 impl Summary {
-    pub fn new(url: String) -> Self {
+    pub fn new(url: String, not_set_up: Vec<NotSetUp>) -> Self {
         let users = DEMO_USERS
             .iter()
             .map(|user| SignIn {
@@ -198,7 +216,11 @@ impl Summary {
                 role: user.role,
             })
             .collect();
-        Summary { url, users }
+        Summary {
+            url,
+            users,
+            not_set_up,
+        }
     }
 
     /// The text a person reads after `gatehouse demo`.
@@ -212,21 +234,36 @@ impl Summary {
                 user.role.as_str()
             ));
         }
+        if !self.not_set_up.is_empty() {
+            text.push_str("\nNot set up (the rest of the demo works without it):\n");
+            for part in &self.not_set_up {
+                text.push_str(&format!("  {}: {}\n", part.part, part.why));
+            }
+        }
         text
     }
+}
+
+/// The sample logs imported, and whether their copy in S3 (which the
+/// Athena log source reads) was made.
+pub struct SampleLogs {
+    pub summary: crate::traffic::import::Summary,
+    pub in_s3: Result<(), String>,
 }
 
 /// Generates yesterday's sample WAF logs (see `traffic::generate`) and
 /// imports them in place of the sample logs an earlier run imported: they
 /// name `web_acl_arn`, the demo's `shop` web ACL, whose ARN changes with
 /// each new emulator, so the same day would otherwise count twice under
-/// two ARNs. (The earlier imports stay listed, and audited.)
+/// two ARNs. (The earlier imports stay listed, and audited.) The same day
+/// is put into S3 for the Athena log source; the import does not depend on
+/// that copy.
 pub async fn import_sample_logs(
     pool: &sqlx::PgPool,
     aws: &AwsClients,
     now: chrono::DateTime<chrono::Utc>,
     web_acl_arn: &str,
-) -> Result<crate::traffic::import::Summary, String> {
+) -> Result<SampleLogs, String> {
     use crate::traffic::{generate, import};
     let dir = std::env::temp_dir().join(format!("gatehouse-demo-logs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -242,7 +279,9 @@ pub async fn import_sample_logs(
     .map_err(|e| e.to_string())?
     .map_err(|e| format!("cannot write the sample logs under {}: {e}", dir.display()))?;
     // The same day in S3, for the athena-demo source.
-    athena::upload(aws, &dir, &generated.files).await?;
+    let in_s3 = athena::upload(aws, &dir, &generated.files)
+        .await
+        .map(|_| ());
     let files = generated
         .files
         .into_iter()
@@ -270,7 +309,7 @@ pub async fn import_sample_logs(
         .await
         .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(summary)
+    Ok(SampleLogs { summary, in_s3 })
 }
 
 /// A change request waiting for review, so that the Reviews page shows one
