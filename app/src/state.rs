@@ -22,6 +22,8 @@ pub struct AppState {
     pub geo: Option<std::sync::Arc<crate::vpn::geo::GeoDb>>,
     /// The writer of audit checkpoints, when an anchor is configured.
     pub checkpoints: Option<std::sync::Arc<crate::audit::checkpoint::Checkpoints>>,
+    /// What one uploaded or S3 log file may take to import.
+    pub import_limits: crate::traffic::ImportLimits,
 }
 
 /// How people sign in: the user pool (when one is configured or

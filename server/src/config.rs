@@ -44,6 +44,9 @@ pub struct Config {
     pub sessions: SessionConfig,
     pub changes: ChangesConfig,
     pub audit: AuditConfig,
+    /// What one log file may take to import (`[import] max_inflated_bytes`,
+    /// 8 GiB by default; a gzip is also stopped past 1,000 times its size).
+    pub import: app::traffic::ImportLimits,
     /// Filter for the log, in `tracing` syntax. Env: `RUST_LOG`.
     pub log: String,
     /// Which console settings this file or the environment fix (found by
@@ -184,6 +187,7 @@ impl Default for Config {
                 anchor: None,
                 checkpoint_seconds: 60,
             },
+            import: app::traffic::ImportLimits::default(),
             log: "info,gatehouse=debug,app=debug".into(),
             overrides: app::settings::Overrides::default(),
         }

@@ -637,7 +637,7 @@ async fn import_logs(config: &Config, paths: &[String], json: bool) -> Result<()
         ip: None,
         user_agent: Some("gatehouse logs import".into()),
     };
-    let summary = import::import(&pool, files, source, actor, client)
+    let summary = import::import(&pool, files, source, config.import, actor, client)
         .await
         .map_err(|e| format!("import failed: {e}"))?;
     print_summary(json, &summary, summary.to_text())

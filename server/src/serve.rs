@@ -68,6 +68,7 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
         overrides: config.overrides.clone(),
         geo: geo_db(config),
         checkpoints,
+        import_limits: config.import,
     })
 }
 

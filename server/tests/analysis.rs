@@ -251,6 +251,7 @@ async fn top_and_recommend_match_an_independent_count_of_the_raw_logs(
         &pool,
         import::expand(&patterns).unwrap(),
         Source::Cli,
+        Default::default(),
         actor,
         Client::default(),
     )
@@ -491,6 +492,7 @@ async fn answers_are_kept_until_an_import(_: PgPoolOptions, options: PgConnectOp
                 &pool,
                 import::expand(&patterns).unwrap(),
                 Source::Cli,
+                Default::default(),
                 Actor {
                     sub: None,
                     username: Some("test".into()),

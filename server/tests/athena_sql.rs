@@ -144,6 +144,7 @@ async fn every_analysis_compiled_to_athena_sql_gives_the_imported_answer(
         &pool,
         import::expand(&patterns).unwrap(),
         Source::Cli,
+        Default::default(),
         actor,
         Client::default(),
     )

@@ -441,6 +441,7 @@ async fn an_import_while_200_sessions_browse(_: PgPoolOptions, options: PgConnec
         &pool,
         files,
         gatehouse::traffic::import::Source::Cli,
+        Default::default(),
         Actor {
             sub: None,
             username: Some("importer".into()),

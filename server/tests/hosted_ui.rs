@@ -106,6 +106,7 @@ async fn hosted_ui(options: PgConnectOptions, region: &str) -> HostedUi {
         overrides: Default::default(),
         geo: None,
         checkpoints: None,
+        import_limits: Default::default(),
     };
     HostedUi { state, issued }
 }

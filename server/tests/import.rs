@@ -26,16 +26,26 @@ fn fixture_lines() -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
+fn actor() -> Actor {
+    Actor {
+        sub: None,
+        username: Some("test".into()),
+    }
+}
+
 async fn import_paths(pool: &PgPool, paths: &[&Path]) -> Summary {
     let patterns: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let files = import::expand(&patterns).unwrap();
-    let actor = Actor {
-        sub: None,
-        username: Some("test".into()),
-    };
-    import::import(pool, files, Source::Cli, actor, Client::default())
-        .await
-        .unwrap()
+    import::import(
+        pool,
+        files,
+        Source::Cli,
+        Default::default(),
+        actor(),
+        Client::default(),
+    )
+    .await
+    .unwrap()
 }
 
 /// Every stored count of a file (or of all), decoded, as
@@ -212,6 +222,112 @@ async fn a_truncated_gzip_keeps_the_records_before_the_break(
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_line_too_long_to_be_a_record_is_skipped_and_the_lines_after_it_are_read(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = fixture_lines();
+    let path = dir.path().join("long.log");
+    let mut text = format!("{}\n", lines[0]);
+    text.push_str(&"x".repeat(3 << 20));
+    text.push_str(&format!("\n{}\n", lines[1]));
+    std::fs::write(&path, text).unwrap();
+
+    let summary = import_paths(&pool, &[&path]).await;
+    assert_eq!((summary.records, summary.malformed), (2, 1));
+    assert_eq!(summary.problems.len(), 1);
+    assert_eq!(summary.problems[0].line, 2);
+    assert!(
+        summary.problems[0].error.contains("longer than 1 MiB"),
+        "{:?}",
+        summary.problems[0]
+    );
+    assert!(summary.truncated_files.is_empty());
+}
+
+/// A gzip of `members` members, each `member` bytes of one letter and no
+/// newline: deflate's best ratio (about 1,030 to 1), made in moments.
+fn gzip_bomb(path: &Path, member: usize, members: usize) -> u64 {
+    let mut one = GzEncoder::new(Vec::new(), Compression::best());
+    one.write_all(&vec![b'x'; member]).unwrap();
+    let one = one.finish().unwrap();
+    let mut file = std::fs::File::create(path).unwrap();
+    for _ in 0..members {
+        file.write_all(&one).unwrap();
+    }
+    (one.len() * members) as u64
+}
+
+/// The most memory this test's process has held (nextest runs each test
+/// in a process of its own).
+fn peak_memory_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_gzip_bomb_is_stopped_by_name_while_memory_stays_flat(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 2 GiB without a newline, from about 2 MB.
+    let bomb = dir.path().join("bomb.log.gz");
+    let compressed = gzip_bomb(&bomb, 8 << 20, 256);
+    assert!(compressed < 3 << 20, "{compressed}");
+    let name = bomb.display().to_string();
+
+    let summary = import_paths(&pool, &[&bomb]).await;
+    assert_eq!(summary.records, 0);
+    assert_eq!(summary.truncated_files, std::slice::from_ref(&name));
+    let stopped = summary.problems.last().unwrap();
+    assert_eq!(stopped.file, name);
+    assert!(
+        stopped.error.contains("inflates past")
+            && stopped.error.contains("1,000 times its compressed size"),
+        "{stopped:?}"
+    );
+    assert!(summary.to_text().contains(&name));
+    let peak = peak_memory_bytes();
+    eprintln!("peak memory after a 2 GiB bomb: {} MiB", peak >> 20);
+    assert!(peak < 200 << 20, "peak memory {} MiB", peak >> 20);
+
+    // The setting stops a file sooner than the ratio does, by its own name.
+    let smaller = dir.path().join("smaller.log.gz");
+    gzip_bomb(&smaller, 8 << 20, 8);
+    let files = import::expand(&[smaller.display().to_string()]).unwrap();
+    let limits = app::traffic::ImportLimits {
+        max_inflated_bytes: 16 << 20,
+    };
+    let summary = import::import(
+        &pool,
+        files,
+        Source::Cli,
+        limits,
+        actor(),
+        Client::default(),
+    )
+    .await
+    .unwrap();
+    let stopped = summary.problems.last().unwrap();
+    assert!(
+        stopped
+            .error
+            .contains("inflates past 16 MiB (the import.max_inflated_bytes setting)"),
+        "{stopped:?}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_cloudwatch_export_counts_like_the_same_records_from_s3(
     _: PgPoolOptions,
     options: PgConnectOptions,
@@ -317,15 +433,12 @@ async fn the_same_file_imported_twice_at_once_counts_once(
         path: PathBuf::from(FIXTURE),
         name: "fixture".into(),
     };
-    let actor = || Actor {
-        sub: None,
-        username: Some("test".into()),
-    };
     let (a, b) = tokio::join!(
         import::import(
             &pool,
             vec![file()],
             Source::Upload,
+            Default::default(),
             actor(),
             Client::default()
         ),
@@ -333,6 +446,7 @@ async fn the_same_file_imported_twice_at_once_counts_once(
             &pool,
             vec![file(), file()],
             Source::Upload,
+            Default::default(),
             actor(),
             Client::default()
         ),

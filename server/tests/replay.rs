@@ -82,6 +82,7 @@ async fn replay_and_threshold_health_read_the_imported_traffic(
         &pool,
         import::expand(&patterns).unwrap(),
         Source::Cli,
+        Default::default(),
         actor("test"),
         Client::default(),
     )

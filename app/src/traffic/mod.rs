@@ -40,6 +40,50 @@ use threshold::{Basis, Peaks, WhatIf};
 /// through `gatehouse logs import`, which reads them in place.
 pub const UPLOAD_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
 
+/// What one log file may take to read, whoever imports it (an upload, the
+/// command line, S3): a gzip that inflates past the smaller of
+/// `max_inflated_bytes` and [`Self::MAX_RATIO`] times its own size is a
+/// bomb, not a log, and is stopped there; a line longer than
+/// [`Self::MAX_LINE_BYTES`] is no WAF record and is skipped, so that memory
+/// stays flat whatever a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportLimits {
+    /// Bytes a gzipped file may inflate to (8 GiB by default: a WAF log
+    /// object is far smaller).
+    pub max_inflated_bytes: u64,
+}
+
+impl ImportLimits {
+    /// WAF records run to a few kilobytes (AWS WAF logs at most 8 KB of a
+    /// request's headers); a line of a mebibyte is not one.
+    pub const MAX_LINE_BYTES: usize = 1 << 20;
+    /// Deflate cannot compress more than about 1,032 to 1; JSON logs
+    /// compress about 10 to 1.
+    pub const MAX_RATIO: u64 = 1000;
+
+    /// What a gzipped file of `compressed` bytes may inflate to, and why.
+    pub fn inflated_cap(&self, compressed: u64) -> (u64, &'static str) {
+        let by_ratio = compressed.saturating_mul(Self::MAX_RATIO);
+        if by_ratio < self.max_inflated_bytes {
+            (by_ratio, "1,000 times its compressed size")
+        } else {
+            (
+                self.max_inflated_bytes,
+                "the import.max_inflated_bytes setting",
+            )
+        }
+    }
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        ImportLimits {
+            max_inflated_bytes: 8 << 30,
+        }
+    }
+}
+
 /// One import as the Traffic page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportRow {

@@ -305,9 +305,16 @@ pub async fn import_sample_logs(
         username: Some("demo".into()),
     };
     let client = demo_client();
-    let summary = import::import(pool, files, import::Source::Demo, actor, client)
-        .await
-        .map_err(|e| e.to_string())?;
+    let summary = import::import(
+        pool,
+        files,
+        import::Source::Demo,
+        app::traffic::ImportLimits::default(),
+        actor,
+        client,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(SampleLogs { summary, in_s3 })
 }

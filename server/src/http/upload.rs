@@ -105,6 +105,7 @@ pub async fn upload(
         &state.pool,
         vec![file],
         Source::Upload,
+        state.import_limits,
         actor,
         caller.client.clone(),
     )
@@ -166,7 +167,16 @@ pub async fn import_s3(
             return refusal(StatusCode::UNPROCESSABLE_ENTITY, &message);
         }
     };
-    match import::import(&state.pool, files, Source::S3, actor, caller.client.clone()).await {
+    match import::import(
+        &state.pool,
+        files,
+        Source::S3,
+        state.import_limits,
+        actor,
+        caller.client.clone(),
+    )
+    .await
+    {
         Ok(summary) => Json(summary).into_response(),
         Err(err) => AppError::internal("importing from S3", err).into_response(),
     }

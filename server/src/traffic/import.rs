@@ -11,11 +11,15 @@
 //!
 //! A line that is not a record is counted and reported with its file and
 //! line number; a file that breaks off (a truncated gzip) keeps the records
-//! read before the break and is reported. Neither stops the import.
+//! read before the break and is reported. Neither stops the import. The
+//! same goes for a line too long to be a record (skipped to the next
+//! newline without being held) and a gzip that inflates past its cap
+//! ([`ImportLimits`]: stopped there, and reported by name).
 
 use super::record::{RecordView, read_line};
 use crate::traffic::scan::Scanner;
 use app::audit::{Action, Actor, Client, NewEvent};
+use app::traffic::ImportLimits;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -154,12 +158,13 @@ fn collect(path: &Path, files: &mut Vec<LogFile>) -> io::Result<()> {
     Ok(())
 }
 
-/// Imports `files` as one import by `actor`.
-/// The import is audited, with its summary, when it ends.
+/// Imports `files` as one import by `actor`, each file read within
+/// `limits`. The import is audited, with its summary, when it ends.
 pub async fn import(
     pool: &PgPool,
     files: Vec<LogFile>,
     source: Source,
+    limits: ImportLimits,
     actor: Actor,
     client: Client,
 ) -> Result<Summary, ImportError> {
@@ -175,7 +180,7 @@ pub async fn import(
     // database (its commit is flushed to disk), another is being read.
     let parallel = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
     let outcomes: Vec<FileOutcome> = futures::stream::iter(files)
-        .map(|file| import_file(pool, import_id, file))
+        .map(|file| import_file(pool, import_id, file, limits))
         .buffer_unordered(parallel)
         .try_collect()
         .await?;
@@ -269,6 +274,7 @@ async fn import_file(
     pool: &PgPool,
     import_id: i64,
     file: LogFile,
+    limits: ImportLimits,
 ) -> Result<FileOutcome, ImportError> {
     let path = file.path.clone();
     let digest = match tokio::task::spawn_blocking(move || sha256_of(&path)).await? {
@@ -308,7 +314,7 @@ async fn import_file(
     let (sender, mut batches) = mpsc::channel::<Batch>(2);
     let reader = {
         let file = file.clone();
-        tokio::task::spawn_blocking(move || read_file(&file, &sender))
+        tokio::task::spawn_blocking(move || read_file(&file, limits, &sender))
     };
     let mut seq = 0;
     while let Some(batch) = batches.recv().await {
@@ -361,16 +367,30 @@ fn sha256_of(path: &Path) -> io::Result<[u8; 32]> {
 }
 
 /// Reads one file and sends its counts in batches. Errors only when the
-/// file cannot be opened; a file that breaks off part way is reported in
-/// the stats.
-pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<FileStats> {
-    let mut raw = BufReader::with_capacity(1 << 17, std::fs::File::open(&file.path)?);
+/// file cannot be opened; a file that breaks off part way, or is stopped
+/// at its cap, is reported in the stats.
+pub fn read_file(
+    file: &LogFile,
+    limits: ImportLimits,
+    batches: &mpsc::Sender<Batch>,
+) -> io::Result<FileStats> {
+    let opened = std::fs::File::open(&file.path)?;
+    let compressed = opened.metadata()?.len();
+    let mut raw = BufReader::with_capacity(1 << 17, opened);
     let gzipped = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let mut lines: Box<dyn BufRead> = match gzipped {
-        true => Box::new(BufReader::with_capacity(
-            1 << 17,
-            flate2::bufread::MultiGzDecoder::new(raw),
-        )),
+        true => {
+            let (cap, why) = limits.inflated_cap(compressed);
+            Box::new(BufReader::with_capacity(
+                1 << 17,
+                Capped {
+                    inner: flate2::bufread::MultiGzDecoder::new(raw),
+                    read: 0,
+                    cap,
+                    why,
+                },
+            ))
+        }
         false => Box::new(raw),
     };
     let mut stats = FileStats {
@@ -397,14 +417,20 @@ pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<Fi
         };
         match used {
             Some(used) => lines.consume(used),
-            None => {
-                line.clear();
-                if let Err(error) = lines.read_until(b'\n', &mut line) {
+            None => match gather_line(&mut lines, &mut line) {
+                Ok(true) => read_one(&line, number, &mut scanner, &mut stats),
+                Ok(false) => stats.malformed_line(
+                    number,
+                    format!(
+                        "a line longer than {} MiB is not a WAF record; skipped",
+                        ImportLimits::MAX_LINE_BYTES >> 20
+                    ),
+                ),
+                Err(error) => {
                     stats.broken_off(number, &line, &error);
                     break;
                 }
-                read_one(&line, number, &mut scanner, &mut stats);
-            }
+            },
         }
         if scanner.len() >= FLUSH_ROWS && batches.blocking_send(scanner.take()).is_err() {
             return Err(io::Error::other("the import stopped writing"));
@@ -414,6 +440,77 @@ pub fn read_file(file: &LogFile, batches: &mpsc::Sender<Batch>) -> io::Result<Fi
         return Err(io::Error::other("the import stopped writing"));
     }
     Ok(stats)
+}
+
+/// Gathers the next line into `line` (without holding more than
+/// [`ImportLimits::MAX_LINE_BYTES`] of it). `false` when the line was
+/// longer: the rest of it is read past, up to its newline, and dropped.
+fn gather_line(lines: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
+    let most = ImportLimits::MAX_LINE_BYTES;
+    line.clear();
+    lines.take(most as u64 + 1).read_until(b'\n', line)?;
+    if line.len() <= most || line.last() == Some(&b'\n') {
+        return Ok(true);
+    }
+    line.clear();
+    loop {
+        let buffer = lines.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(false);
+        }
+        match memchr::memchr(b'\n', buffer) {
+            Some(end) => {
+                lines.consume(end + 1);
+                return Ok(false);
+            }
+            None => {
+                let all = buffer.len();
+                lines.consume(all);
+            }
+        }
+    }
+}
+
+/// A decoder that stops with an error once it has given out more than
+/// `cap` bytes: a gzip bomb inflates no further than that.
+struct Capped<R> {
+    inner: R,
+    read: u64,
+    cap: u64,
+    why: &'static str,
+}
+
+/// Why a file was stopped part way: it inflated past its cap.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "it inflates past {} ({why}), so it is taken for a compression bomb and read no further",
+    in_units(*cap)
+)]
+pub struct InflatesPastCap {
+    pub cap: u64,
+    pub why: &'static str,
+}
+
+/// A size as people read it: KiB below a mebibyte, else MiB.
+fn in_units(bytes: u64) -> String {
+    match bytes < 1 << 20 {
+        true => format!("{} KiB", bytes.div_ceil(1 << 10)),
+        false => format!("{} MiB", bytes.div_ceil(1 << 20)),
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.read += n as u64;
+        if self.read > self.cap {
+            return Err(io::Error::other(InflatesPastCap {
+                cap: self.cap,
+                why: self.why,
+            }));
+        }
+        Ok(n)
+    }
 }
 
 fn read_one(line: &[u8], number: u64, scanner: &mut Scanner, stats: &mut FileStats) {
@@ -436,9 +533,16 @@ impl FileStats {
         }
         self.truncated = true;
         let kept = self.records;
+        let why = match error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<InflatesPastCap>())
+        {
+            Some(cap) => format!("stopped here: {cap}"),
+            None => format!("the file breaks off here ({error})"),
+        };
         self.note(
             number,
-            format!("the file breaks off here ({error}); the {kept} records before it are kept"),
+            format!("{why}; the {kept} records before it are kept"),
         );
     }
 
@@ -489,7 +593,7 @@ impl Summary {
         }
         for file in &self.truncated_files {
             text += &format!(
-                "{file}: breaks off part way (truncated); the records before the break are kept\n"
+                "{file}: read only part way (it breaks off, or was stopped at its cap); the records before are kept\n"
             );
         }
         for problem in &self.problems {

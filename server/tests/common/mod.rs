@@ -78,6 +78,7 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
         overrides: config.overrides.clone(),
         geo: gatehouse::serve::geo_db(&config),
         checkpoints: None,
+        import_limits: config.import,
     }
 }
 
