@@ -59,7 +59,10 @@ ensure_rust_tools() {
   wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")
   if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg"; then
     step "Installing wasm-bindgen-cli $wbg (about 2 minutes, once)"
-    cargo install wasm-bindgen-cli --version "$wbg" --locked
+    # Not --locked: the lockfile published with 0.2.130 names webpki-roots
+    # 1.0.11, which the registry does not serve; the tool's own version is
+    # pinned (to the wasm-bindgen in Cargo.lock, as it must be).
+    cargo install wasm-bindgen-cli --version "$wbg"
   fi
 }
 

@@ -36,6 +36,11 @@ pub struct HealthReport {
     pub checked_at: DateTime<Utc>,
     pub database: Probe,
     pub aws: Probe,
+    /// The audit checkpoint writer, where an anchor is configured: down
+    /// while it refuses to sign because the trail was rewritten under the
+    /// last checkpoint (the Audit page says more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_anchor: Option<Probe>,
 }
 
 #[cfg(feature = "ssr")]
@@ -92,7 +97,19 @@ mod probe {
             probe
         };
         let (database, aws) = tokio::join!(state.health_db.check(), aws);
-        let status = if database.ok && aws.ok {
+        let audit_anchor = state.checkpoints.as_ref().map(|c| match c.refused() {
+            None => Probe {
+                ok: true,
+                latency_ms: 0,
+                detail: "the audit trail extends its last checkpoint".to_owned(),
+                age_secs: 0,
+            },
+            Some(_) => down(
+                0,
+                "refusing to sign the audit trail: it no longer extends its last checkpoint",
+            ),
+        });
+        let status = if database.ok && aws.ok && audit_anchor.as_ref().is_none_or(|a| a.ok) {
             Status::Ok
         } else {
             Status::Degraded
@@ -102,6 +119,7 @@ mod probe {
             checked_at: chrono::Utc::now(),
             database,
             aws,
+            audit_anchor,
         }
     }
 

@@ -459,46 +459,48 @@ async fn verify_audit(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Verifies the audit chain against the newest checkpoint at the anchor
-/// (when one is configured): the line `audit verify` prints, or why the
-/// trail cannot be trusted.
+/// Verifies the audit chain, and, when an anchor is configured, every
+/// checkpoint it holds (each signed with the key, none taken from the
+/// middle) and the trail against each: the line `audit verify` prints, or
+/// why the trail cannot be trusted. An anchor that holds no checkpoint
+/// fails: the trail it should cover could have been replaced whole.
 async fn audit_verdict(config: &Config, pool: &sqlx::PgPool) -> Result<String, String> {
     let anchored = config.audit_anchor().map_err(|e| e.to_string())?;
-    let checkpoint = match &anchored {
-        None => None,
+    let checkpoints = match &anchored {
+        None => Vec::new(),
         Some((anchor, key)) => {
             let sdk = gatehouse::aws::sdk_config(&config.aws).await;
             let s3 = app::state::AwsClients::s3_client(&sdk);
-            let found = anchor
-                .latest(&s3)
+            let all = anchor
+                .all(&s3)
                 .await
                 .map_err(|e| format!("{e} ({})", anchor.describe()))?;
-            match found {
-                Some(checkpoint) if !checkpoint.signed_by(key) => {
-                    return Err(format!(
-                        "the checkpoint at {} is not signed with audit.key: it was forged, \
-                         or the key changed",
-                        anchor.describe()
-                    ));
-                }
-                found => found.map(|c| (anchor.describe(), c)),
+            if all.is_empty() {
+                return Err(format!(
+                    "the audit anchor {} holds no checkpoint, so the trail cannot be held \
+                     against it (a console with the anchor writes one within a minute of an \
+                     event)",
+                    anchor.describe()
+                ));
             }
+            app::audit::checkpoint::check_history(&all, key)
+                .map_err(|e| format!("{e} ({})", anchor.describe()))?;
+            all
         }
     };
-    match app::audit::verify(pool, checkpoint.as_ref().map(|(_, c)| c)).await {
+    match app::audit::verify(pool, &checkpoints).await {
         Ok(Ok(count)) => {
-            let anchoring = match (&anchored, &checkpoint) {
-                (None, _) => "; not anchored outside the database (set audit.key and \
-                              audit.anchor to detect the newest events removed)"
-                    .to_owned(),
-                (Some((anchor, _)), None) => {
-                    format!("; no checkpoint at {} yet", anchor.describe())
-                }
-                (Some(_), Some((anchor, c))) => format!(
-                    "; the checkpoint of {} at {anchor} covers events up to {} and matches",
-                    c.at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    c.sequence
+            let anchoring = match (&anchored, checkpoints.last()) {
+                (Some((anchor, _)), Some(newest)) => format!(
+                    "; {} checkpoints at {} match; the newest, of {}, covers events up to {}",
+                    checkpoints.len(),
+                    anchor.describe(),
+                    newest.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    newest.sequence
                 ),
+                _ => "; not anchored outside the database (set audit.key and audit.anchor \
+                      to detect the newest events removed)"
+                    .to_owned(),
             };
             Ok(format!("audit chain intact: {count} events{anchoring}"))
         }

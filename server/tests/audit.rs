@@ -68,12 +68,12 @@ fn verify_cli_with(pool: &PgPool, env: &[(&str, &str)]) -> (Option<i32>, String)
 async fn an_intact_chain_verifies(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;
     assert_eq!(
-        audit::verify(&pool, None).await.unwrap(),
+        audit::verify(&pool, &[]).await.unwrap(),
         Ok(0),
         "an empty trail is intact"
     );
     record_events(&pool, 5).await;
-    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(5));
+    assert_eq!(audit::verify(&pool, &[]).await.unwrap(), Ok(5));
     let (code, text) = verify_cli(&pool);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("intact: 5 events"), "{text}");
@@ -92,7 +92,7 @@ async fn a_changed_event_is_named(_: PgPoolOptions, options: PgConnectOptions) {
         &format!(r#"UPDATE audit_events SET after = '{{"n":2,"groups":["gatehouse-admins"]}}' WHERE id = {third}"#),
     )
     .await;
-    let broken = audit::verify(&pool, None).await.unwrap().unwrap_err();
+    let broken = audit::verify(&pool, &[]).await.unwrap().unwrap_err();
     assert_eq!(broken.id, third);
     assert!(broken.reason.contains("changed"), "{}", broken.reason);
     let (code, text) = verify_cli(&pool);
@@ -113,7 +113,7 @@ async fn a_removed_event_is_named_by_its_successor(_: PgPoolOptions, options: Pg
         &format!("DELETE FROM audit_events WHERE id = {}", ids[1]),
     )
     .await;
-    let broken = audit::verify(&pool, None).await.unwrap().unwrap_err();
+    let broken = audit::verify(&pool, &[]).await.unwrap().unwrap_err();
     assert_eq!(broken.id, ids[2]);
     assert!(
         broken.reason.contains("removed or reordered"),
@@ -147,7 +147,7 @@ async fn swapped_events_are_caught(_: PgPoolOptions, options: PgConnectOptions) 
         ),
     )
     .await;
-    let broken = audit::verify(&pool, None).await.unwrap().unwrap_err();
+    let broken = audit::verify(&pool, &[]).await.unwrap().unwrap_err();
     assert_eq!(broken.id, ids[0]);
 }
 
@@ -175,7 +175,7 @@ async fn the_application_role_cannot_change_or_remove_events(
     let mut tx = conn.begin().await.unwrap();
     audit::record(&mut tx, event(9)).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(2));
+    assert_eq!(audit::verify(&pool, &[]).await.unwrap(), Ok(2));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -208,7 +208,7 @@ async fn concurrent_writers_keep_one_chain(_: PgPoolOptions, options: PgConnectO
     for writer in writers {
         writer.await.unwrap();
     }
-    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(24));
+    assert_eq!(audit::verify(&pool, &[]).await.unwrap(), Ok(24));
     let distinct_prev: i64 =
         sqlx::query_scalar("SELECT count(DISTINCT prev_hash) FROM audit_events")
             .fetch_one(&pool)
@@ -510,8 +510,8 @@ async fn cutting_the_newest_events_is_detected_against_the_checkpoint(
         &format!("DELETE FROM audit_events WHERE id > {}", newest - 2),
     )
     .await;
-    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(4));
-    let broken = audit::verify(&pool, Some(&written))
+    assert_eq!(audit::verify(&pool, &[]).await.unwrap(), Ok(4));
+    let broken = audit::verify(&pool, std::slice::from_ref(&written))
         .await
         .unwrap()
         .unwrap_err();
@@ -542,7 +542,7 @@ async fn a_trail_rewritten_whole_does_not_match_its_checkpoint(
     // a chain that verifies on its own.
     tamper(&pool, "DELETE FROM audit_events").await;
     record_events(&pool, 5).await;
-    assert_eq!(audit::verify(&pool, None).await.unwrap(), Ok(5));
+    assert_eq!(audit::verify(&pool, &[]).await.unwrap(), Ok(5));
     let (code, text) = verify_anchored(&pool, &anchor, KEY);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("rewritten from the start"), "{text}");
@@ -658,6 +658,104 @@ async fn checkpoints_go_to_an_s3_bucket_under_object_lock(
     .await;
     let (code, text) = verify_anchored(&pool, &anchor, KEY);
     assert_eq!(code, Some(1), "{text}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_trail_rewritten_under_its_checkpoint_is_never_signed(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let folder = tempfile::tempdir().unwrap();
+    let anchor = folder.path().join("c.jsonl").to_str().unwrap().to_owned();
+    let mut state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let viewer = common::session_cookie(&state, Role::Viewer).await;
+    let checkpoints = std::sync::Arc::new(checkpoints(
+        &anchor,
+        &state.aws.s3,
+        std::time::Duration::from_secs(60),
+    ));
+    state.checkpoints = Some(checkpoints.clone());
+    record_events(&pool, 3).await;
+    let first = checkpoints.write(&pool).await.unwrap().unwrap();
+
+    // An event after the checkpoint changed in place: its hash no longer
+    // holds, and the head after it is not signed.
+    record_events(&pool, 2).await;
+    tamper(
+        &pool,
+        &format!(
+            "UPDATE audit_events SET target = 'nothing to see' WHERE id = {}",
+            first.sequence + 1
+        ),
+    )
+    .await;
+    record_events(&pool, 1).await;
+    let refused = checkpoints.write(&pool).await.unwrap_err();
+    assert!(refused.contains("content was changed"), "{refused}");
+
+    // The whole trail replaced by a chain that verifies on its own.
+    tamper(&pool, "DELETE FROM audit_events").await;
+    record_events(&pool, 8).await;
+    assert_eq!(audit::verify(&pool, &[]).await.unwrap(), Ok(8));
+    let refused = checkpoints.write(&pool).await.unwrap_err();
+    assert!(refused.contains("rewritten from the start"), "{refused}");
+    let anchored = Anchor::parse(&anchor)
+        .unwrap()
+        .all(&state.aws.s3)
+        .await
+        .unwrap();
+    assert_eq!(anchored, [first], "nothing was signed after the first");
+
+    // Health says so (503 for a load balancer), and so does the Audit page.
+    let (status, _, health) = fetch(&state, "/healthz", "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["audit_anchor"]["ok"], false, "{health}");
+    let (_, _, page) = fetch(&state, "/audit", &viewer).await;
+    assert!(
+        page.contains("refused to sign"),
+        "{}",
+        &page[page.len().saturating_sub(4000)..]
+    );
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(1), "{text}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn verify_walks_every_checkpoint_and_an_empty_anchor_fails(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("c.jsonl");
+    let anchor = file.to_str().unwrap().to_owned();
+    let aws = common::aws("us-east-1").await;
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("holds no checkpoint"), "{text}");
+
+    let checkpoints = checkpoints(&anchor, &aws.s3, std::time::Duration::from_secs(60));
+    for _ in 0..3 {
+        record_events(&pool, 2).await;
+        checkpoints.write(&pool).await.unwrap();
+    }
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("3 checkpoints at"), "{text}");
+
+    // The middle checkpoint taken out of the anchor.
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 3);
+    std::fs::write(&file, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+    let (code, text) = verify_anchored(&pool, &anchor, KEY);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("checkpoints were removed"), "{text}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

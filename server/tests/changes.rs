@@ -258,7 +258,7 @@ async fn a_change_is_reviewed_approved_by_another_applied_and_rolled_back(
 }
 
 async fn gatehouse_verify(pool: &PgPool) -> Result<u64, String> {
-    app::audit::verify(pool, None)
+    app::audit::verify(pool, &[])
         .await
         .unwrap()
         .map_err(|broken| broken.to_string())

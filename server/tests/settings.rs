@@ -279,7 +279,7 @@ async fn an_admin_registers_a_web_acl_made_elsewhere_and_another_admin_approves(
         .await
         .unwrap();
     assert_eq!(now.required_approvals, 2, "the operator's change survives");
-    assert!(matches!(app::audit::verify(&pool, None).await.unwrap(), Ok(n) if n > 10));
+    assert!(matches!(app::audit::verify(&pool, &[]).await.unwrap(), Ok(n) if n > 10));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -532,8 +532,7 @@ async fn a_vpn_geofencing_set_is_checked_part_by_part_scp_included() {
         targets: vec![set],
         ..Default::default()
     };
-    let policy =
-        app::settings::iam::policy(&doc, &app::settings::iam::SignIn { user_pool_id: None });
+    let policy = app::settings::iam::policy(&doc, &app::settings::iam::Own::default());
     assert!(
         policy.to_string().contains(scp.arn.as_deref().unwrap()),
         "{policy}"

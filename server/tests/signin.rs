@@ -110,7 +110,7 @@ async fn a_demo_user_signs_in_and_lands_where_they_were_going(
         common::audit_actions(&pool).await,
         ["settings.changed", "auth.sign_in"]
     );
-    assert_eq!(app::audit::verify(&pool, None).await.unwrap(), Ok(2));
+    assert_eq!(app::audit::verify(&pool, &[]).await.unwrap(), Ok(2));
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -350,7 +350,7 @@ async fn countries_and_a_nat_address_change_together_and_a_moved_ip_set_makes_it
         policy_nat(&team).await,
         serde_json::json!(["198.51.100.10/32"])
     );
-    assert!(app::audit::verify(&team.pool, None).await.unwrap().is_ok());
+    assert!(app::audit::verify(&team.pool, &[]).await.unwrap().is_ok());
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -431,7 +431,7 @@ async fn a_part_that_fails_leaves_the_request_failed_with_what_landed_and_applyi
         timeline.iter().any(|w| w.contains("failed")),
         "{timeline:?}"
     );
-    assert!(app::audit::verify(&team.pool, None).await.unwrap().is_ok());
+    assert!(app::audit::verify(&team.pool, &[]).await.unwrap().is_ok());
 }
 
 #[test]

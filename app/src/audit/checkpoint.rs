@@ -8,8 +8,15 @@
 //! names the trail) is written, signed with HMAC-SHA256 under a key from the
 //! environment, somewhere the database's users cannot reach: a file, or an
 //! S3 bucket (under Object Lock where the bucket has it, so not even its
-//! owner can remove a checkpoint before its retention ends). `gatehouse
-//! audit verify` then checks the trail against the latest checkpoint.
+//! owner can remove a checkpoint before its retention ends). Each
+//! checkpoint also signs the previous one's MAC, so that checkpoints taken
+//! away from the middle of the anchor show. `gatehouse audit verify` checks
+//! every checkpoint, and the trail against each.
+//!
+//! The writer signs a new head only when the trail still extends the last
+//! checkpoint (its events there, unchanged, and every event since
+//! following the one before): a trail rewritten under it is refused, not
+//! re-signed, and the refusal shows on `/healthz` and the Audit page.
 
 use super::Coverage;
 use super::store::Broken;
@@ -83,28 +90,48 @@ pub struct Checkpoint {
     pub first_hash: String,
     /// When it was written.
     pub at: DateTime<Utc>,
+    /// The MAC of the checkpoint the anchor held when this one was signed
+    /// (empty for the first); absent from checkpoints written before it was
+    /// kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_mac: Option<String>,
     /// HMAC-SHA256 of the fields above, hex.
     pub mac: String,
 }
 
 impl Checkpoint {
-    fn message(sequence: i64, hash: &str, first_hash: &str, at: DateTime<Utc>) -> String {
-        format!(
-            "gatehouse audit checkpoint v1\n{sequence}\n{hash}\n{first_hash}\n{}",
-            at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        )
+    fn message(&self) -> String {
+        let at = self.at.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+        let (sequence, hash, first_hash) = (self.sequence, &self.hash, &self.first_hash);
+        match &self.previous_mac {
+            None => {
+                format!("gatehouse audit checkpoint v1\n{sequence}\n{hash}\n{first_hash}\n{at}")
+            }
+            Some(previous) => format!(
+                "gatehouse audit checkpoint v2\n{sequence}\n{hash}\n{first_hash}\n{at}\n{previous}"
+            ),
+        }
     }
 
-    pub fn sign(key: &AuditKey, sequence: i64, hash: &str, first_hash: &str) -> Self {
-        let at = Utc::now();
-        let message = Self::message(sequence, hash, first_hash, at);
-        Checkpoint {
+    /// Signs the head (`sequence`, `hash`) of the trail that begins with
+    /// `first_hash`, after `previous`, the newest checkpoint there is.
+    pub fn sign(
+        key: &AuditKey,
+        sequence: i64,
+        hash: &str,
+        first_hash: &str,
+        previous: Option<&Checkpoint>,
+    ) -> Self {
+        let mut checkpoint = Checkpoint {
             sequence,
             hash: hash.to_owned(),
             first_hash: first_hash.to_owned(),
-            at,
-            mac: hex::encode(key.mac(&message).finalize().into_bytes()),
-        }
+            at: Utc::now(),
+            previous_mac: Some(previous.map(|p| p.mac.clone()).unwrap_or_default()),
+            mac: String::new(),
+        };
+        checkpoint.mac = hex::encode(key.mac(&checkpoint.message()).finalize().into_bytes());
+        checkpoint
     }
 
     /// Whether `key` signed it, compared in constant time.
@@ -112,8 +139,7 @@ impl Checkpoint {
         let Ok(mac) = hex::decode(&self.mac) else {
             return false;
         };
-        let message = Self::message(self.sequence, &self.hash, &self.first_hash, self.at);
-        key.mac(&message).verify_slice(&mac).is_ok()
+        key.mac(&self.message()).verify_slice(&mac).is_ok()
     }
 
     /// Where the trail `events` (id and hash, in order) departs from this
@@ -169,10 +195,45 @@ impl Checkpoint {
     }
 }
 
+/// Whether `all` (every checkpoint at the anchor, oldest first) is a whole
+/// history signed with `key`: each checkpoint signed, and each one's
+/// previous MAC that of a checkpoint still there. A checkpoint taken away
+/// from the middle shows as the MAC a later one names; the newest one is
+/// kept by the anchor's own retention (Object Lock).
+pub fn check_history(all: &[Checkpoint], key: &AuditKey) -> Result<(), String> {
+    let at = |c: &Checkpoint| c.at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let mut macs = std::collections::HashSet::new();
+    for checkpoint in all {
+        if !checkpoint.signed_by(key) {
+            return Err(format!(
+                "the checkpoint of {} (events up to {}) is not signed with audit.key: it was \
+                 forged, or the key changed",
+                at(checkpoint),
+                checkpoint.sequence
+            ));
+        }
+        macs.insert(checkpoint.mac.as_str());
+    }
+    for checkpoint in all {
+        if let Some(previous) = &checkpoint.previous_mac
+            && !previous.is_empty()
+            && !macs.contains(previous.as_str())
+        {
+            return Err(format!(
+                "the checkpoint of {} (events up to {}) follows a checkpoint that is no longer \
+                 at the anchor: checkpoints were removed",
+                at(checkpoint),
+                checkpoint.sequence
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Where checkpoints are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Anchor {
-    /// One file, replaced (atomically) by each newer checkpoint.
+    /// One file, each newer checkpoint appended as a line of JSON.
     File(PathBuf),
     /// One object per checkpoint under `prefix`, named so that the newest
     /// is listed first; the bucket's Object Lock, where it has one, keeps
@@ -231,28 +292,34 @@ impl Anchor {
         s3: &aws_sdk_s3::Client,
         checkpoint: &Checkpoint,
     ) -> Result<(), AnchorError> {
-        let body = serde_json::to_vec_pretty(checkpoint).map_err(AnchorError::other)?;
         match self {
             Anchor::File(path) => {
+                use tokio::io::AsyncWriteExt;
                 if let Some(held) = self.latest(s3).await?
                     && held.sequence >= checkpoint.sequence
                 {
                     return Ok(());
                 }
-                let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     tokio::fs::create_dir_all(dir)
                         .await
                         .map_err(AnchorError::other)?;
                 }
-                tokio::fs::write(&tmp, &body)
+                // One write of one line, in append mode: a reader never
+                // sees half of it beside whole ones.
+                let mut line = serde_json::to_vec(checkpoint).map_err(AnchorError::other)?;
+                line.push(b'\n');
+                let mut file = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
                     .await
                     .map_err(AnchorError::other)?;
-                tokio::fs::rename(&tmp, path)
-                    .await
-                    .map_err(AnchorError::other)
+                file.write_all(&line).await.map_err(AnchorError::other)?;
+                file.sync_all().await.map_err(AnchorError::other)
             }
             Anchor::S3 { bucket, prefix } => {
+                let body = serde_json::to_vec_pretty(checkpoint).map_err(AnchorError::other)?;
                 s3.put_object()
                     .bucket(bucket)
                     .key(Self::object_key(prefix, checkpoint.sequence))
@@ -266,14 +333,79 @@ impl Anchor {
         }
     }
 
+    /// Every checkpoint at the anchor, oldest first.
+    pub async fn all(&self, s3: &aws_sdk_s3::Client) -> Result<Vec<Checkpoint>, AnchorError> {
+        let mut all = match self {
+            Anchor::File(path) => Self::read_file(path).await?,
+            Anchor::S3 { bucket, prefix } => {
+                let mut keys = Vec::new();
+                let mut pages = s3
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(AnchorError::aws)?;
+                    keys.extend(
+                        page.contents()
+                            .iter()
+                            .filter_map(|o| o.key().map(str::to_owned)),
+                    );
+                }
+                let mut all = Vec::with_capacity(keys.len());
+                for key in keys {
+                    all.push(Self::read_object(s3, bucket, &key).await?);
+                }
+                all
+            }
+        };
+        all.sort_by_key(|c| c.sequence);
+        Ok(all)
+    }
+
+    /// The checkpoints of a file anchor: JSON values one after another (a
+    /// line each; an older single checkpoint written whole reads too).
+    async fn read_file(path: &std::path::Path) -> Result<Vec<Checkpoint>, AnchorError> {
+        let bytes = match tokio::fs::read(path).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(AnchorError::other(e)),
+        };
+        serde_json::Deserializer::from_slice(&bytes)
+            .into_iter::<Checkpoint>()
+            .collect::<Result<_, _>>()
+            .map_err(|e| AnchorError::Unreadable(e.to_string()))
+    }
+
+    async fn read_object(
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Checkpoint, AnchorError> {
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(AnchorError::aws)?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(AnchorError::other)?
+            .to_vec();
+        serde_json::from_slice(&bytes).map_err(|e| AnchorError::Unreadable(e.to_string()))
+    }
+
     /// The newest checkpoint, if one was written.
     pub async fn latest(&self, s3: &aws_sdk_s3::Client) -> Result<Option<Checkpoint>, AnchorError> {
-        let bytes = match self {
-            Anchor::File(path) => match tokio::fs::read(path).await {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(AnchorError::other(e)),
-            },
+        match self {
+            Anchor::File(path) => Ok(Self::read_file(path)
+                .await?
+                .into_iter()
+                .max_by_key(|c| c.sequence)),
             Anchor::S3 { bucket, prefix } => {
                 let listed = s3
                     .list_objects_v2()
@@ -283,27 +415,12 @@ impl Anchor {
                     .send()
                     .await
                     .map_err(AnchorError::aws)?;
-                let Some(key) = listed.contents().first().and_then(|o| o.key()) else {
-                    return Ok(None);
-                };
-                let object = s3
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(AnchorError::aws)?;
-                object
-                    .body
-                    .collect()
-                    .await
-                    .map_err(AnchorError::other)?
-                    .to_vec()
+                match listed.contents().first().and_then(|o| o.key()) {
+                    Some(key) => Self::read_object(s3, bucket, key).await.map(Some),
+                    None => Ok(None),
+                }
             }
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| AnchorError::Unreadable(e.to_string()))
+        }
     }
 
     /// Whether the bucket keeps objects under Object Lock by default, and
@@ -387,6 +504,9 @@ struct Written {
     latest: Option<Checkpoint>,
     lock: Option<String>,
     problem: Option<String>,
+    /// Why the last round refused to sign (the trail no longer extends the
+    /// last checkpoint), until a round signs again.
+    refused: Option<String>,
 }
 
 impl Checkpoints {
@@ -406,8 +526,9 @@ impl Checkpoints {
         self.nudged.notify_one();
     }
 
-    /// Writes a checkpoint of the head if it moved since the last one.
-    /// Returns the checkpoint the anchor now holds.
+    /// Writes a checkpoint of the head if it moved since the last one, and
+    /// only if the trail still extends the last one (see the module's
+    /// docs). Returns the checkpoint the anchor now holds.
     pub async fn write(&self, pool: &PgPool) -> Result<Option<Checkpoint>, String> {
         let held = self.latest_held().await?;
         let Some((sequence, hash, first_hash)) = head(pool).await.map_err(|e| e.to_string())?
@@ -417,13 +538,54 @@ impl Checkpoints {
         if held.as_ref().is_some_and(|c| c.sequence >= sequence) {
             return Ok(held);
         }
-        let checkpoint = Checkpoint::sign(&self.key, sequence, &hash, &first_hash);
+        if let Some(held) = &held
+            && let Some(reason) = self.departs_from(pool, held).await?
+        {
+            tracing::error!(anchor = self.anchor.describe(), %reason, "audit checkpoint refused");
+            if let Ok(mut state) = self.state.lock() {
+                state.refused = Some(reason.clone());
+            }
+            let refusal = format!("refused to sign the trail's head: {reason}");
+            self.remember(Err(refusal.clone()));
+            return Err(refusal);
+        }
+        let checkpoint = Checkpoint::sign(&self.key, sequence, &hash, &first_hash, held.as_ref());
         self.anchor
             .write(&self.s3, &checkpoint)
             .await
             .map_err(|e| e.to_string())?;
         self.remember(Ok(Some(checkpoint.clone())));
+        if let Ok(mut state) = self.state.lock() {
+            state.refused = None;
+        }
         Ok(Some(checkpoint))
+    }
+
+    /// Why the trail cannot be signed after `held`, if it cannot: `held`
+    /// is not ours, or the trail no longer extends it.
+    async fn departs_from(
+        &self,
+        pool: &PgPool,
+        held: &Checkpoint,
+    ) -> Result<Option<String>, String> {
+        let at = held.at.format("%Y-%m-%d %H:%M:%S UTC");
+        if !held.signed_by(&self.key) {
+            return Ok(Some(format!(
+                "the anchor's newest checkpoint ({at}) is not signed with audit.key"
+            )));
+        }
+        let extends = super::store::extends(pool, held)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(extends
+            .err()
+            .map(|broken| format!("the trail no longer extends the checkpoint of {at}: {broken}")))
+    }
+
+    /// Why the writer refuses to sign, while it does: the trail was
+    /// rewritten under the last checkpoint. `/healthz` reports it.
+    pub fn refused(&self) -> Option<String> {
+        self.state.lock().ok().and_then(|s| s.refused.clone())
     }
 
     /// What this process last wrote or read, else what the anchor holds.
@@ -520,7 +682,7 @@ mod tests {
 
     #[test]
     fn only_the_key_that_signed_a_checkpoint_accepts_it() {
-        let checkpoint = Checkpoint::sign(&key(), 7, &"a".repeat(64), &"b".repeat(64));
+        let checkpoint = Checkpoint::sign(&key(), 7, &"a".repeat(64), &"b".repeat(64), None);
         assert!(checkpoint.signed_by(&key()));
         let other = AuditKey::new("another key of 32 characters....")
             .unwrap_or_else(|e| unreachable!("{e}"));
@@ -536,7 +698,7 @@ mod tests {
     #[test]
     fn the_trail_is_held_against_the_checkpoint() {
         let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
-        let checkpoint = Checkpoint::sign(&key(), 7, &b, &a);
+        let checkpoint = Checkpoint::sign(&key(), 7, &b, &a, None);
         assert_eq!(
             checkpoint.check(Some((1, &a)), Some((7, &b)), Some(9)),
             Ok(())
@@ -555,6 +717,25 @@ mod tests {
                 .is_err()
         );
         assert!(checkpoint.check(None, None, None).is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_taken_from_the_middle_of_the_history_shows() {
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let first = Checkpoint::sign(&key(), 3, &b, &a, None);
+        let second = Checkpoint::sign(&key(), 5, &c, &a, Some(&first));
+        let third = Checkpoint::sign(&key(), 9, &b, &a, Some(&second));
+        let whole = [first.clone(), second.clone(), third.clone()];
+        assert_eq!(check_history(&whole, &key()), Ok(()));
+        let gap = check_history(&[first.clone(), third.clone()], &key()).unwrap_err();
+        assert!(gap.contains("checkpoints were removed"), "{gap}");
+        // Only the oldest gone is the same gap, one step later.
+        assert!(check_history(&[second.clone(), third.clone()], &key()).is_err());
+        // The previous MAC is signed: it cannot be blanked to hide a gap.
+        let mut blanked = third.clone();
+        blanked.previous_mac = Some(String::new());
+        let forged = check_history(&[first, blanked], &key()).unwrap_err();
+        assert!(forged.contains("not signed with audit.key"), "{forged}");
     }
 
     #[test]

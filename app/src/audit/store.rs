@@ -128,67 +128,119 @@ impl std::fmt::Display for Broken {
     }
 }
 
-/// Walks the chain in order, and holds it against `checkpoint` (the
-/// latest anchored outside the database) when there is one. `Ok(n)` when
-/// all `n` events are intact; else the first event that was changed, or
-/// whose predecessor was removed or reordered, or the events a checkpoint
-/// covered that are gone.
+/// Walks the chain in order, and holds it against `checkpoints` (those
+/// anchored outside the database, each checked). `Ok(n)` when all `n`
+/// events are intact; else the first event that was changed, or whose
+/// predecessor was removed or reordered, or the events a checkpoint covered
+/// that are gone.
 pub async fn verify(
     pool: &PgPool,
-    checkpoint: Option<&Checkpoint>,
+    checkpoints: &[Checkpoint],
 ) -> Result<Result<u64, Broken>, AppError> {
+    let covers: std::collections::HashSet<i64> = checkpoints.iter().map(|c| c.sequence).collect();
     // Streamed: the trail can be far larger than memory.
     let mut events =
         sqlx::query_as!(AuditEvent, "SELECT * FROM audit_events ORDER BY id").fetch(pool);
     let mut expected_prev = GENESIS.to_owned();
     let mut count = 0u64;
     let mut first = None;
-    let mut covered = None;
+    let mut covered = std::collections::HashMap::new();
     let mut last = None;
     while let Some(event) = events.try_next().await? {
-        if event.prev_hash != expected_prev {
-            return Ok(Err(Broken {
-                id: event.id,
-                reason: "does not follow the event before it: an event was removed or reordered"
-                    .into(),
-            }));
-        }
-        let encoded = canonical(
-            event.occurred_at,
-            event.actor_sub.as_deref(),
-            event.actor_username.as_deref(),
-            &event.action,
-            event.target.as_deref(),
-            event.before.as_deref(),
-            event.after.as_deref(),
-            event.aws_request_id.as_deref(),
-            event.client_ip.as_deref(),
-            event.user_agent.as_deref(),
-        );
-        if chain_hash(&event.prev_hash, &encoded) != event.hash {
-            return Ok(Err(Broken {
-                id: event.id,
-                reason: "its content was changed after it was recorded".into(),
-            }));
+        if let Err(broken) = follows(&event, &expected_prev) {
+            return Ok(Err(broken));
         }
         if first.is_none() {
             first = Some((event.id, event.hash.clone()));
         }
-        if checkpoint.is_some_and(|c| c.sequence == event.id) {
-            covered = Some((event.id, event.hash.clone()));
+        if covers.contains(&event.id) {
+            covered.insert(event.id, event.hash.clone());
         }
         last = Some(event.id);
         expected_prev = event.hash;
         count += 1;
     }
-    if let Some(checkpoint) = checkpoint {
-        let first = first.as_ref().map(|(id, hash)| (*id, hash.as_str()));
-        let covered = covered.as_ref().map(|(id, hash)| (*id, hash.as_str()));
+    let first = first.as_ref().map(|(id, hash)| (*id, hash.as_str()));
+    for checkpoint in checkpoints {
+        let covered = covered
+            .get(&checkpoint.sequence)
+            .map(|hash| (checkpoint.sequence, hash.as_str()));
         if let Err(broken) = checkpoint.check(first, covered, last) {
             return Ok(Err(broken));
         }
     }
     Ok(Ok(count))
+}
+
+/// Whether the trail still extends `checkpoint`: its first event and the
+/// event it covers are there with the hashes it recorded, and every event
+/// after that one follows the one before. Reads only the events since the
+/// checkpoint, so the writer can ask before each signature.
+pub async fn extends(
+    pool: &PgPool,
+    checkpoint: &Checkpoint,
+) -> Result<Result<(), Broken>, AppError> {
+    let first = sqlx::query!("SELECT id, hash FROM audit_events ORDER BY id LIMIT 1")
+        .fetch_optional(pool)
+        .await?;
+    let covered = sqlx::query_scalar!(
+        "SELECT hash FROM audit_events WHERE id = $1",
+        checkpoint.sequence
+    )
+    .fetch_optional(pool)
+    .await?;
+    let last = sqlx::query_scalar!(r#"SELECT max(id) AS "id" FROM audit_events"#)
+        .fetch_one(pool)
+        .await?;
+    let first = first.as_ref().map(|r| (r.id, r.hash.as_str()));
+    let covered = covered.as_deref().map(|hash| (checkpoint.sequence, hash));
+    if let Err(broken) = checkpoint.check(first, covered, last) {
+        return Ok(Err(broken));
+    }
+    let mut events = sqlx::query_as!(
+        AuditEvent,
+        "SELECT * FROM audit_events WHERE id > $1 ORDER BY id",
+        checkpoint.sequence
+    )
+    .fetch(pool);
+    let mut expected_prev = checkpoint.hash.clone();
+    while let Some(event) = events.try_next().await? {
+        if let Err(broken) = follows(&event, &expected_prev) {
+            return Ok(Err(broken));
+        }
+        expected_prev = event.hash;
+    }
+    Ok(Ok(()))
+}
+
+/// Whether `event` follows the event whose hash is `expected_prev`, with
+/// the content it was recorded with.
+fn follows(event: &AuditEvent, expected_prev: &str) -> Result<(), Broken> {
+    if event.prev_hash != expected_prev {
+        return Err(Broken {
+            id: event.id,
+            reason: "does not follow the event before it: an event was removed or reordered".into(),
+        });
+    }
+    let encoded = canonical(
+        event.occurred_at,
+        event.actor_sub.as_deref(),
+        event.actor_username.as_deref(),
+        &event.action,
+        event.target.as_deref(),
+        event.before.as_deref(),
+        event.after.as_deref(),
+        event.aws_request_id.as_deref(),
+        event.client_ip.as_deref(),
+        event.user_agent.as_deref(),
+    );
+    if chain_hash(&event.prev_hash, &encoded) != event.hash {
+        return Err(Broken {
+            id: event.id,
+            reason: "its content was changed after it was recorded".into(),
+        });
+    }
+    Ok(())
 }
 
 /// `ILIKE` pattern matching `text` anywhere, with its own `%`, `_` and `\\`

@@ -237,6 +237,7 @@ fn HealthView(report: HealthReport) -> impl IntoView {
         <dl class="probes">
             <ProbeView name="Database" probe=report.database />
             <ProbeView name="AWS" probe=report.aws />
+            {report.audit_anchor.map(|probe| view! { <ProbeView name="Audit anchor" probe /> })}
         </dl>
     }
 }

@@ -7,11 +7,14 @@ use super::{SettingsDoc, Target};
 use crate::targets::TargetKind;
 use serde_json::{Value, json};
 
-/// Where sign-in happens, for the Cognito statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignIn {
+/// What Gatehouse uses of its own besides the managed resources: the user
+/// pool people sign in with and the S3 anchor of the audit checkpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Own {
     /// `eu-west-1_AbCd`: its region is its prefix.
     pub user_pool_id: Option<String>,
+    /// `s3://bucket/prefix/`, when the checkpoints go to S3.
+    pub audit_anchor: Option<String>,
 }
 
 /// The account of the managed resources, read off their ARNs.
@@ -26,7 +29,7 @@ fn account(doc: &SettingsDoc) -> Option<String> {
 
 /// The policy document, statements in a stable order; a statement with no
 /// resource to name is left out.
-pub fn policy(doc: &SettingsDoc, sign_in: &SignIn) -> Value {
+pub fn policy(doc: &SettingsDoc, own: &Own) -> Value {
     let mut statements = Vec::new();
     let web_acls: Vec<String> = doc.of(TargetKind::WebAcl).filter_map(arn).collect();
     let vpn: Vec<&Target> = doc.of(TargetKind::VpnGeofencing).collect();
@@ -114,7 +117,7 @@ pub fn policy(doc: &SettingsDoc, sign_in: &SignIn) -> Value {
         ));
     }
     athena_statements(doc, &mut statements);
-    let pool_arn = sign_in.user_pool_id.as_ref().and_then(|id| {
+    let pool_arn = own.user_pool_id.as_ref().and_then(|id| {
         let region = id.split('_').next()?;
         Some(format!(
             "arn:aws:cognito-idp:{region}:{}:userpool/{id}",
@@ -130,6 +133,20 @@ pub fn policy(doc: &SettingsDoc, sign_in: &SignIn) -> Value {
             "SignInGroups",
             &["cognito-idp:ListUsersInGroup"],
             vec![pool],
+        ));
+    }
+    if let Some(anchor) = &own.audit_anchor {
+        // Listing finds the newest checkpoint and walks them all; the
+        // bucket's Object Lock is read to say how checkpoints are kept.
+        statements.push(statement(
+            "AuditCheckpoints",
+            &[
+                "s3:ListBucket",
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:GetBucketObjectLockConfiguration",
+            ],
+            s3_arns(anchor),
         ));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
@@ -307,8 +324,9 @@ mod tests {
         };
         let policy = policy(
             &doc,
-            &SignIn {
+            &Own {
                 user_pool_id: Some("eu-west-1_Pool1".into()),
+                audit_anchor: Some("s3://audit-anchor/gatehouse/".into()),
             },
         );
         let statements = policy["Statement"].as_array().unwrap();
@@ -349,7 +367,14 @@ mod tests {
             statements.iter().all(|s| s["Sid"] != "AthenaLogQueries"),
             "no Athena source, no Athena"
         );
-        let empty = super::policy(&SettingsDoc::default(), &SignIn { user_pool_id: None });
+        assert_eq!(
+            by_sid("AuditCheckpoints")["Resource"],
+            json!([
+                "arn:aws:s3:::audit-anchor",
+                "arn:aws:s3:::audit-anchor/gatehouse/*"
+            ])
+        );
+        let empty = super::policy(&SettingsDoc::default(), &Own::default());
         assert_eq!(empty["Statement"], json!([]));
     }
 
@@ -384,7 +409,7 @@ mod tests {
             ],
             ..SettingsDoc::default()
         };
-        let policy = policy(&doc, &SignIn { user_pool_id: None });
+        let policy = policy(&doc, &Own::default());
         let statements = policy["Statement"].as_array().unwrap();
         let resources = |sid: &str| {
             statements

@@ -162,12 +162,19 @@ pub async fn effective(pool: &PgPool, overrides: &Overrides) -> Result<Effective
     Ok(Effective::of(&read_values(&mut conn).await?, overrides))
 }
 
-/// "What Gatehouse needs" for `doc`, signing in with the state's pool.
+/// "What Gatehouse needs" for `doc`, signing in with the state's pool and
+/// writing audit checkpoints to its anchor.
 pub fn iam_policy(state: &crate::state::AppState, doc: &SettingsDoc) -> Value {
-    let sign_in = super::iam::SignIn {
+    use crate::audit::checkpoint::Anchor;
+    let own = super::iam::Own {
         user_pool_id: state.auth.pool.as_ref().map(|p| p.user_pool_id.clone()),
+        audit_anchor: state
+            .checkpoints
+            .as_ref()
+            .filter(|c| matches!(c.anchor, Anchor::S3 { .. }))
+            .map(|c| c.anchor.describe()),
     };
-    super::iam::policy(doc, &sign_in)
+    super::iam::policy(doc, &own)
 }
 
 /// The group → role mapping as it applies now.
