@@ -45,6 +45,9 @@ apt_install() {
 }
 
 # The wasm32 target, cargo-leptos, and the wasm-bindgen CLI matching Cargo.lock.
+# Every `cargo install` builds in a folder of its own (not CARGO_TARGET_DIR,
+# which CI keeps between runs): what a tool's install reuses would stand in
+# for installing it.
 ensure_rust_tools() {
   command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -53,7 +56,7 @@ ensure_rust_tools() {
   fi
   if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
     step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes, once)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+    env -u CARGO_TARGET_DIR cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
   fi
   local wbg
   wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")
@@ -62,28 +65,28 @@ ensure_rust_tools() {
     # Not --locked: the lockfile published with 0.2.130 names webpki-roots
     # 1.0.11, which the registry does not serve; the tool's own version is
     # pinned (to the wasm-bindgen in Cargo.lock, as it must be).
-    cargo install wasm-bindgen-cli --version "$wbg"
+    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$wbg"
   fi
 }
 
 ensure_nextest() {
   if ! cargo nextest --version 2>/dev/null | grep -q "^cargo-nextest $NEXTEST_VERSION "; then
     step "Installing cargo-nextest $NEXTEST_VERSION (a few minutes, once)"
-    cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
+    env -u CARGO_TARGET_DIR cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
   fi
 }
 
 ensure_wasm_opt() {
   if ! wasm-opt --version 2>/dev/null | grep -q "version 116"; then
     step "Installing wasm-opt $WASM_OPT_VERSION (binaryen 116, about 10 minutes, once)"
-    cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
+    env -u CARGO_TARGET_DIR cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
   fi
 }
 
 ensure_sqlx_cli() {
   if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_CLI_VERSION"; then
     step "Installing sqlx-cli $SQLX_CLI_VERSION (a few minutes, once)"
-    cargo install sqlx-cli --version "$SQLX_CLI_VERSION" --no-default-features --features postgres,rustls --locked
+    env -u CARGO_TARGET_DIR cargo install sqlx-cli --version "$SQLX_CLI_VERSION" --no-default-features --features postgres,rustls --locked
   fi
 }
 

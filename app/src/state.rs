@@ -24,6 +24,12 @@ pub struct AppState {
     pub checkpoints: Option<std::sync::Arc<crate::audit::checkpoint::Checkpoints>>,
     /// What one uploaded or S3 log file may take to import.
     pub import_limits: crate::traffic::ImportLimits,
+    /// The connections the bookkeeping of callers who are not signed in
+    /// (sign-in attempts, counted refusals) may use: a few of their own, so
+    /// that a flood of them queues there and never ahead of signed-in
+    /// people's work.
+    #[from_ref(skip)]
+    pub anonymous_db: PgPool,
 }
 
 /// How people sign in: the user pool (when one is configured or
@@ -194,6 +200,15 @@ impl AwsClients {
 /// The health probe's database check on the database of `pool`.
 pub fn health_db(pool: &PgPool) -> std::sync::Arc<crate::health::DatabaseProbe> {
     std::sync::Arc::new(crate::health::DatabaseProbe::new(pool))
+}
+
+/// [`AppState::anonymous_db`] for the database of `pool`: two connections,
+/// made when first needed.
+pub fn anonymous_db(pool: &PgPool) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with((*pool.connect_options()).clone())
 }
 
 /// The shared state from inside a server function.

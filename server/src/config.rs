@@ -113,9 +113,13 @@ pub struct SessionConfig {
     pub idle_minutes: u32,
     /// Hours after sign-in after which a session ends regardless.
     pub absolute_hours: u32,
-    /// Failed sign-ins allowed per username within `lockout_minutes`.
+    /// Failed sign-ins allowed per username and client address within
+    /// `lockout_minutes`; past as many from any address, the username's
+    /// attempts back off (2, 4, 8 … seconds apart, at most a minute)
+    /// rather than lock.
     pub max_failures_per_username: u32,
-    /// Failed sign-ins allowed per client IP within `lockout_minutes`.
+    /// Failed sign-ins allowed per client address (an IPv6 address counts
+    /// by its /64) within `lockout_minutes`.
     pub max_failures_per_ip: u32,
     /// The window failed sign-ins are counted in, and the wait after it.
     pub lockout_minutes: u32,

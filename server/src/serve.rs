@@ -62,6 +62,7 @@ pub async fn state(config: &Config) -> Result<AppState, StartError> {
     Ok(AppState {
         leptos_options: leptos_options(config),
         health_db: app::state::health_db(&pool),
+        anonymous_db: app::state::anonymous_db(&pool),
         pool,
         aws,
         auth,
@@ -210,6 +211,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             Err(error) => tracing::warn!(%error, "cannot settle interrupted applies"),
         }
     });
+    // Anonymous refusals, counted per address and minute, into the trail.
+    tokio::spawn(app::audit::refusals::run(state.pool.clone()));
     if let Some(checkpoints) = state.checkpoints.clone() {
         tracing::info!(anchor = checkpoints.anchor.describe(), "audit checkpoints");
         tokio::spawn(checkpoints.run(state.pool.clone()));
@@ -220,6 +223,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     }
     let last_checkpoint = state.checkpoints.clone().map(|c| (c, state.pool.clone()));
     let state_calls = state.aws.budget.clone();
+    let state_pool = state.pool.clone();
     let pkg = config.site_root.join("pkg");
     tokio::task::spawn_blocking(move || crate::http::assets::precompress(&pkg));
     let listener = tokio::net::TcpListener::bind(config.site_addr)
@@ -248,6 +252,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             }
             Err(_) => tracing::warn!("no audit checkpoint written at shutdown: the anchor is slow"),
         }
+    }
+    // What was counted of anonymous refusals goes into the trail now.
+    if let Err(error) =
+        app::audit::refusals::flush(&state_pool, app::audit::refusals::Rows::All).await
+    {
+        tracing::warn!(%error, "anonymous refusals of the last minute not written to the audit trail");
     }
     let calls = state_calls.calls();
     tracing::info!(?calls, "stopped; AWS calls made, per service");

@@ -443,8 +443,11 @@ async fn behind_a_trusted_proxy_failed_sign_ins_count_the_client_address(
         request.extensions_mut().insert(ConnectInfo(peer));
         common::send(&state, request).await;
     }
+    app::audit::refusals::flush(&pool, app::audit::refusals::Rows::All)
+        .await
+        .unwrap();
     let seen: Vec<Option<String>> = sqlx::query_scalar(
-        "SELECT client_ip FROM audit_events WHERE action = 'auth.sign_in_failed' ORDER BY id",
+        "SELECT client_ip FROM audit_events WHERE action = 'auth.sign_in_failed' ORDER BY client_ip DESC",
     )
     .fetch_all(&pool)
     .await

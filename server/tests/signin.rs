@@ -127,14 +127,14 @@ async fn a_wrong_password_is_refused_without_saying_which_part_was_wrong(
         assert_eq!(reply.location(), "/sign-in?error=invalid&next=/");
         assert!(reply.session_cookie().is_none());
     }
-    assert_eq!(
-        common::audit_actions(&pool).await,
-        [
-            "settings.changed",
-            "auth.sign_in_failed",
-            "auth.sign_in_failed"
-        ]
-    );
+    // Anonymous refusals are counted per address and minute, and written
+    // when the minute closes (here, at once): both, and the names tried.
+    app::audit::refusals::flush(&pool, app::audit::refusals::Rows::All)
+        .await
+        .unwrap();
+    let (events, refusals, names) = common::refusals_written(&pool, "auth.sign_in_failed").await;
+    assert_eq!(refusals, 2, "{events} events");
+    assert_eq!(names, ["editor", "nobody"]);
     let page = send(
         &state,
         Request::get("/sign-in?error=invalid&next=/")
@@ -189,6 +189,163 @@ async fn repeated_failures_lock_the_username_even_across_restarts(
             .session_cookie()
             .is_some()
     );
+}
+
+/// A sign-in form post from `peer`, as the connection would present it.
+async fn sign_in_from(state: &AppState, peer: &str, username: &str, password: &str) -> Reply {
+    let body = format!("username={username}&password={password}&next=%2F");
+    let mut request = form_post("/auth/sign-in", &body, None);
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    send(state, request).await
+}
+
+fn cognito_calls(state: &AppState) -> u64 {
+    state
+        .aws
+        .budget
+        .calls()
+        .into_iter()
+        .find(|(service, _)| *service == "cognito-idp")
+        .map(|(_, n)| n)
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn nobody_can_lock_a_named_person_out_and_guesses_at_once_are_each_counted(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let state = demo_state(pool.clone(), "sa-east-1").await;
+    let before = cognito_calls(&state);
+    // Twenty guesses at the same moment from one address: each is counted
+    // before the pool is asked, so only the first five reach it.
+    let guesses = (0..20).map(|_| sign_in_from(&state, "198.51.100.1:4000", "approver", "Wrong-1"));
+    let replies = futures::future::join_all(guesses).await;
+    let refused = replies
+        .iter()
+        .filter(|r| r.location().starts_with("/sign-in?error=locked"))
+        .count();
+    assert_eq!(refused, 15, "only five guesses are let through");
+    assert_eq!(cognito_calls(&state) - before, 5);
+
+    // That address stays locked for that name; the name itself only backs
+    // off (2 s after five failures), so the real approver, elsewhere, gets in.
+    let locked = sign_in_from(&state, "198.51.100.1:4000", "approver", PASSWORD).await;
+    assert!(locked.location().starts_with("/sign-in?error=locked"));
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let elsewhere = sign_in_from(&state, "203.0.113.9:5000", "approver", PASSWORD).await;
+    assert!(
+        elsewhere.session_cookie().is_some(),
+        "{}",
+        elsewhere.location()
+    );
+
+    // An IPv6 address counts by its /64: a fresh address in the same
+    // network is the same guesser.
+    for n in 1..=20 {
+        sign_in_from(
+            &state,
+            &format!("[2001:db8:7:8::{n:x}]:443"),
+            &format!("user{n}"),
+            "x",
+        )
+        .await;
+    }
+    let next_door = sign_in_from(&state, "[2001:db8:7:8:ffff::1]:443", "viewer", PASSWORD).await;
+    assert!(
+        next_door.location().starts_with("/sign-in?error=locked"),
+        "{}",
+        next_door.location()
+    );
+    assert_eq!(
+        app::auth::sessions::throttle_key("2001:db8:7:8:ffff::1"),
+        "2001:db8:7:8::/64"
+    );
+    assert_eq!(app::auth::sessions::throttle_key("192.0.2.1"), "192.0.2.1");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_flood_of_anonymous_refusals_adds_a_handful_of_events_and_pages_stay_quick(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let state = demo_state(pool.clone(), "ca-central-1").await;
+    let admin = common::session_cookie(&state, app::roles::Role::Admin).await;
+    let events_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let cognito_before = cognito_calls(&state);
+
+    // 500 sign-in posts and 500 cookie-less callbacks, 50 at a time, while
+    // the admin browses.
+    let flood = async {
+        use futures::StreamExt;
+        futures::stream::iter(0..1000)
+            .for_each_concurrent(50, |n| {
+                let state = &state;
+                async move {
+                    if n % 2 == 0 {
+                        sign_in_from(state, "192.0.2.66:1234", "admin", "Guess-1").await;
+                    } else {
+                        let mut request = Request::get("/auth/callback?code=stolen&state=forged")
+                            .body(Body::empty())
+                            .unwrap();
+                        let peer: std::net::SocketAddr = "192.0.2.66:1234".parse().unwrap();
+                        request
+                            .extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        send(state, request).await;
+                    }
+                }
+            })
+            .await;
+    };
+    let browse = async {
+        let mut slowest = std::time::Duration::ZERO;
+        for path in ["/", "/audit", "/reviews", "/settings", "/", "/audit"] {
+            let started = std::time::Instant::now();
+            let page = send(&state, get(path, &admin)).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            slowest = slowest.max(started.elapsed());
+        }
+        slowest
+    };
+    let ((), slowest) = tokio::join!(flood, browse);
+    eprintln!("slowest admin page during the flood: {slowest:?}");
+    assert!(slowest < std::time::Duration::from_secs(1), "{slowest:?}");
+    assert!(
+        cognito_calls(&state) - cognito_before <= 5,
+        "a locked address does not reach the user pool"
+    );
+
+    let audit = send(&state, get("/audit", &admin)).await;
+    assert!(
+        audit
+            .body
+            .contains("1000 refusals of callers who were not signed in"),
+        "the Audit page says what is counted and not yet written"
+    );
+    app::audit::refusals::flush(&pool, app::audit::refusals::Rows::All)
+        .await
+        .unwrap();
+    let events_after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        events_after - events_before <= 4,
+        "{} events for 1,000 refusals",
+        events_after - events_before
+    );
+    let (_, refusals, names) = common::refusals_written(&pool, "auth.sign_in_failed").await;
+    assert_eq!(refusals, 1000, "every refusal is counted");
+    assert_eq!(names, ["admin"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

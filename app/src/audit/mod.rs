@@ -12,6 +12,8 @@ mod chain;
 #[cfg(feature = "ssr")]
 pub mod checkpoint;
 #[cfg(feature = "ssr")]
+pub mod refusals;
+#[cfg(feature = "ssr")]
 mod store;
 
 #[cfg(feature = "ssr")]
@@ -318,6 +320,9 @@ pub struct AuditPage {
     pub coverage: Coverage,
     /// Events newer than the latest checkpoint.
     pub uncovered: i64,
+    /// Refusals of anonymous callers counted and not yet written (they go
+    /// in as one event per address and minute): (refusals, rows).
+    pub pending_refusals: (i64, i64),
 }
 
 #[cfg(test)]

@@ -222,44 +222,100 @@ pub async fn delete(conn: &mut PgConnection, id_hash: &str) -> Result<bool, AppE
     Ok(done.rows_affected() > 0)
 }
 
-/// When sign-ins are refused for a username or client IP: the minutes to
-/// wait, rounded up.
+/// The address sign-in attempts are counted by: an IPv4 address as it is,
+/// an IPv6 address by its /64 (one subscriber's network; counting each
+/// address would give anyone 2^64 fresh ones).
+pub fn throttle_key(client_ip: &str) -> String {
+    match client_ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{}/64", std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+        _ => client_ip.to_owned(),
+    }
+}
+
+/// Records a sign-in attempt before the user pool is asked, as a failure
+/// until it succeeds: so that attempts made at the same moment are each
+/// counted by the others' [`locked_out`]. Returns its id.
+pub async fn record_attempt(
+    conn: &mut PgConnection,
+    username: &str,
+    client_ip: &str,
+) -> Result<i64, AppError> {
+    let id = sqlx::query_scalar!(
+        "INSERT INTO sign_in_failures (username, client_ip) VALUES ($1, $2) RETURNING id",
+        username,
+        throttle_key(client_ip)
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Removes an attempt that was not a failure (the pool did not answer).
+pub async fn forget_attempt(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
+    sqlx::query!("DELETE FROM sign_in_failures WHERE id = $1", id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether attempt `attempt` (recorded already) must wait, and for how many
+/// minutes, rounded up. Counted over the attempts before it in the lockout
+/// window:
+/// - per username and address: `max_failures_per_username`, then that pair
+///   waits until the oldest of them leaves the window;
+/// - per address: `max_failures_per_ip`, likewise;
+/// - per username from any address, past `max_failures_per_username`: a
+///   back-off, not a lock (one attempt per 2, 4, 8 … seconds, at most a
+///   minute), so that nobody can lock a named person out, and guessing
+///   from many addresses stays slow.
 pub async fn locked_out(
     pool: &PgPool,
+    attempt: i64,
     username: &str,
     client_ip: &str,
     policy: &SessionPolicy,
 ) -> Result<Option<i64>, AppError> {
     let since = Utc::now() - policy.lockout;
+    let key = throttle_key(client_ip);
     let counts = sqlx::query!(
         r#"
+        WITH earlier AS (
+            SELECT username, client_ip, failed_at FROM sign_in_failures
+             WHERE failed_at > $3 AND id < $6
+               AND (lower(username) = lower($1) OR client_ip = $2)
+        )
         SELECT
-          (SELECT count(*) FROM sign_in_failures
-            WHERE lower(username) = lower($1) AND failed_at > $3) AS "by_username!",
+          (SELECT count(*) FROM earlier
+            WHERE lower(username) = lower($1) AND client_ip = $2) AS "by_pair!",
           (SELECT min(failed_at) FROM (
-             SELECT failed_at FROM sign_in_failures
-              WHERE lower(username) = lower($1) AND failed_at > $3
-              ORDER BY failed_at DESC LIMIT $4) latest) AS by_username_oldest,
-          (SELECT count(*) FROM sign_in_failures
-            WHERE client_ip = $2 AND failed_at > $3) AS "by_ip!",
+             SELECT failed_at FROM earlier
+              WHERE lower(username) = lower($1) AND client_ip = $2
+              ORDER BY failed_at DESC LIMIT $4) latest) AS by_pair_oldest,
+          (SELECT count(*) FROM earlier WHERE client_ip = $2) AS "by_ip!",
           (SELECT min(failed_at) FROM (
-             SELECT failed_at FROM sign_in_failures
-              WHERE client_ip = $2 AND failed_at > $3
-              ORDER BY failed_at DESC LIMIT $5) latest) AS by_ip_oldest
+             SELECT failed_at FROM earlier WHERE client_ip = $2
+              ORDER BY failed_at DESC LIMIT $5) latest) AS by_ip_oldest,
+          (SELECT count(*) FROM earlier WHERE lower(username) = lower($1)) AS "by_username!",
+          (SELECT max(failed_at) FROM earlier WHERE lower(username) = lower($1)) AS by_username_latest
         "#,
         username,
-        client_ip,
+        key,
         since,
         policy.max_failures_per_username,
         policy.max_failures_per_ip,
+        attempt,
     )
     .fetch_one(pool)
     .await?;
-    // The lock lifts when the oldest of the last `max` failures leaves the
+    let now = Utc::now();
+    // A lock lifts when the oldest of the last `max` failures leaves the
     // window.
-    let lifts_at = [
-        (counts.by_username >= policy.max_failures_per_username)
-            .then_some(counts.by_username_oldest)
+    let locked_until = [
+        (counts.by_pair >= policy.max_failures_per_username)
+            .then_some(counts.by_pair_oldest)
             .flatten(),
         (counts.by_ip >= policy.max_failures_per_ip)
             .then_some(counts.by_ip_oldest)
@@ -267,27 +323,35 @@ pub async fn locked_out(
     ]
     .into_iter()
     .flatten()
-    .map(|oldest| oldest + policy.lockout)
-    .max();
-    Ok(lifts_at.map(|at| {
-        let seconds = (at - Utc::now()).num_seconds().max(1);
-        (seconds + 59) / 60
-    }))
+    .map(|oldest| oldest + policy.lockout);
+    let over = counts.by_username - policy.max_failures_per_username;
+    let backed_off_until = counts
+        .by_username_latest
+        .filter(|_| over >= 0)
+        .map(|latest| latest + TimeDelta::seconds(backoff_seconds(over)));
+    Ok(locked_until
+        .chain(backed_off_until)
+        .filter(|until| *until > now)
+        .max()
+        .map(|until| {
+            let seconds = (until - now).num_seconds().max(1);
+            (seconds + 59) / 60
+        }))
 }
 
+/// The wait between attempts for a username `over` failures past its
+/// allowance: 2, 4, 8 … seconds, at most a minute.
+fn backoff_seconds(over: i64) -> i64 {
+    (2i64 << over.clamp(0, 5)).min(60)
+}
+
+/// Records a failure that had no attempt recorded before it.
 pub async fn record_failure(
     conn: &mut PgConnection,
     username: &str,
     client_ip: &str,
 ) -> Result<(), AppError> {
-    sqlx::query!(
-        "INSERT INTO sign_in_failures (username, client_ip) VALUES ($1, $2)",
-        username,
-        client_ip
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    record_attempt(conn, username, client_ip).await.map(|_| ())
 }
 
 pub async fn clear_failures(conn: &mut PgConnection, username: &str) -> Result<(), AppError> {

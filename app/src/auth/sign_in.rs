@@ -48,11 +48,42 @@ pub async fn with_password(
     client: &Client,
 ) -> Result<Outcome, AppError> {
     let cognito = pool(state)?;
+    if username.chars().count() > audit::refusals::USERNAME_CHARS {
+        // Longer than any Cognito username: refused without asking it.
+        record_failure(state, username, client, "username too long").await?;
+        return Ok(Outcome::Invalid);
+    }
+    // Counted before the pool is asked, so that guesses sent at the same
+    // moment each see the others (sessions::locked_out).
     let ip = client.ip.clone().unwrap_or_default();
-    if let Some(minutes) =
-        sessions::locked_out(&state.pool, username, &ip, &state.auth.policy).await?
+    let attempt = {
+        let mut conn = state.anonymous_db.acquire().await?;
+        sessions::record_attempt(&mut conn, username, &ip).await?
+    };
+    if let Some(minutes) = sessions::locked_out(
+        &state.anonymous_db,
+        attempt,
+        username,
+        &ip,
+        &state.auth.policy,
+    )
+    .await?
     {
-        record_failure(state, username, client, "locked out").await?;
+        // Refused unasked, it was no guess: not counted, so that hammering
+        // a locked address neither extends its lock nor backs the username
+        // off further.
+        let mut conn = state.anonymous_db.acquire().await?;
+        sessions::forget_attempt(&mut conn, attempt).await?;
+        drop(conn);
+        let refusal = Action::SignInFailed;
+        audit::refusals::count(
+            &state.anonymous_db,
+            refusal,
+            client,
+            Some(username),
+            "locked out",
+        )
+        .await?;
         return Ok(Outcome::LockedOut { minutes });
     }
     let answer = state
@@ -75,15 +106,32 @@ pub async fn with_password(
                     || e.is_password_reset_required_exception()
             });
             if refused {
-                record_failure(state, username, client, "refused by the user pool").await?;
+                // The attempt stays recorded: it is the failure.
+                let reason = "refused by the user pool";
+                let refusal = Action::SignInFailed;
+                audit::refusals::count(
+                    &state.anonymous_db,
+                    refusal,
+                    client,
+                    Some(username),
+                    reason,
+                )
+                .await?;
                 return Ok(Outcome::Invalid);
             }
+            // No answer is no failure of the person's.
+            let mut conn = state.anonymous_db.acquire().await?;
+            sessions::forget_attempt(&mut conn, attempt).await?;
             return Err(AppError::unavailable(
                 "Cognito",
                 aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&err),
             ));
         }
     };
+    // The password was right: the attempt was no failure.
+    let mut conn = state.anonymous_db.acquire().await?;
+    sessions::forget_attempt(&mut conn, attempt).await?;
+    drop(conn);
     if answer.challenge_name() == Some(&ChallengeNameType::NewPasswordRequired) {
         let session = answer.session().unwrap_or_default();
         let challenge_token =
@@ -204,24 +252,26 @@ async fn record_failure(
     client: &Client,
     reason: &str,
 ) -> Result<(), AppError> {
-    let mut tx = state.pool.begin().await?;
-    sessions::record_failure(&mut tx, username, client.ip.as_deref().unwrap_or_default()).await?;
-    audit::record(
-        &mut tx,
-        NewEvent::new(
-            Action::SignInFailed,
-            Some(Actor {
-                sub: None,
-                username: Some(username.to_owned()),
-            }),
-            client.clone(),
-        )
-        .target(format!("user/{username}"))
-        .after(serde_json::json!({ "reason": reason })),
+    let username: String = username
+        .chars()
+        .take(audit::refusals::USERNAME_CHARS)
+        .collect();
+    let mut conn = state.anonymous_db.acquire().await?;
+    sessions::record_failure(
+        &mut conn,
+        &username,
+        client.ip.as_deref().unwrap_or_default(),
     )
     .await?;
-    tx.commit().await?;
-    Ok(())
+    drop(conn);
+    audit::refusals::count(
+        &state.anonymous_db,
+        Action::SignInFailed,
+        client,
+        Some(&username),
+        reason,
+    )
+    .await
 }
 
 pub fn actor(user: &User) -> Actor {
@@ -387,10 +437,21 @@ pub async fn with_authorization_code(
 
 /// Records a hosted-UI sign-in that was refused before any code exchange
 /// (a state mismatch, an error from Cognito).
+///
+/// Counted apart from failed sign-ins: anyone can send a browser to the
+/// callback (an `<img>` on another site), so it must not count against the
+/// visitor's address.
 pub async fn refuse_callback(
     state: &AppState,
     client: &Client,
     reason: &str,
 ) -> Result<(), AppError> {
-    record_failure(state, "(hosted UI)", client, reason).await
+    audit::refusals::count(
+        &state.anonymous_db,
+        Action::SignInFailed,
+        client,
+        None,
+        reason,
+    )
+    .await
 }

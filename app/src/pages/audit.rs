@@ -30,6 +30,7 @@ pub async fn load_audit(filter: AuditFilter, page: i64) -> Result<AuditPage, App
     )
     .fetch_one(&state.pool)
     .await?;
+    let (rows, refusals) = crate::audit::refusals::pending(&state.pool).await?;
     Ok(AuditPage {
         events,
         total,
@@ -37,6 +38,7 @@ pub async fn load_audit(filter: AuditFilter, page: i64) -> Result<AuditPage, App
         pages: ((total + size - 1) / size).max(1),
         coverage,
         uncovered,
+        pending_refusals: (refusals, rows),
     })
 }
 
@@ -127,8 +129,20 @@ fn Trail(filter: AuditFilter, page: AuditPage) -> impl IntoView {
     };
     let summary = format!("{matches}; page {} of {}.", page.page, page.pages);
     let anchoring = anchoring(&page.coverage, page.uncovered);
+    let pending = match page.pending_refusals {
+        (0, _) => None,
+        (refusals, rows) => Some(format!(
+            "{refusals} refusal{} of callers who were not signed in (failed sign-ins, refused \
+             callbacks, cross-site posts) {} counted in {rows} group{} by address and minute; \
+             each group goes into the trail as one event when its minute closes.",
+            if refusals == 1 { "" } else { "s" },
+            if refusals == 1 { "is" } else { "are" },
+            if rows == 1 { "" } else { "s" },
+        )),
+    };
     view! {
         <p class="note" data-testid="audit-anchor">{anchoring}</p>
+        {pending.map(|text| view! { <p class="note" data-testid="audit-pending">{text}</p> })}
         <div class="panel-head">
             <p role="status" data-testid="audit-summary">{summary}</p>
             <p class="exports">

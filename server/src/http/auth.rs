@@ -204,13 +204,32 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
         return next.run(request).await;
     }
     let caller = caller_of(&request);
-    let target = format!("{} {}", request.method(), request.uri().path());
-    let actor = caller.user().map(sign_in::actor);
+    let target: String = format!("{} {}", request.method(), request.uri().path())
+        .chars()
+        .take(300)
+        .collect();
     let recorded = async {
+        // Without a session the caller is anyone: counted, not written one
+        // by one (audit::refusals).
+        let Some(user) = caller.user() else {
+            return audit::refusals::count(
+                &state.anonymous_db,
+                Action::CsrfRefused,
+                &caller.client,
+                None,
+                &target,
+            )
+            .await;
+        };
         let mut tx = state.pool.begin().await?;
         audit::record(
             &mut tx,
-            NewEvent::new(Action::CsrfRefused, actor, caller.client.clone()).target(target),
+            NewEvent::new(
+                Action::CsrfRefused,
+                Some(sign_in::actor(user)),
+                caller.client.clone(),
+            )
+            .target(target),
         )
         .await?;
         tx.commit().await?;

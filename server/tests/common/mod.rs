@@ -72,6 +72,7 @@ pub async fn state(pool: PgPool, aws: AwsClients) -> AppState {
     AppState {
         leptos_options: gatehouse::serve::leptos_options(&config),
         health_db: app::state::health_db(&pool),
+        anonymous_db: app::state::anonymous_db(&pool),
         pool,
         aws,
         auth,
@@ -146,6 +147,30 @@ pub async fn audit_actions(pool: &PgPool) -> Vec<String> {
 /// pools it hands out share a master pool across the tests' runtimes, which
 /// makes tests hang or time out at random once a file has a score of them
 /// (sqlx issue #2567, open for 0.8.6).
+/// The anonymous refusals of `action` written to the trail (after a
+/// flush): how many events, the refusals they count, and the usernames
+/// they name, sorted.
+pub async fn refusals_written(pool: &PgPool, action: &str) -> (usize, i64, Vec<String>) {
+    let afters: Vec<String> =
+        sqlx::query_scalar("SELECT after FROM audit_events WHERE action = $1 ORDER BY id")
+            .bind(action)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let mut refusals = 0;
+    let mut names = Vec::new();
+    for after in &afters {
+        let after: Value = serde_json::from_str(after).unwrap();
+        refusals += after["count"].as_i64().unwrap();
+        for name in after["usernames"].as_array().unwrap() {
+            names.push(name.as_str().unwrap().to_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    (afters.len(), refusals, names)
+}
+
 pub async fn pool(options: sqlx::postgres::PgConnectOptions) -> PgPool {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
