@@ -9,18 +9,25 @@
 //! It sits in the SDK's HTTP client, so it sees every attempt, retries
 //! included; the SDK's adaptive retry mode slows down further when AWS
 //! answers with throttling all the same.
+//!
+//! Sign-in (Cognito) has a pace of its own, apart from the control plane
+//! (IAM, Organizations, S3, Athena, Glue): anyone can ask to sign in, and
+//! their asking must not use up what signed-in people's pages need. Its
+//! queue is bounded too: a call that would wait more than
+//! [`SIGN_IN_MOST_WAIT`] is refused at once rather than queued, and a call
+//! given up while it waits hands its turn back.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// Calls per second each service is allowed, per console process; 0 for
@@ -34,7 +41,9 @@ pub struct Rates {
     /// documented quota is 1 a second per account and Region, per action.
     pub wafv2_writes: f64,
     pub dynamodb: f64,
-    /// Cognito (sign-in), IAM, Organizations, S3, Athena.
+    /// Cognito: sign-in, token refresh and sign-out.
+    pub cognito: f64,
+    /// IAM, Organizations, S3, Athena, Glue.
     pub other: f64,
 }
 
@@ -45,6 +54,7 @@ impl Rates {
             wafv2: 0.0,
             wafv2_writes: 0.0,
             dynamodb: 0.0,
+            cognito: 0.0,
             other: 0.0,
         }
     }
@@ -56,10 +66,14 @@ impl Default for Rates {
             wafv2: 4.0,
             wafv2_writes: 0.9,
             dynamodb: 20.0,
+            cognito: 10.0,
             other: 10.0,
         }
     }
 }
+
+/// The longest a sign-in call waits for its turn before it is refused.
+pub const SIGN_IN_MOST_WAIT: Duration = Duration::from_secs(3);
 
 /// A rate: calls are spaced `interval` apart on average, with bursts of up
 /// to `burst` calls at once after a quiet spell (the generic cell rate
@@ -68,12 +82,24 @@ struct Pace {
     /// Zero: not paced.
     interval: Duration,
     burst: u32,
-    next: Mutex<Option<Instant>>,
+    /// A call whose turn is further off than this is refused; `None`: it
+    /// waits however long.
+    most_wait: Option<Duration>,
+    /// Held only to read and move the time, never across an await.
+    next: std::sync::Mutex<Option<Instant>>,
 }
+
+/// A call refused because its turn was more than its pace's longest wait
+/// away.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Gatehouse's own budget of {0} calls is used up for the next few seconds; the call was not made"
+)]
+pub struct BudgetSpent(&'static str);
 
 impl Pace {
     /// `per_second` 0 (or not a positive number): calls are not paced.
-    fn new(per_second: f64) -> Self {
+    fn new(per_second: f64, most_wait: Option<Duration>) -> Self {
         let paced = per_second.is_finite() && per_second > 0.0;
         Pace {
             interval: match paced {
@@ -81,26 +107,73 @@ impl Pace {
                 false => Duration::ZERO,
             },
             burst: per_second.ceil().clamp(1.0, 100.0) as u32,
-            next: Mutex::new(None),
+            most_wait,
+            next: std::sync::Mutex::new(None),
         }
     }
 
-    /// Waits for this call's turn.
-    async fn turn(&self) {
+    /// Waits for this call's turn; `false` when it is further off than the
+    /// longest wait (nothing is reserved then). A turn given up while
+    /// waiting (the call dropped) is handed back.
+    async fn turn(&self) -> bool {
         if self.interval.is_zero() {
-            return;
+            return true;
         }
-        let go = {
-            // The time the next call would go at the steady rate; a call
-            // may go up to `burst - 1` intervals before it.
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let due = next.map_or(now, |n| n.max(now));
-            *next = Some(due + self.interval);
-            due.checked_sub(self.interval * (self.burst - 1))
-                .map_or(now, |go| go.max(now))
+        let Some(go) = self.reserve() else {
+            return false;
+        };
+        let mut held = Held {
+            pace: self,
+            kept: false,
         };
         tokio::time::sleep_until(go).await;
+        held.kept = true;
+        true
+    }
+
+    /// The time this call may go, reserved; `None` past the longest wait.
+    fn reserve(&self) -> Option<Instant> {
+        // The time the next call would go at the steady rate; a call may
+        // go up to `burst - 1` intervals before it.
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        let due = next.map_or(now, |n| n.max(now));
+        let go = due
+            .checked_sub(self.interval * (self.burst - 1))
+            .map_or(now, |go| go.max(now));
+        if self.most_wait.is_some_and(|most| go > now + most) {
+            return None;
+        }
+        *next = Some(due + self.interval);
+        Some(go)
+    }
+
+    /// Hands a reserved turn back: the calls after it may go sooner.
+    fn hand_back(&self) {
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(n) = *next {
+            *next = n.checked_sub(self.interval);
+        }
+    }
+}
+
+/// A reserved turn; handed back if dropped before the call went.
+struct Held<'a> {
+    pace: &'a Pace,
+    kept: bool,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.pace.hand_back();
+        }
     }
 }
 
@@ -149,6 +222,7 @@ pub struct Budget {
     wafv2: Pace,
     wafv2_writes: Pace,
     dynamodb: Pace,
+    cognito: Pace,
     other: Pace,
     calls: [AtomicU64; Service::ALL.len()],
 }
@@ -156,10 +230,11 @@ pub struct Budget {
 impl Budget {
     pub fn new(rates: &Rates) -> Arc<Self> {
         Arc::new(Budget {
-            wafv2: Pace::new(rates.wafv2),
-            wafv2_writes: Pace::new(rates.wafv2_writes),
-            dynamodb: Pace::new(rates.dynamodb),
-            other: Pace::new(rates.other),
+            wafv2: Pace::new(rates.wafv2, None),
+            wafv2_writes: Pace::new(rates.wafv2_writes, None),
+            dynamodb: Pace::new(rates.dynamodb, None),
+            cognito: Pace::new(rates.cognito, Some(SIGN_IN_MOST_WAIT)),
+            other: Pace::new(rates.other, None),
             calls: Default::default(),
         })
     }
@@ -200,18 +275,26 @@ impl Budget {
         })
     }
 
-    async fn turn(&self, service: Service, paced: bool, request: &HttpRequest) {
-        self.calls[service as usize].fetch_add(1, Ordering::Relaxed);
-        if !paced {
-            return;
-        }
+    /// Waits for the call's turn and counts it; refuses it when its pace
+    /// bounds the wait and the turn is further off.
+    async fn turn(
+        &self,
+        service: Service,
+        paced: bool,
+        request: &HttpRequest,
+    ) -> Result<(), BudgetSpent> {
         let pace = match service {
             Service::Wafv2 if is_write(request) => &self.wafv2_writes,
             Service::Wafv2 => &self.wafv2,
             Service::Dynamodb => &self.dynamodb,
+            Service::Cognito => &self.cognito,
             _ => &self.other,
         };
-        pace.turn().await;
+        if paced && !pace.turn().await {
+            return Err(BudgetSpent(service.as_str()));
+        }
+        self.calls[service as usize].fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -285,7 +368,10 @@ impl HttpConnector for BudgetedConnector {
         let (budget, service, paced) = (self.budget.clone(), self.service, self.paced);
         let inner = self.inner.clone();
         HttpConnectorFuture::new(async move {
-            budget.turn(service, paced, &request).await;
+            if let Err(spent) = budget.turn(service, paced, &request).await {
+                // Not a timeout nor an I/O error: the SDK does not retry it.
+                return Err(ConnectorError::other(Box::new(spent), None));
+            }
             inner.call(request).await
         })
     }
@@ -314,7 +400,7 @@ mod tests {
     /// four at once and the next four a quarter of a second apart.
     #[tokio::test(start_paused = true)]
     async fn calls_wait_for_their_turn() {
-        let pace = Arc::new(Pace::new(4.0));
+        let pace = Arc::new(Pace::new(4.0, None));
         tokio::time::sleep(Duration::from_secs(5)).await; // a quiet spell
         let start = Instant::now();
         let mut turns = Vec::new();
@@ -333,6 +419,85 @@ mod tests {
         assert_eq!(waited[..4], [Duration::ZERO; 4]);
         assert_eq!(waited[7], Duration::from_secs(1));
         assert_eq!(waited[4], Duration::from_millis(250));
+    }
+
+    /// One a second, a wait of at most three seconds: of ten calls at once,
+    /// the first four get turns (now, 1 s, 2 s, 3 s) and the rest are
+    /// refused at once; a waiting call given up hands its turn back.
+    #[tokio::test(start_paused = true)]
+    async fn a_bounded_queue_refuses_rather_than_waits_and_gets_turns_back() {
+        let pace = Arc::new(Pace::new(1.0, Some(Duration::from_secs(3))));
+        let start = Instant::now();
+        let mut turns = Vec::new();
+        for _ in 0..10 {
+            let pace = pace.clone();
+            turns.push(tokio::spawn(async move {
+                pace.turn().await.then(|| start.elapsed())
+            }));
+        }
+        let mut given = Vec::new();
+        for turn in turns {
+            given.push(turn.await.unwrap_or_default());
+        }
+        let went: Vec<Duration> = given.iter().flatten().copied().collect();
+        assert_eq!(went.len(), 4, "{given:?}");
+        assert_eq!(went.iter().max(), Some(&Duration::from_secs(3)));
+        assert_eq!(given.iter().filter(|g| g.is_none()).count(), 6);
+
+        // Now (at 3 s) the queue is free; three calls wait for 4, 5, 6 s;
+        // the last is given up, and a new call gets its turn at 6 s rather
+        // than being refused or waiting until 7 s.
+        let mut waiting = Vec::new();
+        for _ in 0..3 {
+            let pace = pace.clone();
+            waiting.push(tokio::spawn(async move { pace.turn().await }));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Some(last) = waiting.pop() {
+            last.abort();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let before = Instant::now();
+        assert!(pace.turn().await);
+        let waited = before.elapsed();
+        assert!(waited <= Duration::from_secs(3), "{waited:?}");
+        assert!(waited > Duration::from_secs(2), "{waited:?}");
+    }
+
+    /// Sign-in has a pace of its own: however many sign-in calls are
+    /// refused, the control plane's next call goes at once.
+    #[tokio::test(start_paused = true)]
+    async fn sign_in_cannot_spend_the_control_planes_budget() {
+        let rates = Rates {
+            cognito: 1.0,
+            other: 1.0,
+            ..Rates::unpaced()
+        };
+        let budget = Budget::new(&rates);
+        let request = HttpRequest::empty();
+        let mut refused = 0;
+        for _ in 0..10 {
+            let budget = budget.clone();
+            let request = HttpRequest::empty();
+            let turn =
+                tokio::spawn(
+                    async move { budget.turn(Service::Cognito, true, &request).await.is_ok() },
+                );
+            tokio::task::yield_now().await;
+            if turn.is_finished() && !turn.await.unwrap_or(true) {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 6, "four turns within 3 s, the rest refused");
+        let start = Instant::now();
+        assert!(budget.turn(Service::S3, true, &request).await.is_ok());
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let calls: Vec<_> = budget.calls().into_iter().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(
+            calls,
+            [("cognito-idp", 1), ("s3", 1)],
+            "only calls that went are counted: not the refused, not those still waiting"
+        );
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub struct AwsConfig {
     pub live_state_ttl_secs: u64,
     /// Calls per second Gatehouse allows itself per service, below AWS's
     /// API quotas (`[aws.calls_per_second]`: `wafv2`, `wafv2_writes`,
-    /// `dynamodb`, `other`).
+    /// `dynamodb`, `cognito`, `other`).
     pub calls_per_second: app::aws_budget::Rates,
     /// Athena's price per TB scanned in US dollars (5 in most Regions),
     /// for the cost the Traffic page shows of each run.

@@ -349,6 +349,59 @@ async fn a_flood_of_anonymous_refusals_adds_a_handful_of_events_and_pages_stay_q
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_refresh_that_gets_no_answer_keeps_the_session_and_one_refused_ends_it(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let mut state = demo_state(pool.clone(), "eu-north-1").await;
+    let cookie = common::session_cookie(&state, app::roles::Role::Viewer).await;
+    // The access token is due and the refresh token is one the pool never
+    // issued.
+    sqlx::query(
+        "UPDATE sessions SET access_expires_at = now() - interval '1 minute',
+                             refresh_token = 'not-a-refresh-token'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Cognito does not answer (nothing listens there): the person stays
+    // signed in, and their pages are served.
+    let answered = std::mem::replace(
+        &mut state.aws,
+        common::aws_at(
+            "http://127.0.0.1:9",
+            "eu-north-1",
+            std::time::Duration::from_secs(1),
+        )
+        .await,
+    );
+    let page = send(&state, get("/reviews", &cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.location());
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1);
+
+    // Cognito answers and refuses the refresh token: the session is over.
+    state.aws = answered;
+    let page = send(&state, get("/reviews", &cookie)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(
+        page.location().starts_with("/sign-in"),
+        "{}",
+        page.location()
+    );
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn return_paths_never_leave_the_console(_: PgPoolOptions, options: PgConnectOptions) {
     let pool = common::pool(options).await;
     let state = demo_state(pool, "eu-west-2").await;

@@ -341,6 +341,9 @@ pub async fn expire(
 
 /// Renews the access token with the refresh token and re-reads the groups,
 /// so a change of membership takes effect within a token's lifetime.
+/// `Ok(None)` when the pool refuses (the refresh token was revoked or has
+/// expired: the session is over); an error when no answer came (the pool
+/// unreachable or slow, the call budget spent), which ends nothing.
 pub async fn refresh(
     state: &AppState,
     session: &sessions::Session,
@@ -358,8 +361,21 @@ pub async fn refresh(
         .auth_parameters("REFRESH_TOKEN", refresh_token)
         .send()
         .await;
-    let Ok(answer) = answer else {
-        return Ok(None);
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_not_authorized_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(AppError::unavailable(
+                "Cognito",
+                aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&err),
+            ));
+        }
     };
     let Some(result) = answer.authentication_result() else {
         return Ok(None);

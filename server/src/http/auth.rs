@@ -144,10 +144,14 @@ async fn live(
     if session.tokens.access_expires_at - TimeDelta::seconds(60) <= now {
         match sign_in::refresh(state, &session).await {
             Ok(Some(user)) => session.user = user,
-            _ => {
-                let _ = sign_in::expire(state, &session, "token refresh failed", client).await;
+            Ok(None) => {
+                let _ = sign_in::expire(state, &session, "token refresh refused", client).await;
                 return None;
             }
+            // No answer ends nothing: the session goes on with the groups
+            // it had, until its own idle or absolute expiry, and the next
+            // request tries again.
+            Err(err) => tracing::warn!(%err, "token refresh did not complete; the session goes on"),
         }
     }
     if let Err(err) = sessions::touch(&state.pool, &session).await {
