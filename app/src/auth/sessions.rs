@@ -239,7 +239,7 @@ pub fn throttle_key(client_ip: &str) -> String {
 /// until it succeeds: so that attempts made at the same moment are each
 /// counted by the others' [`locked_out`]. Returns its id.
 pub async fn record_attempt(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     username: &str,
     client_ip: &str,
 ) -> Result<i64, AppError> {
@@ -248,15 +248,16 @@ pub async fn record_attempt(
         username,
         throttle_key(client_ip)
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(pool)
     .await?;
     Ok(id)
 }
 
-/// Removes an attempt that was not a failure (the pool did not answer).
-pub async fn forget_attempt(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
+/// Removes an attempt that was no failure: the password was right, the
+/// pool did not answer, or the attempt was refused without asking it.
+pub async fn forget_attempt(pool: &PgPool, id: i64) -> Result<(), AppError> {
     sqlx::query!("DELETE FROM sign_in_failures WHERE id = $1", id)
-        .execute(&mut *conn)
+        .execute(pool)
         .await?;
     Ok(())
 }
@@ -343,15 +344,6 @@ pub async fn locked_out(
 /// allowance: 2, 4, 8 … seconds, at most a minute.
 fn backoff_seconds(over: i64) -> i64 {
     (2i64 << over.clamp(0, 5)).min(60)
-}
-
-/// Records a failure that had no attempt recorded before it.
-pub async fn record_failure(
-    conn: &mut PgConnection,
-    username: &str,
-    client_ip: &str,
-) -> Result<(), AppError> {
-    record_attempt(conn, username, client_ip).await.map(|_| ())
 }
 
 pub async fn clear_failures(conn: &mut PgConnection, username: &str) -> Result<(), AppError> {

@@ -56,10 +56,7 @@ pub async fn with_password(
     // Counted before the pool is asked, so that guesses sent at the same
     // moment each see the others (sessions::locked_out).
     let ip = client.ip.clone().unwrap_or_default();
-    let attempt = {
-        let mut conn = state.anonymous_db.acquire().await?;
-        sessions::record_attempt(&mut conn, username, &ip).await?
-    };
+    let attempt = sessions::record_attempt(&state.anonymous_db, username, &ip).await?;
     if let Some(minutes) = sessions::locked_out(
         &state.anonymous_db,
         attempt,
@@ -72,18 +69,8 @@ pub async fn with_password(
         // Refused unasked, it was no guess: not counted, so that hammering
         // a locked address neither extends its lock nor backs the username
         // off further.
-        let mut conn = state.anonymous_db.acquire().await?;
-        sessions::forget_attempt(&mut conn, attempt).await?;
-        drop(conn);
-        let refusal = Action::SignInFailed;
-        audit::refusals::count(
-            &state.anonymous_db,
-            refusal,
-            client,
-            Some(username),
-            "locked out",
-        )
-        .await?;
+        sessions::forget_attempt(&state.anonymous_db, attempt).await?;
+        refused(state, client, Some(username), "locked out").await?;
         return Ok(Outcome::LockedOut { minutes });
     }
     let answer = state
@@ -99,29 +86,19 @@ pub async fn with_password(
     let answer = match answer {
         Ok(answer) => answer,
         Err(err) => {
-            let refused = err.as_service_error().is_some_and(|e| {
+            let wrong = err.as_service_error().is_some_and(|e| {
                 e.is_not_authorized_exception()
                     || e.is_user_not_found_exception()
                     || e.is_user_not_confirmed_exception()
                     || e.is_password_reset_required_exception()
             });
-            if refused {
+            if wrong {
                 // The attempt stays recorded: it is the failure.
-                let reason = "refused by the user pool";
-                let refusal = Action::SignInFailed;
-                audit::refusals::count(
-                    &state.anonymous_db,
-                    refusal,
-                    client,
-                    Some(username),
-                    reason,
-                )
-                .await?;
+                refused(state, client, Some(username), "refused by the user pool").await?;
                 return Ok(Outcome::Invalid);
             }
             // No answer is no failure of the person's.
-            let mut conn = state.anonymous_db.acquire().await?;
-            sessions::forget_attempt(&mut conn, attempt).await?;
+            sessions::forget_attempt(&state.anonymous_db, attempt).await?;
             return Err(AppError::unavailable(
                 "Cognito",
                 aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&err),
@@ -129,9 +106,7 @@ pub async fn with_password(
         }
     };
     // The password was right: the attempt was no failure.
-    let mut conn = state.anonymous_db.acquire().await?;
-    sessions::forget_attempt(&mut conn, attempt).await?;
-    drop(conn);
+    sessions::forget_attempt(&state.anonymous_db, attempt).await?;
     if answer.challenge_name() == Some(&ChallengeNameType::NewPasswordRequired) {
         let session = answer.session().unwrap_or_default();
         let challenge_token =
@@ -246,6 +221,8 @@ async fn start_session(
     Ok(Outcome::SignedIn { session_token })
 }
 
+/// A failed sign-in that was not recorded as an attempt first: recorded
+/// for the throttle, and counted as a refusal.
 async fn record_failure(
     state: &AppState,
     username: &str,
@@ -256,22 +233,20 @@ async fn record_failure(
         .chars()
         .take(audit::refusals::USERNAME_CHARS)
         .collect();
-    let mut conn = state.anonymous_db.acquire().await?;
-    sessions::record_failure(
-        &mut conn,
-        &username,
-        client.ip.as_deref().unwrap_or_default(),
-    )
-    .await?;
-    drop(conn);
-    audit::refusals::count(
-        &state.anonymous_db,
-        Action::SignInFailed,
-        client,
-        Some(&username),
-        reason,
-    )
-    .await
+    let ip = client.ip.as_deref().unwrap_or_default();
+    sessions::record_attempt(&state.anonymous_db, &username, ip).await?;
+    refused(state, client, Some(&username), reason).await
+}
+
+/// Counts a refused sign-in of someone not signed in (audit::refusals).
+async fn refused(
+    state: &AppState,
+    client: &Client,
+    username: Option<&str>,
+    reason: &str,
+) -> Result<(), AppError> {
+    let action = Action::SignInFailed;
+    audit::refusals::count(&state.anonymous_db, action, client, username, reason).await
 }
 
 pub fn actor(user: &User) -> Actor {
@@ -462,12 +437,5 @@ pub async fn refuse_callback(
     client: &Client,
     reason: &str,
 ) -> Result<(), AppError> {
-    audit::refusals::count(
-        &state.anonymous_db,
-        Action::SignInFailed,
-        client,
-        None,
-        reason,
-    )
-    .await
+    refused(state, client, None, reason).await
 }
