@@ -28,9 +28,13 @@ enum Command {
     Migrate,
     /// Provision the demo AWS resources (idempotent), register them, and print the sign-ins.
     Demo {
-        /// Print one JSON object {"url", "users": [{"username", "password", "role"}]}.
+        /// Print one JSON object {"url", "users": [{"username", "password", "role"}], "not_set_up"}.
         #[arg(long)]
         json: bool,
+        /// Provision into real AWS: without an emulator endpoint
+        /// (AWS_ENDPOINT_URL) the demo refuses unless this is given.
+        #[arg(long)]
+        really: bool,
     },
     /// WAF log files.
     Logs {
@@ -313,7 +317,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve::run(config).await.map_err(|e| e.to_string()),
         Command::Migrate => migrate(&config).await,
-        Command::Demo { json } => run_demo(&config, json).await,
+        Command::Demo { json, really } => run_demo(&config, json, really).await,
         Command::Logs {
             command: LogsCommand::Import { paths, json },
         } => import_logs(&config, &paths, json).await,
@@ -514,7 +518,15 @@ async fn audit_verdict(config: &Config, pool: &sqlx::PgPool) -> Result<String, S
 /// the console is for, so their failure stops the demo; the Athena log
 /// source and the audit anchor are optional parts: when one cannot be set
 /// up, the demo says which and why and sets up the rest.
-async fn run_demo(config: &Config, json: bool) -> Result<(), String> {
+async fn run_demo(config: &Config, json: bool, really: bool) -> Result<(), String> {
+    if config.aws.endpoint_url.is_none() && !really {
+        return Err(
+            "the demo provisions web ACLs, a user pool with known passwords, a table \
+                    and an IAM policy into the account the AWS SDK reaches, and no emulator \
+                    endpoint is set (AWS_ENDPOINT_URL): give --really to do that in real AWS"
+                .into(),
+        );
+    }
     let state = serve::state(config).await.map_err(|e| e.to_string())?;
     let resources = demo::provision(&state.aws)
         .await

@@ -191,6 +191,19 @@ async fn demo_json_prints_the_url_and_one_sign_in_per_user(
     );
 }
 
+#[test]
+fn the_demo_refuses_real_aws_unless_told_really() {
+    let output = gatehouse()
+        .args(["demo"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:9/none")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("give --really"), "{stderr}");
+}
+
 /// A stand-in on loopback for an endpoint that answers what is not an AWS
 /// answer: every request gets 404 and an HTML page, as moto 5.2.6 answers
 /// Athena's JSON protocol.

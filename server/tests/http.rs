@@ -573,3 +573,45 @@ async fn the_bundle_is_compressed_and_cached_by_its_hash(
     let missing = send(state, request("/pkg/nothing.js", "gzip")).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn what_a_signed_in_person_sees_is_never_cached_and_request_ids_are_the_consoles(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let mut state = common::state(pool, common::aws("us-east-1").await).await;
+    let page = get(state.clone(), "/reviews").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+    let health = get_as(state.clone(), "/healthz", "").await;
+    assert_ne!(
+        health
+            .headers
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "nothing personal in a health check"
+    );
+
+    // A client's own X-Request-Id is not believed (it would be logged and
+    // echoed as the console's); a trusted proxy's is.
+    let from = |peer: &str| {
+        let mut request = Request::get("/healthz")
+            .header("x-request-id", "chosen-by-the-client")
+            .body(Body::empty())
+            .unwrap();
+        let peer: std::net::SocketAddr = peer.parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        request
+    };
+    let reply = send(state.clone(), from("203.0.113.5:4000")).await;
+    let id = reply.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(id, "chosen-by-the-client");
+    assert_eq!(id.len(), 36, "a UUID of the console's: {id}");
+    state.auth.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    let reply = send(state, from("10.1.2.3:4000")).await;
+    assert_eq!(reply.headers["x-request-id"], "chosen-by-the-client");
+}

@@ -13,9 +13,21 @@ pub async fn load_audit(filter: AuditFilter, page: i64) -> Result<AuditPage, App
     crate::auth::caller::require(crate::roles::Role::Viewer).await?;
     let state = crate::state::app_state()?;
     let size = crate::audit::PAGE_SIZE;
-    let page = page.max(1);
-    let (events, total) =
+    // A page past the last shows the last (and no page number overflows
+    // the offset).
+    let page = page.clamp(1, i64::from(i32::MAX) / size);
+    let (mut events, total) =
         crate::audit::search(&state.pool, &filter, size, (page - 1) * size).await?;
+    let last = ((total + size - 1) / size).max(1);
+    let page = match page > last {
+        true => {
+            events = crate::audit::search(&state.pool, &filter, size, (last - 1) * size)
+                .await?
+                .0;
+            last
+        }
+        false => page,
+    };
     let coverage = state
         .checkpoints
         .as_ref()

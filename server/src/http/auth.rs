@@ -113,12 +113,45 @@ pub async fn authenticate(
         }
         clear_cookie = session.is_none();
     }
+    // What a signed-in person (or a script with a token) is shown is
+    // theirs: no shared or browser cache keeps it.
+    let personal = session.is_some() || request.headers().contains_key(header::AUTHORIZATION);
     request.extensions_mut().insert(Caller { session, client });
     let mut response = next.run(request).await;
     if clear_cookie && !response.headers().contains_key(header::SET_COOKIE) {
         set_cookie(&mut response, &policy.removal_cookie());
     }
+    if personal {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
+}
+
+/// Drops an `X-Request-Id` that did not come from a trusted proxy, so that
+/// the id the log and the response carry is the console's own (or the
+/// load balancer's), never one a client chose.
+pub async fn untrusted_request_id(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let trusted = peer.is_some_and(|peer| {
+        state
+            .auth
+            .trusted_proxies
+            .iter()
+            .any(|proxy| proxy.contains(&peer))
+    });
+    if !trusted {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 /// Built assets and health checks: browsers send the session cookie with

@@ -122,6 +122,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(security_headers::apply))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::untrusted_request_id,
+        ))
         .with_state(state)
 }
 
