@@ -615,3 +615,41 @@ async fn what_a_signed_in_person_sees_is_never_cached_and_request_ids_are_the_co
     let reply = send(state, from("10.1.2.3:4000")).await;
     assert_eq!(reply.headers["x-request-id"], "chosen-by-the-client");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn signing_out_ends_the_session_even_when_its_event_cannot_be_written(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = common::pool(options).await;
+    let state = common::state(pool.clone(), common::aws("us-east-1").await).await;
+    let editor = common::session_cookie(&state, Role::Editor).await;
+    // The trail refuses sign-out events from now on.
+    sqlx::query(
+        "ALTER TABLE audit_events ADD CONSTRAINT no_sign_out CHECK (action <> 'auth.sign_out') NOT VALID",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let request = Request::post("/auth/sign-out")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
+        .header(header::COOKIE, &editor)
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(state.clone(), request).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let cleared = reply.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0, "the session is gone");
+    let after = get_as(state, "/reviews", &editor).await;
+    assert!(
+        after.location().starts_with("/sign-in"),
+        "{}",
+        after.location()
+    );
+}

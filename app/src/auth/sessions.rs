@@ -67,12 +67,26 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Cognito's tokens for a signed-in user.
-#[derive(Debug, Clone)]
+/// Cognito's tokens for a signed-in user. Their `Debug` names no token, so
+/// that a log line of a session shows none.
+#[derive(Clone)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub access_expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("access_expires_at", &self.access_expires_at)
+            .finish()
+    }
 }
 
 /// A session as stored.
@@ -406,6 +420,18 @@ pub async fn take_challenge(pool: &PgPool, token: &str) -> Result<Option<Challen
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_logged_shows_no_token() {
+        let tokens = Tokens {
+            access_token: "eyJ-access-secret".into(),
+            refresh_token: Some("refresh-secret".into()),
+            access_expires_at: Utc::now(),
+        };
+        let shown = format!("{tokens:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
 
     fn policy(secure: bool) -> SessionPolicy {
         SessionPolicy {

@@ -258,21 +258,31 @@ pub fn actor(user: &User) -> Actor {
 
 /// Ends the session: removes it with its audit event, then revokes the
 /// user's tokens at Cognito (`GlobalSignOut`). The local sign-out stands
-/// even when Cognito cannot be reached.
+/// even when Cognito cannot be reached, and even when its audit event
+/// cannot be written: ending a session only ever takes access away, so it
+/// is not held back (the failure is logged as an error).
 pub async fn sign_out(
     state: &AppState,
     session: &sessions::Session,
     client: &Client,
 ) -> Result<(), AppError> {
-    let mut tx = state.pool.begin().await?;
-    sessions::delete(&mut tx, &session.id_hash).await?;
-    audit::record(
-        &mut tx,
-        NewEvent::new(Action::SignOut, Some(actor(&session.user)), client.clone())
-            .target(format!("user/{}", session.user.username)),
-    )
-    .await?;
-    tx.commit().await?;
+    let audited = async {
+        let mut tx = state.pool.begin().await?;
+        sessions::delete(&mut tx, &session.id_hash).await?;
+        audit::record(
+            &mut tx,
+            NewEvent::new(Action::SignOut, Some(actor(&session.user)), client.clone())
+                .target(format!("user/{}", session.user.username)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(())
+    };
+    if let Err(err) = audited.await {
+        tracing::error!(%err, user = %session.user.username, "sign-out not audited; the session is ended regardless");
+        let mut conn = state.pool.acquire().await?;
+        sessions::delete(&mut conn, &session.id_hash).await?;
+    }
     if let Err(err) = state
         .aws
         .cognito

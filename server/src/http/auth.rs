@@ -450,12 +450,15 @@ pub async fn sign_out_form(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    if let Some(session) = &caller.session
-        && let Err(err) = sign_in::sign_out(&state, session, &caller.client).await
-    {
-        return err.into_response();
-    }
-    let mut response = Redirect::to("/sign-in?signed_out=1").into_response();
+    let ended = match &caller.session {
+        Some(session) => sign_in::sign_out(&state, session, &caller.client).await,
+        None => Ok(()),
+    };
+    // The browser forgets the session whatever happened on the server.
+    let mut response = match ended {
+        Ok(()) => Redirect::to("/sign-in?signed_out=1").into_response(),
+        Err(err) => err.into_response(),
+    };
     set_cookie(&mut response, &state.auth.policy.removal_cookie());
     response
 }
