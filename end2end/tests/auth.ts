@@ -29,8 +29,11 @@ export async function person(browser: Browser, username: string, path = "/") {
   return page;
 }
 
-/** Takes a step on the review page and waits for what it came to. */
+/** Takes a step on the review page and waits for what it came to. The page's
+ *  controls are an island: a click before it hydrates does nothing, so a step
+ *  taken right after a link loaded the page waits for it. */
 export async function step(page: Page, name: string, result: string | RegExp) {
+  await hydrated(page);
   await page.getByRole("button", { name }).click();
   await expect(page.getByTestId("step-result")).toContainText(result);
 }
