@@ -327,12 +327,16 @@ impl Config {
             ))
     }
 
-    /// Whether people reach the console over HTTPS (cookies then get
-    /// `Secure` and the `__Host-` prefix).
-    pub fn served_over_https(&self) -> bool {
-        self.public_url
+    /// Whether session cookies get `Secure` (and the `__Host-` prefix):
+    /// always, unless the console listens on loopback only and is not said
+    /// to be reached over HTTPS. Reachable from a network, it expects TLS
+    /// in front of it, and a browser never sends the session in clear.
+    pub fn secure_cookies(&self) -> bool {
+        let https = self
+            .public_url
             .as_deref()
-            .is_some_and(|url| url.starts_with("https://"))
+            .is_some_and(|url| url.starts_with("https://"));
+        https || !self.site_addr.ip().is_loopback()
     }
 
     /// Where audit checkpoints go and the key that signs them; `None`
@@ -469,6 +473,20 @@ mod tests {
             assert!(err.contains("databse_url"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn cookies_are_secure_unless_the_console_listens_on_loopback_only() {
+        let at = |addr: &str, public_url: Option<&str>| Config {
+            site_addr: addr.parse().unwrap(),
+            public_url: public_url.map(str::to_owned),
+            ..Config::default()
+        };
+        assert!(!at("127.0.0.1:3000", None).secure_cookies());
+        assert!(!at("[::1]:3000", None).secure_cookies());
+        assert!(at("127.0.0.1:3000", Some("https://gatehouse.example.com")).secure_cookies());
+        assert!(at("0.0.0.0:3000", None).secure_cookies());
+        assert!(at("10.0.0.5:3000", Some("http://10.0.0.5:3000")).secure_cookies());
     }
 
     #[test]

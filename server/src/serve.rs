@@ -96,7 +96,7 @@ pub async fn auth_state(config: &Config, pool: &sqlx::PgPool) -> AuthState {
         max_failures_per_username: i64::from(sessions.max_failures_per_username),
         max_failures_per_ip: i64::from(sessions.max_failures_per_ip),
         lockout: chrono::TimeDelta::minutes(i64::from(sessions.lockout_minutes)),
-        secure_cookies: config.served_over_https(),
+        secure_cookies: config.secure_cookies(),
     };
     let registered = app::targets::list(pool).await.unwrap_or_default();
     let registered_id = |kind: TargetKind| {
